@@ -1,0 +1,94 @@
+package billing
+
+import (
+	"fmt"
+	"time"
+)
+
+// patch is the part of the account state one Stripe fact sets.
+type patch struct {
+	customer          *string
+	subscription      *string
+	tier              *Tier
+	status            *Status
+	periodEnd         *time.Time
+	cancelAtPeriodEnd *bool
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// patchOf returns what a Stripe fact sets; ok is false for other events.
+func patchOf(c Change) (p patch, ok bool) {
+	switch e := c.(type) {
+	case PlanActivated:
+		return patch{
+			customer:     ptr(e.CustomerID),
+			subscription: ptr(e.SubscriptionID),
+			tier:         ptr(e.Tier),
+			status:       ptr(StatusActive),
+		}, true
+	case SubscriptionRefreshed:
+		return subscriptionPatch(e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.CurrentPeriodEnd, e.CancelAtPeriodEnd), true
+	case SubscriptionSynced:
+		return subscriptionPatch(e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.CurrentPeriodEnd, e.CancelAtPeriodEnd), true
+	case SubscriptionCanceled:
+		return subscriptionPatch(e.CustomerID, e.SubscriptionID, StatusCanceled, TierFree, e.CurrentPeriodEnd, false), true
+	case PaymentSucceeded:
+		return invoicePatch(e.Invoice, StatusActive), true
+	case PaymentFailed:
+		return invoicePatch(e.Invoice, StatusPastDue), true
+	}
+	return patch{}, false
+}
+
+// subscriptionPatch sets everything a subscription object tells. An ended
+// subscription puts the organization back on FREE whatever its price, and
+// no longer cancels at period end. An unknown price leaves the tier as is.
+func subscriptionPatch(customer, sub string, st Status, tier Tier, periodEnd time.Time, cancel bool) patch {
+	p := patch{
+		customer:          ptr(customer),
+		subscription:      ptr(sub),
+		status:            ptr(st),
+		cancelAtPeriodEnd: ptr(cancel),
+	}
+	if !periodEnd.IsZero() {
+		p.periodEnd = ptr(periodEnd.UTC())
+	}
+	if tier != "" {
+		p.tier = ptr(tier)
+	}
+	if st.Ended() {
+		p.tier = ptr(TierFree)
+		p.cancelAtPeriodEnd = ptr(false)
+	}
+	return p
+}
+
+// invoicePatch: an invoice of a subscription confirms (paid) or flags
+// (failed) its status; an invoice outside any subscription changes nothing.
+func invoicePatch(inv Invoice, st Status) patch {
+	p := patch{customer: ptr(inv.CustomerID)}
+	if inv.SubscriptionID != "" {
+		p.subscription = ptr(inv.SubscriptionID)
+		p.status = ptr(st)
+	}
+	return p
+}
+
+func (p patch) validate() error {
+	if p.customer == nil || *p.customer == "" {
+		return fmt.Errorf("%w: no customer", ErrInvalidFact)
+	}
+	if p.subscription != nil && *p.subscription == "" {
+		return fmt.Errorf("%w: no subscription", ErrInvalidFact)
+	}
+	if p.tier != nil && *p.tier != TierFree && !p.tier.Paid() {
+		return fmt.Errorf("%w: %q", ErrInvalidTier, *p.tier)
+	}
+	if p.status != nil {
+		if _, err := ParseStatus(string(*p.status)); err != nil || *p.status == StatusNone {
+			return fmt.Errorf("%w: status %q", ErrInvalidFact, *p.status)
+		}
+	}
+	return nil
+}
