@@ -3,6 +3,7 @@ package billing
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // SchemaVersion is the version of every event payload written today. When a
@@ -59,4 +60,13 @@ func decode[T Change](data []byte) (Change, error) {
 		return nil, fmt.Errorf("decode %s: %w", c.EventType(), err)
 	}
 	return c, nil
+}
+
+// DecodeEvent reads a stored event.
+func DecodeEvent(eventType string, schemaVersion int, data []byte, occurredAt time.Time) (Event, error) {
+	c, err := DecodeChange(eventType, schemaVersion, data)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Change: c, OccurredAt: occurredAt}, nil
 }

@@ -1,0 +1,64 @@
+// Package postgres implements the ledger, its read models and the
+// application's other stores on PostgreSQL, through bun and pgx.
+package postgres
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// Options tune the connection pool.
+type Options struct {
+	MaxOpenConns     int
+	StatementTimeout time.Duration // 0 leaves the server's default
+}
+
+// Open connects to the database at url. bun formats every query with its
+// arguments escaped, so pgx sends them with the simple protocol (no
+// per-query prepared statements). The returned DB is safe for concurrent use.
+func Open(url string, opt Options) (*bun.DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", errors.New(redactParseError(err)))
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if opt.StatementTimeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(opt.StatementTimeout.Milliseconds())
+	}
+	sqldb := stdlib.OpenDB(*cfg)
+	if opt.MaxOpenConns > 0 {
+		sqldb.SetMaxOpenConns(opt.MaxOpenConns)
+		sqldb.SetMaxIdleConns(opt.MaxOpenConns)
+	}
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	return bun.NewDB(sqldb, pgdialect.New()), nil
+}
+
+// Wrap returns a bun.DB over an already open *sql.DB (tests).
+func Wrap(sqldb *sql.DB) *bun.DB { return bun.NewDB(sqldb, pgdialect.New()) }
+
+// redactParseError keeps pgx's message but never the URL, which may hold a password.
+func redactParseError(err error) string {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return pe.Unwrap().Error()
+	}
+	return "malformed connection string"
+}
+
+// uniqueViolation reports whether err is Postgres error 23505 on the named constraint.
+func uniqueViolation(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == constraint
+}

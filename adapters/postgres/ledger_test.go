@@ -1,0 +1,305 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+	"github.com/safeclose/billing/ports/porttest"
+)
+
+func TestLedgerRefusesUpdateDeleteAndTruncate(t *testing.T) {
+	store, _, db := newStore(t)
+	ctx := context.Background()
+	appendRandom(t, store, "org_x", rand.New(rand.NewPCG(1, 1)), 3)
+	for _, stmt := range []string{
+		"UPDATE billing_events SET type = 'X'",
+		"UPDATE billing_events SET data = '{}' WHERE stream_version = 1",
+		"DELETE FROM billing_events",
+		"DELETE FROM billing_events WHERE stream_version = 3",
+		"TRUNCATE billing_events",
+	} {
+		_, err := db.ExecContext(ctx, stmt)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: err = %v, want the append-only refusal", stmt, err)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM billing_events").Scan(&n); err != nil || n != 3 {
+		t.Errorf("%d events left (%v), want 3", n, err)
+	}
+}
+
+func TestVerifyCatchesASuperuserEdit(t *testing.T) {
+	ctx := context.Background()
+	tamper := []struct {
+		name, sql, wantReason string
+		wantVersion           int64
+	}{
+		{"data changed", "UPDATE billing_events SET data = jsonb_set(data, '{tier}', '\"ENTERPRISE\"') WHERE stream_id = 'org_b' AND stream_version = 2", "hash", 2},
+		{"metadata changed", "UPDATE billing_events SET metadata = '{\"actor\":\"user:mallory\"}' WHERE stream_id = 'org_b' AND stream_version = 3", "hash", 3},
+		{"occurred time moved", "UPDATE billing_events SET occurred_at = occurred_at - interval '1 day' WHERE stream_id = 'org_b' AND stream_version = 1", "hash", 1},
+		{"middle event deleted", "DELETE FROM billing_events WHERE stream_id = 'org_b' AND stream_version = 2", "follows", 3},
+		{"last event deleted", "DELETE FROM billing_events WHERE stream_id = 'org_b' AND stream_version = 4", "stream index", 3},
+		{"event rehashed alone", "UPDATE billing_events SET data = '{}', hash = sha256('x') WHERE stream_id = 'org_b' AND stream_version = 4", "hash", 4},
+	}
+	for _, tc := range tamper {
+		t.Run(tc.name, func(t *testing.T) {
+			store, _, db := newStore(t)
+			rng := rand.New(rand.NewPCG(2, 2))
+			appendRandom(t, store, "org_a", rng, 4)
+			appendRandom(t, store, "org_b", rng, 4)
+			appendRandom(t, store, "org_c", rng, 4)
+			if rep, err := application.VerifyLedger(ctx, store, ""); err != nil || rep.Break != nil || rep.Events != 12 || rep.Streams != 3 {
+				t.Fatalf("before: %+v, %v", rep, err)
+			}
+			super, err := sql.Open("pgx", db.SuperURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer super.Close()
+			for _, stmt := range []string{
+				"ALTER TABLE billing_events DISABLE TRIGGER billing_events_append_only", tc.sql,
+				"ALTER TABLE billing_events ENABLE TRIGGER billing_events_append_only",
+			} {
+				if _, err := super.ExecContext(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			for _, org := range []string{"", "org_b"} {
+				rep, err := application.VerifyLedger(ctx, store, org)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Break == nil {
+					t.Fatalf("verify %q passed a tampered ledger", org)
+				}
+				if rep.Break.StreamID != "org_b" || rep.Break.Version != tc.wantVersion || !strings.Contains(rep.Break.Reason, tc.wantReason) {
+					t.Errorf("verify %q: break = %v, want org_b event %d (%s)", org, rep.Break, tc.wantVersion, tc.wantReason)
+				}
+			}
+			if rep, _ := application.VerifyLedger(ctx, store, "org_a"); rep.Break != nil {
+				t.Errorf("an untouched stream fails: %v", rep.Break)
+			}
+		})
+	}
+}
+
+func TestRebuildReproducesTheReadModelsExactly(t *testing.T) {
+	store, _, db := newStore(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := range 1000 {
+		appendRandom(t, store, fmt.Sprintf("org_%04d", i), rng, 1+rng.IntN(12))
+	}
+	before := dumpReadModels(t, db)
+	// Damage the read models: the rebuild must not read them.
+	if _, err := db.ExecContext(ctx, "UPDATE billing_status SET plan_tier = 'FREE', snapshot = '{}' WHERE org_id < 'org_0500'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM billing_status WHERE org_id > 'org_0900'; DELETE FROM stripe_links WHERE org_id > 'org_0800'; INSERT INTO billing_status SELECT 'org_ghost', plan_tier, status, current_period_end, cancel_at_period_end, stripe_customer_id, stripe_subscription_id, ledger_version, updated_at, snapshot FROM billing_status LIMIT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(dumpReadModels(t, db), before) {
+		t.Fatal("damage did not change the read models")
+	}
+	var calls int
+	stats, err := store.Rebuild(ctx, func(pos, last int64) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Streams != 1000 || stats.Events == 0 || calls == 0 {
+		t.Errorf("stats = %+v, progress calls = %d", stats, calls)
+	}
+	after := dumpReadModels(t, db)
+	if !reflect.DeepEqual(after, before) {
+		for k, v := range before {
+			if after[k] != v {
+				t.Errorf("%s:\n got  %s\n want %s", k, after[k], v)
+				break
+			}
+		}
+		t.Fatalf("rebuilt read models differ (%d rows, want %d)", len(after), len(before))
+	}
+	var ix int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('billing_status_pkey', 'stripe_links_pkey')").Scan(&ix); err != nil || ix != 2 {
+		t.Errorf("index names after swap: %d (%v)", ix, err)
+	}
+	// A second rebuild after more appends works on the swapped tables.
+	appendRandom(t, store, "org_0001", rng, 2)
+	before = dumpReadModels(t, db)
+	if _, err := store.Rebuild(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dumpReadModels(t, db), before) {
+		t.Fatal("second rebuild differs")
+	}
+}
+
+func TestRebuildWhileServing(t *testing.T) {
+	store, status, db := newStore(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(4, 4))
+	const orgs = 200
+	for i := range orgs {
+		appendRandom(t, store, fmt.Sprintf("org_%04d", i), rng, 5)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, writes atomic.Int64
+	// Readers: every org always has a row, at least as new as its last write.
+	floor := make([]atomic.Int64, orgs)
+	for i := range orgs {
+		floor[i].Store(5)
+	}
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := r; ; i = (i + 7) % orgs {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				want := floor[i].Load()
+				st, err := status.Status(ctx, fmt.Sprintf("org_%04d", i))
+				if err != nil {
+					t.Errorf("read during rebuild: %v", err)
+					return
+				}
+				if st.LedgerVersion < want {
+					t.Errorf("org %d: version %d, already wrote %d", i, st.LedgerVersion, want)
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	// Writers: keep appending through the rebuild.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		wrng := rand.New(rand.NewPCG(5, 5))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			i := wrng.IntN(orgs)
+			v := appendRandom(t, store, fmt.Sprintf("org_%04d", i), wrng, 1)
+			floor[i].Store(v)
+			writes.Add(1)
+		}
+	}()
+	var rebuildErr error
+	for range 3 {
+		if _, rebuildErr = store.Rebuild(ctx, nil); rebuildErr != nil {
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if rebuildErr != nil {
+		t.Fatal(rebuildErr)
+	}
+	if reads.Load() == 0 || writes.Load() == 0 {
+		t.Fatalf("reads %d, writes %d: nothing ran beside the rebuild", reads.Load(), writes.Load())
+	}
+	// What the live projection holds now equals a clean rebuild.
+	live := dumpReadModels(t, db)
+	if _, err := store.Rebuild(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dumpReadModels(t, db), live) {
+		t.Fatal("read models after concurrent rebuilds differ from a clean rebuild")
+	}
+	t.Logf("%d reads and %d writes during 3 rebuilds", reads.Load(), writes.Load())
+}
+
+// appendRandom appends n random but valid billing facts to stream and
+// returns the stream's version after.
+func appendRandom(t testing.TB, store ports.EventStore, stream string, rng *rand.Rand, n int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		cur, err := store.Load(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := make([]ports.NewEvent, n)
+		for i := range events {
+			c, at := randomFact(stream, rng)
+			events[i] = porttest.Event(t, c, at)
+		}
+		_, err = store.Append(ctx, ports.AppendRequest{StreamID: stream, ExpectedVersion: int64(len(cur)), Events: events,
+			Metadata: ports.Metadata{Actor: "stripe", StripeEventID: fmt.Sprintf("evt_%d", rng.Int64())}})
+		if err == nil {
+			return int64(len(cur) + n)
+		}
+		if err != ports.ErrVersionConflict {
+			t.Fatal(err)
+		}
+	}
+}
+
+func randomFact(stream string, rng *rand.Rand) (billing.Change, time.Time) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(3600*24*30)) * time.Second)
+	cus, sub := "cus_"+stream, fmt.Sprintf("sub_%s_%d", stream, rng.IntN(2))
+	tier := billing.PaidTiers[rng.IntN(3)]
+	inv := billing.Invoice{InvoiceID: fmt.Sprintf("in_%d", rng.Int64()), CustomerID: cus, SubscriptionID: sub, AmountPaid: 1900, AmountDue: 1900, Currency: "eur", AttemptCount: 1}
+	switch rng.IntN(7) {
+	case 0:
+		return billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: cus, SubscriptionID: sub, Tier: tier}, at
+	case 1:
+		return billing.SubscriptionRefreshed{CustomerID: cus, SubscriptionID: sub, Status: []billing.Status{billing.StatusActive, billing.StatusPastDue, billing.StatusTrialing}[rng.IntN(3)],
+			Tier: tier, CurrentPeriodEnd: at.Add(30 * 24 * time.Hour), CancelAtPeriodEnd: rng.IntN(2) == 0}, at
+	case 2:
+		return billing.SubscriptionCanceled{CustomerID: cus, SubscriptionID: sub, CurrentPeriodEnd: at}, at
+	case 3:
+		return billing.PaymentSucceeded{Invoice: inv}, at
+	case 4:
+		return billing.PaymentFailed{Invoice: inv}, at
+	case 5:
+		return billing.CheckoutStarted{Tier: tier, CheckoutSessionID: "cs_x"}, at
+	default:
+		return billing.MemberAdded{UserID: "u", Email: "u@example.com", Role: "member", Permissions: []string{"audit"}}, at
+	}
+}
+
+// dumpReadModels returns every read model row as text, keyed by table and id.
+func dumpReadModels(t testing.TB, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, q := range []string{
+		"SELECT 'status/' || org_id, row_to_json(s)::text FROM billing_status s",
+		"SELECT 'link/' || stripe_id, org_id FROM stripe_links",
+	} {
+		rows, err := db.QueryContext(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				t.Fatal(err)
+			}
+			out[k] = v
+		}
+		rows.Close()
+	}
+	return out
+}

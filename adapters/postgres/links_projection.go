@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/safeclose/billing/ports"
+)
+
+// LinksProjection keeps stripe_links: the organization each Stripe customer
+// and subscription recorded in the ledger belongs to, old subscriptions
+// included, so that late webhooks are routed to their org.
+type LinksProjection struct {
+	db *bun.DB
+}
+
+var _ Projection = (*LinksProjection)(nil)
+
+// NewLinksProjection returns the projection, reading through db.
+func NewLinksProjection(db *bun.DB) *LinksProjection { return &LinksProjection{db: db} }
+
+// Name implements [Projection].
+func (*LinksProjection) Name() string { return "stripe_links" }
+
+// Table implements [Projection].
+func (*LinksProjection) Table() string { return "stripe_links" }
+
+// stripeIDs are the fields of Stripe facts that name Stripe objects.
+type stripeIDs struct {
+	CustomerID     string `json:"customerId"`
+	SubscriptionID string `json:"subscriptionId"`
+}
+
+type linkRow struct {
+	bun.BaseModel `bun:"table:stripe_links"`
+
+	StripeID string `bun:"stripe_id,pk"`
+	OrgID    string `bun:"org_id"`
+}
+
+func linksOf(e ports.StoredEvent) ([]linkRow, error) {
+	var ids stripeIDs
+	if err := json.Unmarshal(e.Data, &ids); err != nil {
+		return nil, fmt.Errorf("event %d: %w", e.Position, err)
+	}
+	var out []linkRow
+	for _, id := range []string{ids.CustomerID, ids.SubscriptionID} {
+		if id != "" {
+			out = append(out, linkRow{StripeID: id, OrgID: e.StreamID})
+		}
+	}
+	return out, nil
+}
+
+// Project implements [Projection].
+func (p *LinksProjection) Project(ctx context.Context, tx bun.Tx, _ string, events []ports.StoredEvent) error {
+	var rows []linkRow
+	for _, e := range events {
+		l, err := linksOf(e)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, l...)
+	}
+	return insertLinks(ctx, tx, "stripe_links", rows)
+}
+
+func insertLinks(ctx context.Context, db bun.IDB, table string, rows []linkRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (stripe_id) DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("insert %s: %w", table, err)
+	}
+	return nil
+}
+
+// OrgOf returns the organization a Stripe customer or subscription is
+// linked to, or ports.ErrNotFound.
+func (p *LinksProjection) OrgOf(ctx context.Context, stripeID string) (string, error) {
+	var org string
+	err := p.db.QueryRowContext(ctx, "SELECT org_id FROM stripe_links WHERE stripe_id = ?", stripeID).Scan(&org)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ports.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read stripe link: %w", err)
+	}
+	return org, nil
+}
+
+// NewBuilder implements [Projection].
+func (*LinksProjection) NewBuilder() Builder { return &linksBuilder{links: map[string]string{}} }
+
+type linksBuilder struct {
+	links map[string]string
+}
+
+func (b *linksBuilder) Add(e ports.StoredEvent) error {
+	rows, err := linksOf(e)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if _, seen := b.links[r.StripeID]; !seen {
+			b.links[r.StripeID] = r.OrgID
+		}
+	}
+	return nil
+}
+
+func (b *linksBuilder) Write(ctx context.Context, db bun.IDB, table string) error {
+	rows := make([]linkRow, 0, 1000)
+	for id, org := range b.links {
+		rows = append(rows, linkRow{StripeID: id, OrgID: org})
+		if len(rows) == cap(rows) {
+			if err := insertLinks(ctx, db, table, rows); err != nil {
+				return err
+			}
+			rows = rows[:0]
+		}
+	}
+	return insertLinks(ctx, db, table, rows)
+}

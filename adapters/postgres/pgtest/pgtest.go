@@ -1,0 +1,126 @@
+// Package pgtest gives tests a fresh, migrated Postgres database each, cloned
+// from a template (peterldowns/pgtestdb), on the cluster named by
+// DATABASE_URL, or on one it starts under .data/test-pg when that is unset.
+package pgtest
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/peterldowns/pgtestdb"
+	"github.com/uptrace/bun"
+
+	"github.com/safeclose/billing/adapters/postgres"
+	"github.com/safeclose/billing/migrations"
+)
+
+var (
+	clusterOnce sync.Once
+	clusterURL  string
+	clusterErr  error
+)
+
+// ServerURL returns the superuser URL of the test cluster, starting one if
+// DATABASE_URL is unset.
+func ServerURL(t testing.TB) string {
+	t.Helper()
+	clusterOnce.Do(func() {
+		if u := os.Getenv("DATABASE_URL"); u != "" {
+			clusterURL = u
+			return
+		}
+		root, err := repoRoot()
+		if err != nil {
+			clusterErr = err
+			return
+		}
+		dir := filepath.Join(root, ".data", "test-pg")
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			clusterErr = err
+			return
+		}
+		out, err := exec.Command("flock", "-o", dir+".lock", filepath.Join(root, "scripts", "stack.sh"), "pg-start", dir).Output()
+		if err != nil {
+			clusterErr = err
+			return
+		}
+		clusterURL = strings.TrimSpace(string(out))
+	})
+	if clusterErr != nil {
+		t.Fatalf("start test postgres (is postgresql installed? `make test` installs it): %v", clusterErr)
+	}
+	return clusterURL
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
+}
+
+// DB is a test database.
+type DB struct {
+	*bun.DB
+	// URL connects as the application's (unprivileged) role.
+	URL string
+	// SuperURL connects to the same database as the cluster's superuser.
+	SuperURL string
+}
+
+// New returns a fresh database with every migration applied, dropped when
+// the test ends.
+func New(t testing.TB) *DB {
+	t.Helper()
+	server, err := url.Parse(ServerURL(t))
+	if err != nil {
+		t.Fatalf("DATABASE_URL: %v", err)
+	}
+	pw, _ := server.User.Password()
+	conf := pgtestdb.Config{
+		DriverName:                "pgx",
+		Host:                      server.Hostname(),
+		Port:                      server.Port(),
+		User:                      server.User.Username(),
+		Password:                  pw,
+		Database:                  strings.TrimPrefix(server.Path, "/"),
+		Options:                   "sslmode=disable",
+		ForceTerminateConnections: true,
+	}
+	c := pgtestdb.Custom(t, conf, migrator{})
+	db, err := postgres.Open(c.URL(), postgres.Options{MaxOpenConns: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	super := *server
+	super.Path = "/" + c.Database
+	return &DB{DB: db, URL: c.URL(), SuperURL: super.String()}
+}
+
+type migrator struct{}
+
+func (migrator) Hash() (string, error) { return migrations.Hash() }
+
+func (migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) error {
+	_, err := migrations.Up(ctx, postgres.Wrap(db))
+	return err
+}

@@ -1,0 +1,206 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+// StatusProjection keeps billing_status, the read model behind
+// GET /api/billing/status. Each row carries the account's snapshot, so an
+// append folds only its new events. It also serves [ports.BillingStatusReader].
+type StatusProjection struct {
+	db *bun.DB
+}
+
+var (
+	_ Projection                = (*StatusProjection)(nil)
+	_ ports.BillingStatusReader = (*StatusProjection)(nil)
+)
+
+// NewStatusProjection returns the projection, reading through db.
+func NewStatusProjection(db *bun.DB) *StatusProjection { return &StatusProjection{db: db} }
+
+type statusRow struct {
+	bun.BaseModel `bun:"table:billing_status"`
+
+	OrgID                string          `bun:"org_id,pk"`
+	PlanTier             string          `bun:"plan_tier"`
+	Status               string          `bun:"status"`
+	CurrentPeriodEnd     *time.Time      `bun:"current_period_end"`
+	CancelAtPeriodEnd    bool            `bun:"cancel_at_period_end,notnull"`
+	StripeCustomerID     *string         `bun:"stripe_customer_id"`
+	StripeSubscriptionID *string         `bun:"stripe_subscription_id"`
+	LedgerVersion        int64           `bun:"ledger_version"`
+	UpdatedAt            time.Time       `bun:"updated_at"`
+	Snapshot             json.RawMessage `bun:"snapshot,type:jsonb"`
+}
+
+// Name implements [Projection].
+func (*StatusProjection) Name() string { return "billing_status" }
+
+// Table implements [Projection].
+func (*StatusProjection) Table() string { return "billing_status" }
+
+// Project implements [Projection].
+func (p *StatusProjection) Project(ctx context.Context, tx bun.Tx, stream string, events []ports.StoredEvent) error {
+	acc := billing.NewAccount(stream)
+	var snap []byte
+	err := tx.QueryRowContext(ctx, "SELECT snapshot FROM billing_status WHERE org_id = ?", stream).Scan(&snap)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("read status snapshot: %w", err)
+	default:
+		if acc, err = billing.RestoreAccount(snap); err != nil {
+			return err
+		}
+	}
+	for _, e := range events {
+		if err := applyStored(acc, e); err != nil {
+			return err
+		}
+	}
+	row, err := newStatusRow(acc, events[len(events)-1].RecordedAt)
+	if err != nil {
+		return err
+	}
+	return upsertStatus(ctx, tx, "billing_status", []statusRow{row})
+}
+
+func applyStored(acc *billing.Account, e ports.StoredEvent) error {
+	de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
+	if err != nil {
+		return fmt.Errorf("event %d: %w", e.Position, err)
+	}
+	acc.Apply(de)
+	return nil
+}
+
+func newStatusRow(acc *billing.Account, updatedAt time.Time) (statusRow, error) {
+	snap, err := acc.MarshalSnapshot()
+	if err != nil {
+		return statusRow{}, err
+	}
+	r := statusRow{
+		OrgID: acc.OrgID(), PlanTier: string(acc.Tier()), Status: string(acc.Status()),
+		CancelAtPeriodEnd: acc.CancelAtPeriodEnd(), LedgerVersion: acc.Version(),
+		UpdatedAt: updatedAt, Snapshot: snap,
+	}
+	if t := acc.CurrentPeriodEnd(); !t.IsZero() {
+		r.CurrentPeriodEnd = &t
+	}
+	if c := acc.CustomerID(); c != "" {
+		r.StripeCustomerID = &c
+	}
+	if s := acc.SubscriptionID(); s != "" {
+		r.StripeSubscriptionID = &s
+	}
+	return r, nil
+}
+
+func upsertStatus(ctx context.Context, db bun.IDB, table string, rows []statusRow) error {
+	_, err := db.NewInsert().Model(&rows).ModelTableExpr(table).
+		On("CONFLICT (org_id) DO UPDATE").
+		Set("plan_tier = EXCLUDED.plan_tier").
+		Set("status = EXCLUDED.status").
+		Set("current_period_end = EXCLUDED.current_period_end").
+		Set("cancel_at_period_end = EXCLUDED.cancel_at_period_end").
+		Set("stripe_customer_id = EXCLUDED.stripe_customer_id").
+		Set("stripe_subscription_id = EXCLUDED.stripe_subscription_id").
+		Set("ledger_version = EXCLUDED.ledger_version").
+		Set("updated_at = EXCLUDED.updated_at").
+		Set("snapshot = EXCLUDED.snapshot").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("upsert %s: %w", table, err)
+	}
+	return nil
+}
+
+// Status implements [ports.BillingStatusReader].
+func (p *StatusProjection) Status(ctx context.Context, orgID string) (ports.BillingStatus, error) {
+	var r statusRow
+	err := p.db.NewSelect().Model(&r).Where("org_id = ?", orgID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ports.BillingStatus{}, ports.ErrNotFound
+	}
+	if err != nil {
+		return ports.BillingStatus{}, fmt.Errorf("read billing status: %w", err)
+	}
+	return r.status(), nil
+}
+
+func (r statusRow) status() ports.BillingStatus {
+	s := ports.BillingStatus{
+		OrgID: r.OrgID, PlanTier: r.PlanTier, Status: r.Status, CancelAtPeriodEnd: r.CancelAtPeriodEnd,
+		LedgerVersion: r.LedgerVersion, UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.CurrentPeriodEnd != nil {
+		s.CurrentPeriodEnd = r.CurrentPeriodEnd.UTC()
+	}
+	if r.StripeCustomerID != nil {
+		s.StripeCustomerID = *r.StripeCustomerID
+	}
+	if r.StripeSubscriptionID != nil {
+		s.StripeSubscriptionID = *r.StripeSubscriptionID
+	}
+	return s
+}
+
+// NewBuilder implements [Projection].
+func (*StatusProjection) NewBuilder() Builder {
+	return &statusBuilder{accounts: map[string]*statusAcc{}}
+}
+
+type statusAcc struct {
+	acc       *billing.Account
+	updatedAt time.Time
+	version   int64
+}
+
+type statusBuilder struct {
+	accounts map[string]*statusAcc
+}
+
+func (b *statusBuilder) Add(e ports.StoredEvent) error {
+	sa := b.accounts[e.StreamID]
+	if sa == nil {
+		sa = &statusAcc{acc: billing.NewAccount(e.StreamID)}
+		b.accounts[e.StreamID] = sa
+	}
+	if e.Version > sa.version {
+		sa.version, sa.updatedAt = e.Version, e.RecordedAt
+	}
+	return applyStored(sa.acc, e)
+}
+
+func (b *statusBuilder) Write(ctx context.Context, db bun.IDB, table string) error {
+	const batch = 1000
+	rows := make([]statusRow, 0, batch)
+	for _, sa := range b.accounts {
+		r, err := newStatusRow(sa.acc, sa.updatedAt)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+		if len(rows) == batch {
+			if err := upsertStatus(ctx, db, table, rows); err != nil {
+				return err
+			}
+			rows = rows[:0]
+		}
+	}
+	if len(rows) > 0 {
+		return upsertStatus(ctx, db, table, rows)
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/safeclose/billing/domain/ledger"
+	"github.com/safeclose/billing/ports"
+)
+
+// Projection is a read model kept by the store: it is updated in the
+// transaction of every append, and rebuilt from the whole ledger by
+// [Store.Rebuild]. It owns one table.
+type Projection interface {
+	// Name identifies the projection in logs and progress output.
+	Name() string
+	// Table is the table the projection owns.
+	Table() string
+	// Project folds events just appended to one stream, inside the
+	// append's transaction. events are in version order.
+	Project(ctx context.Context, tx bun.Tx, streamID string, events []ports.StoredEvent) error
+	// NewBuilder starts an offline build of the table from scratch.
+	NewBuilder() Builder
+}
+
+// Builder folds events into rows for a rebuild.
+type Builder interface {
+	// Add folds one event; events arrive in position order.
+	Add(e ports.StoredEvent) error
+	// Write upserts the rows built so far into table, which has the
+	// projection's table's shape.
+	Write(ctx context.Context, db bun.IDB, table string) error
+}
+
+// Store is the Postgres event store. It is safe for concurrent use.
+type Store struct {
+	db          *bun.DB
+	clock       ports.Clock
+	projections []Projection
+}
+
+var _ ports.EventStore = (*Store)(nil)
+
+// NewStore returns the event store over db, keeping projections up to date.
+func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
+	return &Store{db: db, clock: clock, projections: projections}
+}
+
+type eventRow struct {
+	bun.BaseModel `bun:"table:billing_events"`
+
+	Position      int64           `bun:"position,pk,autoincrement"`
+	StreamID      string          `bun:"stream_id"`
+	Version       int64           `bun:"stream_version"`
+	Type          string          `bun:"type"`
+	SchemaVersion int             `bun:"schema_version"`
+	Data          json.RawMessage `bun:"data,type:jsonb"`
+	Metadata      json.RawMessage `bun:"metadata,type:jsonb"`
+	OccurredAt    time.Time       `bun:"occurred_at"`
+	RecordedAt    time.Time       `bun:"recorded_at"`
+	Hash          []byte          `bun:"hash"`
+}
+
+const eventColumns = "position, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash"
+
+var errDuplicate = errors.New("duplicate idempotency key")
+
+// Append implements [ports.EventStore]. The version check is a conditional
+// UPDATE of the stream's row (or an INSERT … ON CONFLICT DO NOTHING for a
+// new stream), so two appends at the same expected version can never both
+// pass: the second waits for the first's row lock and then finds the
+// version moved. UNIQUE (stream_id, stream_version) is the backstop.
+func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.AppendResult, error) {
+	if len(req.Events) == 0 {
+		return ports.AppendResult{}, errors.New("append: no events")
+	}
+	meta, err := json.Marshal(req.Metadata)
+	if err != nil {
+		return ports.AppendResult{}, fmt.Errorf("append: metadata: %w", err)
+	}
+	var stored []ports.StoredEvent
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		now := s.clock.Now().Truncate(ledger.Precision)
+		if req.IdempotencyKey != "" {
+			res, err := tx.ExecContext(ctx,
+				"INSERT INTO billing_event_keys (key, stream_id, recorded_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+				req.IdempotencyKey, req.StreamID, now)
+			if err != nil {
+				return fmt.Errorf("record idempotency key: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return errDuplicate
+			}
+		}
+		prev, err := advance(ctx, tx, req.StreamID, req.ExpectedVersion, int64(len(req.Events)))
+		if err != nil {
+			return err
+		}
+		rows := make([]eventRow, len(req.Events))
+		for i, e := range req.Events {
+			r := ledger.Record{
+				StreamID: req.StreamID, Version: req.ExpectedVersion + int64(i) + 1,
+				Type: e.Type, SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: meta,
+				OccurredAt: e.OccurredAt.UTC().Truncate(ledger.Precision), RecordedAt: now,
+			}
+			if prev, err = ledger.Hash(prev, r); err != nil {
+				return fmt.Errorf("hash event: %w", err)
+			}
+			rows[i] = eventRow{StreamID: r.StreamID, Version: r.Version, Type: r.Type, SchemaVersion: r.SchemaVersion,
+				Data: e.Data, Metadata: meta, OccurredAt: r.OccurredAt, RecordedAt: now, Hash: prev}
+		}
+		if _, err := tx.NewInsert().Model(&rows).Returning("position").Exec(ctx); err != nil {
+			if uniqueViolation(err, "billing_events_stream_version_key") {
+				return ports.ErrVersionConflict
+			}
+			return fmt.Errorf("insert events: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE billing_streams SET last_hash = ? WHERE id = ?", prev, req.StreamID); err != nil {
+			return fmt.Errorf("update stream hash: %w", err)
+		}
+		stored = make([]ports.StoredEvent, len(rows))
+		for i, r := range rows {
+			stored[i] = r.stored(req.Metadata)
+		}
+		for _, p := range s.projections {
+			if err := p.Project(ctx, tx, req.StreamID, stored); err != nil {
+				return fmt.Errorf("project %s: %w", p.Name(), err)
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errDuplicate):
+		return ports.AppendResult{Duplicate: true}, nil
+	case err != nil:
+		return ports.AppendResult{}, err
+	}
+	return ports.AppendResult{Events: stored}, nil
+}
+
+// advance moves the stream from expected to expected+n and returns the
+// hash of its last event before the move.
+func advance(ctx context.Context, tx bun.Tx, stream string, expected, n int64) ([]byte, error) {
+	if expected == 0 {
+		res, err := tx.ExecContext(ctx,
+			"INSERT INTO billing_streams (id, version) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", stream, n)
+		if err != nil {
+			return nil, fmt.Errorf("create stream: %w", err)
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return nil, ports.ErrVersionConflict
+		}
+		return nil, nil
+	}
+	var prev []byte
+	err := tx.QueryRowContext(ctx,
+		"UPDATE billing_streams SET version = ? WHERE id = ? AND version = ? RETURNING last_hash",
+		expected+n, stream, expected).Scan(&prev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ports.ErrVersionConflict
+	}
+	if err != nil {
+		return nil, fmt.Errorf("advance stream: %w", err)
+	}
+	return prev, nil
+}
+
+func (r eventRow) stored(meta ports.Metadata) ports.StoredEvent {
+	return ports.StoredEvent{
+		Position: r.Position, StreamID: r.StreamID, Version: r.Version, Type: r.Type,
+		SchemaVersion: r.SchemaVersion, Data: r.Data, Metadata: meta, MetadataJSON: r.Metadata,
+		OccurredAt: r.OccurredAt.UTC(), RecordedAt: r.RecordedAt.UTC(), Hash: r.Hash,
+	}
+}
+
+// Load implements [ports.EventStore].
+func (s *Store) Load(ctx context.Context, streamID string) ([]ports.StoredEvent, error) {
+	return loadStream(ctx, s.db, streamID)
+}
+
+func loadStream(ctx context.Context, db bun.IDB, streamID string) ([]ports.StoredEvent, error) {
+	rows, err := db.QueryContext(ctx,
+		"SELECT "+eventColumns+" FROM billing_events WHERE stream_id = ? ORDER BY stream_version", streamID)
+	if err != nil {
+		return nil, fmt.Errorf("load stream: %w", err)
+	}
+	var out []ports.StoredEvent
+	err = scanEvents(rows, func(e ports.StoredEvent) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load stream: %w", err)
+	}
+	return out, nil
+}
+
+// ReadAll implements [ports.EventStore]. It streams rows from one query, so
+// memory stays flat whatever the ledger's size.
+func (s *Store) ReadAll(ctx context.Context, after int64, fn func(ports.StoredEvent) error) error {
+	rows, err := s.db.QueryContext(ctx,
+		"SELECT "+eventColumns+" FROM billing_events WHERE position > ? ORDER BY position", after)
+	if err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	return scanEvents(rows, fn)
+}
+
+func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e          ports.StoredEvent
+			data, meta []byte
+		)
+		if err := rows.Scan(&e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion,
+			&data, &meta, &e.OccurredAt, &e.RecordedAt, &e.Hash); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+			return fmt.Errorf("event %d metadata: %w", e.Position, err)
+		}
+		e.Data, e.MetadataJSON = data, meta
+		e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+var _ ports.LedgerScanner = (*Store)(nil)
+
+// ScanStreams implements [ports.LedgerScanner].
+func (s *Store) ScanStreams(ctx context.Context, streamID string, fn func(ports.StoredEvent) error) error {
+	q := "SELECT " + eventColumns + " FROM billing_events ORDER BY stream_id, stream_version"
+	args := []any{}
+	if streamID != "" {
+		q = "SELECT " + eventColumns + " FROM billing_events WHERE stream_id = ? ORDER BY stream_version"
+		args = append(args, streamID)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("scan ledger: %w", err)
+	}
+	return scanEvents(rows, fn)
+}
+
+// Heads implements [ports.LedgerScanner].
+func (s *Store) Heads(ctx context.Context, streamID string) (map[string]ports.StreamHead, error) {
+	q := s.db.NewSelect().Table("billing_streams").Column("id", "version", "last_hash")
+	if streamID != "" {
+		q = q.Where("id = ?", streamID)
+	}
+	rows, err := q.Rows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read stream heads: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]ports.StreamHead{}
+	for rows.Next() {
+		var (
+			id string
+			h  ports.StreamHead
+		)
+		if err := rows.Scan(&id, &h.Version, &h.LastHash); err != nil {
+			return nil, fmt.Errorf("read stream heads: %w", err)
+		}
+		out[id] = h
+	}
+	return out, rows.Err()
+}

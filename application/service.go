@@ -1,0 +1,132 @@
+// Package application holds the use cases of Safeclose Billing: commands
+// that decide on an organization's billing account and append the events,
+// and queries over the read models. It depends only on the domain and on
+// ports.
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+// MaxAppendAttempts bounds how often a command reloads and decides again
+// after a version conflict (another writer appended to the same stream).
+const MaxAppendAttempts = 10
+
+// ErrBusy means a command lost the race for its stream MaxAppendAttempts
+// times in a row. The caller may retry later (webhooks: Stripe will).
+var ErrBusy = errors.New("stream too busy, try again")
+
+// Service runs the use cases. It is safe for concurrent use.
+type Service struct {
+	store  ports.EventStore
+	status ports.BillingStatusReader
+	clock  ports.Clock
+	log    *zap.Logger
+}
+
+// Deps are the ports a Service needs.
+type Deps struct {
+	Store  ports.EventStore
+	Status ports.BillingStatusReader
+	Clock  ports.Clock
+	Log    *zap.Logger
+}
+
+// NewService returns a Service over the given ports.
+func NewService(d Deps) *Service {
+	log := d.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log}
+}
+
+// Decision is what a command decides on an account: the events to append,
+// none to append nothing.
+type Decision func(acc *billing.Account) ([]billing.Event, error)
+
+// UpdateResult tells what [Service.update] did.
+type UpdateResult struct {
+	Account   *billing.Account // after the new events
+	Appended  []ports.StoredEvent
+	Duplicate bool // the idempotency key was already recorded
+	Attempts  int
+}
+
+// update is the one write path: load the stream, fold it, decide, append
+// at the loaded version; on a version conflict, start again, at most
+// MaxAppendAttempts times.
+func (s *Service) update(ctx context.Context, orgID string, meta ports.Metadata, key string, decide Decision) (UpdateResult, error) {
+	for attempt := 1; attempt <= MaxAppendAttempts; attempt++ {
+		acc, err := s.loadAccount(ctx, orgID)
+		if err != nil {
+			return UpdateResult{}, err
+		}
+		events, err := decide(acc)
+		if err != nil || len(events) == 0 {
+			return UpdateResult{Account: acc, Attempts: attempt}, err
+		}
+		req := ports.AppendRequest{StreamID: orgID, ExpectedVersion: acc.Version(), Metadata: meta, IdempotencyKey: key}
+		for _, e := range events {
+			data, err := billing.EncodeChange(e.Change)
+			if err != nil {
+				return UpdateResult{}, err
+			}
+			req.Events = append(req.Events, ports.NewEvent{Type: e.Type(), SchemaVersion: billing.SchemaVersion, Data: data, OccurredAt: e.OccurredAt})
+		}
+		res, err := s.store.Append(ctx, req)
+		if errors.Is(err, ports.ErrVersionConflict) {
+			s.log.Debug("append conflict, retrying", zap.String("orgId", orgID), zap.Int("attempt", attempt))
+			backoff(ctx, attempt)
+			continue
+		}
+		if err != nil {
+			return UpdateResult{}, fmt.Errorf("append: %w", err)
+		}
+		if res.Duplicate {
+			return UpdateResult{Account: acc, Duplicate: true, Attempts: attempt}, nil
+		}
+		for _, e := range events {
+			acc.Apply(e)
+		}
+		return UpdateResult{Account: acc, Appended: res.Events, Attempts: attempt}, nil
+	}
+	return UpdateResult{}, ErrBusy
+}
+
+// backoff waits a little, with jitter, before the next attempt.
+func backoff(ctx context.Context, attempt int) {
+	d := time.Duration(attempt) * time.Millisecond
+	d += time.Duration(rand.Int64N(int64(d)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (s *Service) loadAccount(ctx context.Context, orgID string) (*billing.Account, error) {
+	stored, err := s.store.Load(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	acc := billing.NewAccount(orgID)
+	for _, e := range stored {
+		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", orgID, err)
+		}
+		acc.Apply(de)
+	}
+	return acc, nil
+}

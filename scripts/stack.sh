@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The local stack: a private Postgres cluster and stripe-mock under a data
+# folder, installed when missing. Used by `make run` and `make test`.
+#
+#   scripts/stack.sh deps                 install postgresql and stripe-mock if missing
+#   scripts/stack.sh pg-start DIR         start (initdb if new) a cluster in DIR; prints its URL
+#   scripts/stack.sh pg-stop DIR
+#   scripts/stack.sh mock-start DIR       start stripe-mock; prints its base URL
+#   scripts/stack.sh mock-stop DIR
+set -euo pipefail
+
+STRIPE_MOCK_VERSION=v0.203.0
+
+pg_bin() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$d" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return; }
+  command -v pg_ctl >/dev/null 2>&1 && { dirname "$(command -v pg_ctl)"; return; }
+  return 1
+}
+
+gobin() { echo "$(go env GOPATH)/bin"; }
+
+deps() {
+  if ! pg_bin >/dev/null; then
+    echo "installing postgresql (Debian package)..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq postgresql >&2
+  fi
+  if [ ! -x "$(gobin)/stripe-mock" ]; then
+    echo "installing stripe-mock $STRIPE_MOCK_VERSION..." >&2
+    go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" >&2
+  fi
+}
+
+# as_pg runs a command as an unprivileged user: Postgres refuses root.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "no free port found" >&2; return 1
+}
+
+pg_start() {
+  local dir; dir=$(realpath -m "$1"); mkdir -p "$dir"
+  local bin; bin=$(pg_bin) || { echo "postgresql is not installed: run scripts/stack.sh deps" >&2; exit 1; }
+  local data="$dir/pgdata"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+  if [ ! -s "$data/PG_VERSION" ]; then
+    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; exit 1; }
+  fi
+  if [ -f "$dir/port" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    echo "postgres://postgres@127.0.0.1:$(cat "$dir/port")/postgres?sslmode=disable"; return
+  fi
+  local port; port=$(free_port)
+  as_pg "$bin/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 start \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on} -c shared_buffers=128MB" >/dev/null \
+    || { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
+  echo "$port" >"$dir/port"
+  echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+}
+
+pg_stop() {
+  local dir; dir=$(realpath -m "$1")
+  local bin; bin=$(pg_bin) || exit 0
+  [ -d "$dir/pgdata" ] && as_pg "$bin/pg_ctl" -D "$dir/pgdata" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+mock_start() {
+  local dir; dir=$(realpath -m "$1"); mkdir -p "$dir"
+  if [ -f "$dir/mock.pid" ] && kill -0 "$(cat "$dir/mock.pid")" 2>/dev/null; then
+    echo "http://127.0.0.1:$(cat "$dir/mock.port")"; return
+  fi
+  local port; port=$(free_port)
+  local sport; sport=$(free_port)
+  nohup "$(gobin)/stripe-mock" -http-port "$port" -https-port "$sport" >"$dir/stripe-mock.log" 2>&1 &
+  echo $! >"$dir/mock.pid"
+  echo "$port" >"$dir/mock.port"
+  for _ in $(seq 1 100); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "http://127.0.0.1:$port"; return; fi
+    sleep 0.1
+  done
+  echo "stripe-mock did not start" >&2; cat "$dir/stripe-mock.log" >&2; exit 1
+}
+
+mock_stop() {
+  local dir; dir=$(realpath -m "$1")
+  [ -f "$dir/mock.pid" ] && kill "$(cat "$dir/mock.pid")" 2>/dev/null || true
+  rm -f "$dir/mock.pid"
+}
+
+case "${1:-}" in
+  deps) deps ;;
+  pg-start) pg_start "$2" ;;
+  pg-stop) pg_stop "$2" ;;
+  mock-start) mock_start "$2" ;;
+  mock-stop) mock_stop "$2" ;;
+  *) echo "usage: $0 deps|pg-start DIR|pg-stop DIR|mock-start DIR|mock-stop DIR" >&2; exit 2 ;;
+esac
