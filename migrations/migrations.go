@@ -32,15 +32,15 @@ func New(db *bun.DB) (*migrate.Migrator, error) {
 // Up applies every pending migration under a Postgres advisory lock, so
 // several instances starting at once apply each migration once. It returns
 // the names applied.
-func Up(ctx context.Context, db *bun.DB) ([]string, error) {
-	var applied []string
+func Up(ctx context.Context, db *bun.DB) (migrate.MigrationSlice, error) {
+	var applied migrate.MigrationSlice
 	err := withLock(ctx, db, func(m *migrate.Migrator) error {
 		group, err := m.Migrate(ctx)
 		if err != nil {
 			return fmt.Errorf("migrate up: %w", err)
 		}
 		for _, mg := range group.Migrations {
-			applied = append(applied, mg.Name)
+			applied = append(applied, mg)
 		}
 		return nil
 	})
@@ -48,15 +48,15 @@ func Up(ctx context.Context, db *bun.DB) ([]string, error) {
 }
 
 // Down rolls back the last group of migrations and returns their names.
-func Down(ctx context.Context, db *bun.DB) ([]string, error) {
-	var undone []string
+func Down(ctx context.Context, db *bun.DB) (migrate.MigrationSlice, error) {
+	var undone migrate.MigrationSlice
 	err := withLock(ctx, db, func(m *migrate.Migrator) error {
 		group, err := m.Rollback(ctx)
 		if err != nil {
 			return fmt.Errorf("migrate down: %w", err)
 		}
 		for _, mg := range group.Migrations {
-			undone = append(undone, mg.Name)
+			undone = append(undone, mg)
 		}
 		return nil
 	})

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/uptrace/bun"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/safeclose/billing/adapters/postgres"
+	"github.com/safeclose/billing/adapters/system"
+	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/ports"
+)
+
+// logOutput is where the JSON logs go: stdout for serve, stderr for the
+// one-shot commands whose stdout is their result.
+type logOutput struct{ io.Writer }
+
+func newLogger(cfg Config, out logOutput) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.TimeKey, enc.EncodeTime = "ts", zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(out)), level)
+	return zap.New(core), nil
+}
+
+// databases are the primary and the (optional) read replica.
+type databases struct {
+	fx.Out
+	Primary *bun.DB
+	Read    *bun.DB `name:"read"`
+}
+
+func newDatabases(cfg Config, lc fx.Lifecycle) (databases, error) {
+	opt := postgres.Options{MaxOpenConns: 32, StatementTimeout: 30 * time.Second}
+	primary, err := postgres.Open(cfg.DatabaseURL, opt)
+	if err != nil {
+		return databases{}, &ConfigError{"DATABASE_URL", err.Error()}
+	}
+	read := primary
+	if cfg.DatabaseReadURL != cfg.DatabaseURL {
+		if read, err = postgres.Open(cfg.DatabaseReadURL, opt); err != nil {
+			return databases{}, &ConfigError{"DATABASE_READ_URL", err.Error()}
+		}
+	}
+	lc.Append(fx.StopHook(func() error {
+		if read != primary {
+			read.Close()
+		}
+		return primary.Close()
+	}))
+	return databases{Primary: primary, Read: read}, nil
+}
+
+// asProjection registers a read model with the event store (the
+// "projections" value group): adding a read model is one more of these.
+func asProjection(f any) any {
+	return fx.Annotate(f, fx.As(new(postgres.Projection)), fx.ResultTags(`group:"projections"`))
+}
+
+// newStore sorts the projections by table, so that every process locks
+// their tables in the same order.
+func newStore(db *bun.DB, clock ports.Clock, projections []postgres.Projection) *postgres.Store {
+	sort.Slice(projections, func(i, j int) bool { return projections[i].Table() < projections[j].Table() })
+	return postgres.NewStore(db, clock, projections)
+}
+
+// coreModule is what every command shares: config, logs, database, ledger.
+func coreModule(cfg Config, out io.Writer) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, logOutput{out}),
+		fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
+			l := &fxevent.ZapLogger{Logger: log}
+			l.UseLogLevel(zapcore.DebugLevel)
+			return l
+		}),
+		fx.Provide(
+			newLogger,
+			newDatabases,
+			fx.Annotate(func() system.Clock { return system.Clock{} }, fx.As(new(ports.Clock))),
+			postgres.NewStatusProjection,
+			postgres.NewLinksProjection,
+			asProjection(func(p *postgres.StatusProjection) *postgres.StatusProjection { return p }),
+			asProjection(func(p *postgres.LinksProjection) *postgres.LinksProjection { return p }),
+			fx.Annotate(newStore, fx.ParamTags(``, ``, `group:"projections"`)),
+			func(s *postgres.Store) ports.EventStore { return s },
+			func(p *postgres.StatusProjection) ports.BillingStatusReader { return p },
+			func(store ports.EventStore, status ports.BillingStatusReader, clock ports.Clock, log *zap.Logger) *application.Service {
+				return application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log})
+			},
+		),
+	)
+}
+
+// withApp builds the one-shot command's object graph, fills targets
+// (pointers, as fx.Populate), runs fn and stops the app.
+func withApp(ctx context.Context, cfg Config, e env, fn func() error, targets ...any) error {
+	app := fx.New(coreModule(cfg, e.stderr), fx.Populate(targets...))
+	if err := app.Err(); err != nil {
+		return unwrapConfig(err)
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = app.Stop(stopCtx)
+	}()
+	return fn()
+}
+
+// unwrapConfig digs a *ConfigError out of fx's wrapped construction error
+// so that it is reported as one line with exit status 2.
+func unwrapConfig(err error) error {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return fmt.Errorf("start: %w", err)
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	envparse "github.com/caarlos0/env/v11"
+	"go.uber.org/zap/zapcore"
+)
+
+// Config is the service's configuration, read from the environment
+// (CONTRACT.md, "Configuration").
+type Config struct {
+	DatabaseURL         string `env:"DATABASE_URL"`
+	DatabaseReadURL     string `env:"DATABASE_READ_URL"`
+	HTTPAddr            string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	AppBaseURL          string `env:"APP_BASE_URL" envDefault:"http://localhost:8080"`
+	StripeSecretKey     string `env:"STRIPE_SECRET_KEY"`
+	StripeWebhookSecret string `env:"STRIPE_WEBHOOK_SECRET"`
+	StripeAPIBase       string `env:"STRIPE_API_BASE" envDefault:"https://api.stripe.com"`
+	StripePriceStarter  string `env:"STRIPE_PRICE_STARTER"`
+	StripePricePro      string `env:"STRIPE_PRICE_PRO"`
+	StripePriceEnt      string `env:"STRIPE_PRICE_ENTERPRISE"`
+	SessionCookieName   string `env:"SESSION_COOKIE_NAME" envDefault:"safeclose_session"`
+	LogLevel            string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// ConfigError names the setting that stops the program.
+type ConfigError struct {
+	Var, Problem string
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("configuration: %s %s", e.Var, e.Problem) }
+
+// needs says which settings a command cannot run without.
+type needs struct {
+	database bool
+	stripe   bool // API key and prices
+	webhook  bool // webhook signing secret
+}
+
+var cookieName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
+
+// loadConfig reads the environment and checks every setting that is set,
+// and those the command needs. The first problem is returned as a
+// *ConfigError.
+func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
+	var c Config
+	environ := map[string]string{}
+	for _, k := range []string{"DATABASE_URL", "DATABASE_READ_URL", "HTTP_ADDR", "APP_BASE_URL", "STRIPE_SECRET_KEY",
+		"STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_ENTERPRISE",
+		"SESSION_COOKIE_NAME", "LOG_LEVEL"} {
+		if v, ok := lookup(k); ok {
+			environ[k] = v
+		}
+	}
+	if err := envparse.ParseWithOptions(&c, envparse.Options{Environment: environ}); err != nil {
+		return c, &ConfigError{Var: "environment", Problem: err.Error()}
+	}
+	if c.DatabaseReadURL == "" {
+		c.DatabaseReadURL = c.DatabaseURL
+	}
+	required := []struct {
+		name, value string
+		need        bool
+	}{
+		{"DATABASE_URL", c.DatabaseURL, n.database},
+		{"STRIPE_SECRET_KEY", c.StripeSecretKey, n.stripe},
+		{"STRIPE_PRICE_STARTER", c.StripePriceStarter, n.stripe},
+		{"STRIPE_PRICE_PRO", c.StripePricePro, n.stripe},
+		{"STRIPE_PRICE_ENTERPRISE", c.StripePriceEnt, n.stripe},
+		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, n.webhook},
+	}
+	for _, r := range required {
+		if r.need && strings.TrimSpace(r.value) == "" {
+			return c, &ConfigError{r.name, "is not set"}
+		}
+	}
+	checks := []struct {
+		name, value string
+		check       func(string) error
+	}{
+		{"DATABASE_URL", c.DatabaseURL, postgresURL},
+		{"DATABASE_READ_URL", c.DatabaseReadURL, postgresURL},
+		{"HTTP_ADDR", c.HTTPAddr, hostPort},
+		{"APP_BASE_URL", c.AppBaseURL, origin},
+		{"STRIPE_API_BASE", c.StripeAPIBase, httpURL},
+		{"STRIPE_SECRET_KEY", c.StripeSecretKey, prefixed("sk_", "rk_")},
+		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, prefixed("whsec_")},
+		{"STRIPE_PRICE_STARTER", c.StripePriceStarter, noSpace},
+		{"STRIPE_PRICE_PRO", c.StripePricePro, noSpace},
+		{"STRIPE_PRICE_ENTERPRISE", c.StripePriceEnt, noSpace},
+		{"SESSION_COOKIE_NAME", c.SessionCookieName, func(v string) error {
+			if !cookieName.MatchString(v) {
+				return errors.New("is not a valid cookie name")
+			}
+			return nil
+		}},
+		{"LOG_LEVEL", c.LogLevel, func(v string) error {
+			if _, err := zapcore.ParseLevel(v); err != nil {
+				return errors.New("must be debug, info, warn or error")
+			}
+			return nil
+		}},
+	}
+	for _, ch := range checks {
+		if ch.value == "" {
+			continue
+		}
+		if err := ch.check(ch.value); err != nil {
+			return c, &ConfigError{ch.name, err.Error()}
+		}
+	}
+	if n.stripe {
+		prices := map[string]bool{}
+		for _, p := range []string{c.StripePriceStarter, c.StripePricePro, c.StripePriceEnt} {
+			if prices[p] {
+				return c, &ConfigError{"STRIPE_PRICE_*", "must name three different prices"}
+			}
+			prices[p] = true
+		}
+	}
+	c.AppBaseURL = strings.TrimRight(c.AppBaseURL, "/")
+	c.StripeAPIBase = strings.TrimRight(c.StripeAPIBase, "/")
+	return c, nil
+}
+
+func postgresURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return errors.New("must be a postgres:// URL")
+	}
+	return nil
+}
+
+func hostPort(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return errors.New("must be host:port")
+	}
+	return nil
+}
+
+func httpURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an http(s) URL")
+	}
+	return nil
+}
+
+func origin(v string) error {
+	if err := httpURL(v); err != nil {
+		return err
+	}
+	u, _ := url.Parse(v)
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("must be an origin (scheme://host[:port]) without a path")
+	}
+	return nil
+}
+
+func prefixed(prefixes ...string) func(string) error {
+	return func(v string) error {
+		for _, p := range prefixes {
+			if strings.HasPrefix(v, p) && len(v) > len(p) {
+				return nil
+			}
+		}
+		return fmt.Errorf("must start with %s", strings.Join(prefixes, " or "))
+	}
+}
+
+func noSpace(v string) error {
+	if strings.ContainsAny(v, " \t\n") {
+		return errors.New("must not contain spaces")
+	}
+	return nil
+}
