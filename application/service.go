@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,14 +33,28 @@ type Service struct {
 	status ports.BillingStatusReader
 	clock  ports.Clock
 	log    *zap.Logger
+	inbox  ports.Inbox
+	links  ports.StripeLinks
+	orgs   ports.OrgDirectory
+	subs   ports.SubscriptionSource
+
+	// streams serializes this process's writers of one stream, so that
+	// concurrent deliveries for one org wait for each other instead of
+	// racing and retrying; optimistic concurrency still arbitrates between
+	// processes.
+	streams [256]sync.Mutex
 }
 
 // Deps are the ports a Service needs.
 type Deps struct {
-	Store  ports.EventStore
-	Status ports.BillingStatusReader
-	Clock  ports.Clock
-	Log    *zap.Logger
+	Store         ports.EventStore
+	Status        ports.BillingStatusReader
+	Clock         ports.Clock
+	Log           *zap.Logger
+	Inbox         ports.Inbox
+	Links         ports.StripeLinks
+	Orgs          ports.OrgDirectory
+	Subscriptions ports.SubscriptionSource
 }
 
 // NewService returns a Service over the given ports.
@@ -47,7 +63,8 @@ func NewService(d Deps) *Service {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log}
+	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
+		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions}
 }
 
 // Decision is what a command decides on an account: the events to append,
@@ -66,6 +83,11 @@ type UpdateResult struct {
 // at the loaded version; on a version conflict, start again, at most
 // MaxAppendAttempts times.
 func (s *Service) update(ctx context.Context, orgID string, meta ports.Metadata, key string, decide Decision) (UpdateResult, error) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(orgID))
+	mu := &s.streams[h.Sum32()%uint32(len(s.streams))]
+	mu.Lock()
+	defer mu.Unlock()
 	for attempt := 1; attempt <= MaxAppendAttempts; attempt++ {
 		acc, err := s.loadAccount(ctx, orgID)
 		if err != nil {
@@ -103,9 +125,9 @@ func (s *Service) update(ctx context.Context, orgID string, meta ports.Metadata,
 	return UpdateResult{}, ErrBusy
 }
 
-// backoff waits a little, with jitter, before the next attempt.
+// backoff waits a little, growing with jitter, before the next attempt.
 func backoff(ctx context.Context, attempt int) {
-	d := time.Duration(attempt) * time.Millisecond
+	d := time.Duration(1<<min(attempt, 7)) * time.Millisecond
 	d += time.Duration(rand.Int64N(int64(d)))
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -6,10 +6,13 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
+
+	"github.com/safeclose/billing/adapters/metrics"
 )
 
 // Pinger reports whether the database answers.
@@ -21,6 +24,8 @@ type Pinger interface {
 type Deps struct {
 	Log *zap.Logger
 	DB  Pinger
+	// Metrics, when set, are served at /metrics and time every request.
+	Metrics *metrics.Metrics
 	// Routes add further routes (webhook, billing, identity) to the router.
 	Routes []func(r *mux.Router)
 }
@@ -40,6 +45,10 @@ func NewRouter(d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}).Methods(http.MethodGet)
+	if d.Metrics != nil {
+		r.Handle("/metrics", d.Metrics.Handler()).Methods(http.MethodGet)
+		r.Use(timed(d.Metrics))
+	}
 	for _, add := range d.Routes {
 		add(r)
 	}
@@ -50,4 +59,32 @@ func NewRouter(d Deps) http.Handler {
 		writeError(w, req, d.Log, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed on this route."))
 	})
 	return withRequestID(r)
+}
+
+// timed observes every routed request's latency by route template and status.
+func timed(m *metrics.Metrics) mux.MiddlewareFunc {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(sw, r)
+			route := "unmatched"
+			if cur := mux.CurrentRoute(r); cur != nil {
+				if tpl, err := cur.GetPathTemplate(); err == nil {
+					route = tpl
+				}
+			}
+			m.HTTPDuration.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+		})
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }

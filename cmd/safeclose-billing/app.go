@@ -14,9 +14,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/safeclose/billing/adapters/metrics"
 	"github.com/safeclose/billing/adapters/postgres"
+	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/adapters/system"
 	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 )
 
@@ -96,11 +99,38 @@ func coreModule(cfg Config, out io.Writer) fx.Option {
 			fx.Annotate(newStore, fx.ParamTags(``, ``, `group:"projections"`)),
 			func(s *postgres.Store) ports.EventStore { return s },
 			func(p *postgres.StatusProjection) ports.BillingStatusReader { return p },
-			func(store ports.EventStore, status ports.BillingStatusReader, clock ports.Clock, log *zap.Logger) *application.Service {
-				return application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log})
-			},
+			fx.Annotate(postgres.NewInbox, fx.As(new(ports.Inbox))),
+			fx.Annotate(postgres.NewOrgs, fx.As(new(ports.OrgDirectory))),
+			func(l *postgres.LinksProjection) ports.StripeLinks { return l },
+			newStripeClient,
+			func(c *stripe.Client) ports.SubscriptionSource { return c },
+			metrics.New,
+			application.NewService,
+			newServiceDeps,
 		),
 	)
+}
+
+func newStripeClient(cfg Config) *stripe.Client {
+	return stripe.NewClient(stripe.Config{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Timeout: 10 * time.Second,
+		Prices: stripe.Prices{billing.TierStarter: cfg.StripePriceStarter, billing.TierPro: cfg.StripePricePro, billing.TierEnterprise: cfg.StripePriceEnt}})
+}
+
+type serviceIn struct {
+	fx.In
+	Store  ports.EventStore
+	Status ports.BillingStatusReader
+	Clock  ports.Clock
+	Log    *zap.Logger
+	Inbox  ports.Inbox
+	Links  ports.StripeLinks
+	Orgs   ports.OrgDirectory
+	Subs   ports.SubscriptionSource
+}
+
+func newServiceDeps(in serviceIn) application.Deps {
+	return application.Deps{Store: in.Store, Status: in.Status, Clock: in.Clock, Log: in.Log,
+		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs}
 }
 
 // withApp builds the one-shot command's object graph, fills targets

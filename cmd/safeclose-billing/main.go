@@ -73,6 +73,7 @@ func rootCommand(e env) *cobra.Command {
 		migrateCommand(e),
 		projectionsCommand(e),
 		ledgerCommand(e),
+		devCommand(e),
 	)
 	return root
 }

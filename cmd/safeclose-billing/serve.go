@@ -12,8 +12,14 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/gorilla/mux"
+
 	"github.com/safeclose/billing/adapters/httpapi"
+	"github.com/safeclose/billing/adapters/metrics"
+	"github.com/safeclose/billing/adapters/stripe"
+	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/migrations"
+	"github.com/safeclose/billing/ports"
 )
 
 // shutdownGrace is how long in-flight requests get after SIGTERM; the
@@ -68,8 +74,15 @@ func serveCommand(e env) *cobra.Command {
 	return cmd
 }
 
-func newRouter(db *bun.DB, log *zap.Logger) http.Handler {
-	return httpapi.NewRouter(httpapi.Deps{Log: log, DB: db})
+func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service, client *stripe.Client, m *metrics.Metrics, clock ports.Clock) http.Handler {
+	hooks := stripe.NewWebhooks(cfg.StripeWebhookSecret, client, clock.Now)
+	hooks.OnRefetch = func(version, typ string) {
+		m.WebhookRefetch.WithLabelValues(version, typ).Inc()
+		log.Warn("webhook of another API version: object re-fetched in 2023-10-16", zap.String("apiVersion", version), zap.String("type", typ))
+	}
+	return httpapi.NewRouter(httpapi.Deps{Log: log, DB: db, Metrics: m, Routes: []func(*mux.Router){
+		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
+	}})
 }
 
 // startHTTP listens when the app starts (so a taken port fails the start)

@@ -1,0 +1,53 @@
+// Package metrics holds the service's Prometheus metrics, on a registry of
+// its own (no global state).
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the service's instruments. They are safe for concurrent use.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	HTTPDuration    *prometheus.HistogramVec
+	WebhookOutcomes *prometheus.CounterVec
+	WebhookRefetch  *prometheus.CounterVec
+	WebhookLag      prometheus.Histogram
+}
+
+// New registers the instruments on a new registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "safeclose_http_request_duration_seconds",
+			Help:    "HTTP request latency by route, method and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "status"}),
+		WebhookOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "safeclose_webhook_events_total",
+			Help: "Verified Stripe webhook deliveries by event type and outcome (applied, duplicate, ignored, parked, refused).",
+		}, []string{"type", "outcome"}),
+		WebhookRefetch: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "safeclose_webhook_refetched_total",
+			Help: "Stripe events sent in another API version whose object was fetched again in 2023-10-16.",
+		}, []string{"api_version", "type"}),
+		WebhookLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "safeclose_webhook_apply_lag_seconds",
+			Help:    "Time from Stripe's created to the event being applied.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 14),
+		}),
+	}
+	m.Registry.MustRegister(m.HTTPDuration, m.WebhookOutcomes, m.WebhookRefetch, m.WebhookLag,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

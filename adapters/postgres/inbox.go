@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/safeclose/billing/ports"
+)
+
+// Inbox is the Postgres stripe_inbox. It is safe for concurrent use.
+type Inbox struct {
+	db    *bun.DB
+	clock ports.Clock
+}
+
+var _ ports.Inbox = (*Inbox)(nil)
+
+// NewInbox returns the inbox over db.
+func NewInbox(db *bun.DB, clock ports.Clock) *Inbox { return &Inbox{db: db, clock: clock} }
+
+type inboxRow struct {
+	bun.BaseModel `bun:"table:stripe_inbox"`
+
+	ID             string          `bun:"id,pk"`
+	Type           string          `bun:"type"`
+	APIVersion     string          `bun:"api_version"`
+	Created        time.Time       `bun:"created"`
+	Payload        json.RawMessage `bun:"payload,type:jsonb"`
+	ReceivedAt     time.Time       `bun:"received_at"`
+	Deliveries     int             `bun:"deliveries"`
+	Outcome        string          `bun:"outcome"`
+	OrgID          *string         `bun:"org_id"`
+	Detail         string          `bun:"detail"`
+	SettledAt      *time.Time      `bun:"settled_at"`
+	FactType       string          `bun:"fact_type"`
+	Fact           json.RawMessage `bun:"fact,type:jsonb,nullzero"`
+	OrgHint        string          `bun:"org_hint"`
+	CustomerID     string          `bun:"customer_id"`
+	SubscriptionID string          `bun:"subscription_id"`
+}
+
+func (r inboxRow) entry() ports.InboxEntry {
+	e := ports.InboxEntry{ID: r.ID, Type: r.Type, APIVersion: r.APIVersion, Created: r.Created.UTC(), Payload: r.Payload,
+		ReceivedAt: r.ReceivedAt.UTC(), Deliveries: r.Deliveries, Outcome: r.Outcome, Detail: r.Detail,
+		FactType: r.FactType, Fact: r.Fact, OrgHint: r.OrgHint, CustomerID: r.CustomerID, SubscriptionID: r.SubscriptionID}
+	if r.OrgID != nil {
+		e.OrgID = *r.OrgID
+	}
+	return e
+}
+
+// Receive implements [ports.Inbox].
+func (in *Inbox) Receive(ctx context.Context, e ports.InboxEntry) (ports.InboxEntry, bool, error) {
+	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: e.Payload,
+		ReceivedAt: in.clock.Now(), Deliveries: 1, Outcome: ports.OutcomeReceived, FactType: e.FactType, Fact: e.Fact,
+		OrgHint: e.OrgHint, CustomerID: e.CustomerID, SubscriptionID: e.SubscriptionID}
+	res, err := in.db.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return ports.InboxEntry{}, false, fmt.Errorf("receive stripe event: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return row.entry(), true, nil
+	}
+	var stored inboxRow
+	err = in.db.NewUpdate().Model(&stored).Set("deliveries = deliveries + 1").Where("id = ?", e.ID).
+		Returning("*").Scan(ctx)
+	if err != nil {
+		return ports.InboxEntry{}, false, fmt.Errorf("count stripe event delivery: %w", err)
+	}
+	return stored.entry(), false, nil
+}
+
+// Settle implements [ports.Inbox]. Only a received or parked event is
+// settled: a slower concurrent attempt never rewrites a final outcome.
+func (in *Inbox) Settle(ctx context.Context, id, outcome, orgID, detail string) error {
+	q := in.db.NewUpdate().Table("stripe_inbox").
+		Set("outcome = ?", outcome).Set("org_id = NULLIF(?, '')", orgID).Set("detail = ?", detail).
+		Set("settled_at = ?", in.clock.Now()).Where("id = ?", id).
+		Where("outcome IN (?)", bun.In([]string{ports.OutcomeReceived, ports.OutcomeParked}))
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("settle stripe event: %w", err)
+	}
+	return nil
+}
+
+// Parked implements [ports.Inbox].
+func (in *Inbox) Parked(ctx context.Context, stripeIDs []string) ([]ports.InboxEntry, error) {
+	var rows []inboxRow
+	err := in.db.NewSelect().Model(&rows).
+		Where("outcome = ?", ports.OutcomeParked).
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("customer_id IN (?)", bun.In(stripeIDs)).WhereOr("subscription_id IN (?)", bun.In(stripeIDs))
+		}).
+		Order("created", "id").Scan(ctx)
+	if err != nil && err != sql.ErrNoRows {
+		return nil, fmt.Errorf("read parked stripe events: %w", err)
+	}
+	out := make([]ports.InboxEntry, len(rows))
+	for i, r := range rows {
+		out[i] = r.entry()
+	}
+	return out, nil
+}
+
+// Orgs answers whether an organization exists.
+type Orgs struct {
+	db *bun.DB
+}
+
+var _ ports.OrgDirectory = (*Orgs)(nil)
+
+// NewOrgs returns the org directory over db.
+func NewOrgs(db *bun.DB) *Orgs { return &Orgs{db: db} }
+
+// OrgExists implements [ports.OrgDirectory].
+func (o *Orgs) OrgExists(ctx context.Context, orgID string) (bool, error) {
+	ok, err := o.db.NewSelect().Table("orgs").Where("id = ?", orgID).Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look up org: %w", err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,123 @@
+// Package stripe adapts Stripe through stripe-go v76 (API version
+// 2023-10-16): webhook verification and mapping, subscriptions, Checkout
+// and the Customer Portal.
+package stripe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	stripego "github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+// Prices maps each paid tier to its Stripe price id.
+type Prices map[billing.Tier]string
+
+// TierOf returns the tier sold at price, or "" for a price not ours.
+func (p Prices) TierOf(price string) billing.Tier {
+	for t, id := range p {
+		if id == price {
+			return t
+		}
+	}
+	return ""
+}
+
+// Config configures the Stripe client.
+type Config struct {
+	SecretKey string
+	APIBase   string        // "" for Stripe's own
+	Timeout   time.Duration // per request; 0 for 10 s
+	Prices    Prices
+}
+
+// Client calls the Stripe API. It is safe for concurrent use.
+type Client struct {
+	api    *client.API
+	prices Prices
+}
+
+var _ ports.SubscriptionSource = (*Client)(nil)
+
+// NewClient returns a client. Requests are bounded by cfg.Timeout and are
+// not retried by stripe-go (callers decide), so a caller never waits for
+// stripe-go's 80 s default.
+func NewClient(cfg Config) *Client {
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	bc := &stripego.BackendConfig{
+		HTTPClient:        &http.Client{Timeout: timeout},
+		MaxNetworkRetries: stripego.Int64(0),
+		LeveledLogger:     &stripego.LeveledLogger{Level: stripego.LevelNull},
+		EnableTelemetry:   stripego.Bool(false),
+	}
+	if cfg.APIBase != "" {
+		bc.URL = stripego.String(cfg.APIBase)
+	}
+	backend := stripego.GetBackendWithConfig(stripego.APIBackend, bc)
+	api := &client.API{}
+	api.Init(cfg.SecretKey, &stripego.Backends{API: backend, Connect: backend, Uploads: backend})
+	return &Client{api: api, prices: cfg.Prices}
+}
+
+// Subscription implements [ports.SubscriptionSource].
+func (c *Client) Subscription(ctx context.Context, id string) (ports.Subscription, error) {
+	params := &stripego.SubscriptionParams{}
+	params.Context = ctx
+	s, err := c.api.Subscriptions.Get(id, params)
+	if err != nil {
+		return ports.Subscription{}, mapError("retrieve subscription", err)
+	}
+	return c.subscription(s), nil
+}
+
+func (c *Client) subscription(s *stripego.Subscription) ports.Subscription {
+	out := ports.Subscription{ID: s.ID, Status: string(s.Status), CancelAtPeriodEnd: s.CancelAtPeriodEnd}
+	if s.Customer != nil {
+		out.CustomerID = s.Customer.ID
+	}
+	if s.CurrentPeriodEnd != 0 {
+		out.CurrentPeriodEnd = time.Unix(s.CurrentPeriodEnd, 0).UTC()
+	}
+	out.PriceID = priceOf(s)
+	out.Tier = string(c.prices.TierOf(out.PriceID))
+	return out
+}
+
+func priceOf(s *stripego.Subscription) string {
+	if s.Items == nil {
+		return ""
+	}
+	for _, it := range s.Items.Data {
+		if it.Price != nil && it.Price.ID != "" {
+			return it.Price.ID
+		}
+	}
+	return ""
+}
+
+// mapError turns stripe-go errors into the ports' sentinels: a 404 is
+// ErrNotFound; a network failure, timeout, 429 or 5xx is
+// ErrProviderUnavailable. The wrapped message never holds the API key.
+func mapError(op string, err error) error {
+	var se *stripego.Error
+	if errors.As(err, &se) {
+		switch {
+		case se.HTTPStatusCode == http.StatusNotFound:
+			return fmt.Errorf("%s: %w", op, ports.ErrNotFound)
+		case se.HTTPStatusCode == http.StatusTooManyRequests || se.HTTPStatusCode >= 500:
+			return fmt.Errorf("%s: %w (status %d)", op, ports.ErrProviderUnavailable, se.HTTPStatusCode)
+		}
+		return fmt.Errorf("%s: stripe answered %d %s: %s", op, se.HTTPStatusCode, se.Code, se.Msg)
+	}
+	return fmt.Errorf("%s: %w: %v", op, ports.ErrProviderUnavailable, errors.Unwrap(err))
+}

@@ -1,0 +1,233 @@
+package stripe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	stripego "github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/domain/billing"
+)
+
+// The errors of [Webhooks.Parse] are the application's: nothing in the
+// request can be trusted or used, answer 400 and record nothing.
+var (
+	ErrBadSignature = application.ErrBadSignature
+	ErrMalformed    = application.ErrMalformedEvent
+)
+
+// MaxFutureSkew is how far ahead of our clock a signature's timestamp may
+// be. stripe-go only refuses timestamps too far in the past.
+const MaxFutureSkew = 5 * time.Minute
+
+// The event types that carry billing facts.
+const (
+	EventCheckoutCompleted   = "checkout.session.completed"
+	EventSubscriptionUpdated = "customer.subscription.updated"
+	EventSubscriptionDeleted = "customer.subscription.deleted"
+	EventInvoicePaid         = "invoice.paid"
+	EventInvoiceFailed       = "invoice.payment_failed"
+)
+
+// Webhooks verifies and maps Stripe webhook deliveries. It is safe for
+// concurrent use.
+type Webhooks struct {
+	secret string
+	client *Client
+	now    func() time.Time
+	// OnRefetch, when set, is called when an event of another API version
+	// had its object fetched again in ours.
+	OnRefetch func(apiVersion, eventType string)
+}
+
+// NewWebhooks returns the webhook parser for the signing secret; client
+// re-fetches objects of events sent in another API version.
+func NewWebhooks(secret string, client *Client, now func() time.Time) *Webhooks {
+	return &Webhooks{secret: secret, client: client, now: now}
+}
+
+type envelope struct {
+	ID         string `json:"id"`
+	Object     string `json:"object"`
+	Type       string `json:"type"`
+	APIVersion string `json:"api_version"`
+	Created    int64  `json:"created"`
+	Data       struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// Parse verifies the Stripe-Signature header over the exact payload before
+// reading anything from it, then maps the event to a billing fact.
+//
+// stripe-go v76 reads objects in API version 2023-10-16. An event sent in
+// another version (the endpoint's or account's version moved on) is not
+// decoded from its payload, whose shape may differ: once the signature
+// holds, its object is fetched again from the API, which answers in our
+// pinned version, and OnRefetch counts it. If the API cannot be reached the
+// error wraps ports.ErrProviderUnavailable and the webhook answers 503, so
+// Stripe delivers again later.
+func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (application.StripeEvent, error) {
+	if err := webhook.ValidatePayloadWithTolerance(payload, header, w.secret, webhook.DefaultTolerance); err != nil {
+		return application.StripeEvent{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	if ts, ok := signedAt(header); !ok || ts.After(w.now().Add(MaxFutureSkew)) {
+		return application.StripeEvent{}, fmt.Errorf("%w: timestamp too far in the future", ErrBadSignature)
+	}
+	var env envelope
+	if err := json.Unmarshal(payload, &env); err != nil {
+		return application.StripeEvent{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if env.ID == "" || env.Type == "" || env.Created <= 0 || env.Object != "event" || len(env.Data.Object) == 0 {
+		return application.StripeEvent{}, fmt.Errorf("%w: not an event (id, type, created and data.object are required)", ErrMalformed)
+	}
+	ev := application.StripeEvent{ID: env.ID, Type: env.Type, APIVersion: env.APIVersion,
+		Created: time.Unix(env.Created, 0).UTC(), Payload: payload}
+	if !handled(env.Type) {
+		return ev, nil
+	}
+	obj := env.Data.Object
+	if env.APIVersion != stripego.APIVersion {
+		var err error
+		if obj, err = w.refetch(ctx, env.Type, obj); err != nil {
+			return application.StripeEvent{}, err
+		}
+		if w.OnRefetch != nil {
+			w.OnRefetch(env.APIVersion, env.Type)
+		}
+	}
+	fact, err := w.fact(env.Type, obj)
+	if err != nil {
+		return application.StripeEvent{}, err
+	}
+	ev.Fact = fact
+	return ev, nil
+}
+
+func handled(eventType string) bool {
+	switch eventType {
+	case EventCheckoutCompleted, EventSubscriptionUpdated, EventSubscriptionDeleted, EventInvoicePaid, EventInvoiceFailed:
+		return true
+	}
+	return false
+}
+
+// signedAt reads the t= timestamp of a Stripe-Signature header.
+func signedAt(header string) (time.Time, bool) {
+	for _, part := range strings.Split(header, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok && k == "t" {
+			sec, err := strconv.ParseInt(v, 10, 64)
+			return time.Unix(sec, 0), err == nil
+		}
+	}
+	return time.Time{}, false
+}
+
+// refetch reads the event's object again from the API in our version.
+func (w *Webhooks) refetch(ctx context.Context, eventType string, obj json.RawMessage) (json.RawMessage, error) {
+	var ref struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(obj, &ref); err != nil || ref.ID == "" {
+		return nil, fmt.Errorf("%w: data.object has no id", ErrMalformed)
+	}
+	var (
+		v   any
+		err error
+	)
+	switch eventType {
+	case EventCheckoutCompleted:
+		p := &stripego.CheckoutSessionParams{}
+		p.Context = ctx
+		v, err = w.client.api.CheckoutSessions.Get(ref.ID, p)
+	case EventSubscriptionUpdated, EventSubscriptionDeleted:
+		p := &stripego.SubscriptionParams{}
+		p.Context = ctx
+		v, err = w.client.api.Subscriptions.Get(ref.ID, p)
+	default:
+		p := &stripego.InvoiceParams{}
+		p.Context = ctx
+		v, err = w.client.api.Invoices.Get(ref.ID, p)
+	}
+	if err != nil {
+		return nil, mapError("refetch "+ref.ID, err)
+	}
+	return json.Marshal(v)
+}
+
+// fact maps an object of API version 2023-10-16 to its billing fact; nil
+// for an object that is not about a subscription of ours.
+func (w *Webhooks) fact(eventType string, obj json.RawMessage) (*application.StripeFact, error) {
+	switch eventType {
+	case EventCheckoutCompleted:
+		var cs stripego.CheckoutSession
+		if err := json.Unmarshal(obj, &cs); err != nil {
+			return nil, fmt.Errorf("%w: checkout session: %v", ErrMalformed, err)
+		}
+		if cs.Mode != stripego.CheckoutSessionModeSubscription {
+			return nil, nil
+		}
+		if cs.ID == "" || cs.Customer == nil || cs.Customer.ID == "" || cs.Subscription == nil || cs.Subscription.ID == "" {
+			return nil, fmt.Errorf("%w: checkout session without id, customer or subscription", ErrMalformed)
+		}
+		hint := cs.ClientReferenceID
+		if hint == "" {
+			hint = cs.Metadata["orgId"]
+		}
+		return &application.StripeFact{
+			Change: billing.PlanActivated{CheckoutSessionID: cs.ID, CustomerID: cs.Customer.ID,
+				SubscriptionID: cs.Subscription.ID, Tier: billing.Tier(cs.Metadata["planTier"])},
+			OrgHint: hint, CustomerID: cs.Customer.ID, SubscriptionID: cs.Subscription.ID,
+		}, nil
+	case EventSubscriptionUpdated, EventSubscriptionDeleted:
+		var s stripego.Subscription
+		if err := json.Unmarshal(obj, &s); err != nil {
+			return nil, fmt.Errorf("%w: subscription: %v", ErrMalformed, err)
+		}
+		if s.ID == "" || s.Customer == nil || s.Customer.ID == "" || s.Status == "" {
+			return nil, fmt.Errorf("%w: subscription without id, customer or status", ErrMalformed)
+		}
+		sub := w.client.subscription(&s)
+		f := &application.StripeFact{OrgHint: s.Metadata["orgId"], CustomerID: sub.CustomerID, SubscriptionID: sub.ID}
+		if eventType == EventSubscriptionDeleted {
+			f.Change = billing.SubscriptionCanceled{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, CurrentPeriodEnd: sub.CurrentPeriodEnd}
+		} else {
+			f.Change = billing.SubscriptionRefreshed{CustomerID: sub.CustomerID, SubscriptionID: sub.ID,
+				Status: billing.Status(sub.Status), Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID,
+				CurrentPeriodEnd: sub.CurrentPeriodEnd, CancelAtPeriodEnd: sub.CancelAtPeriodEnd}
+		}
+		return f, nil
+	default:
+		var in stripego.Invoice
+		if err := json.Unmarshal(obj, &in); err != nil {
+			return nil, fmt.Errorf("%w: invoice: %v", ErrMalformed, err)
+		}
+		if in.ID == "" || in.Customer == nil || in.Customer.ID == "" {
+			return nil, fmt.Errorf("%w: invoice without id or customer", ErrMalformed)
+		}
+		inv := billing.Invoice{InvoiceID: in.ID, Number: in.Number, CustomerID: in.Customer.ID,
+			AmountPaid: in.AmountPaid, AmountDue: in.AmountDue, Currency: string(in.Currency), AttemptCount: in.AttemptCount,
+			HostedInvoiceURL: in.HostedInvoiceURL, InvoicePDF: in.InvoicePDF}
+		if in.Subscription != nil {
+			inv.SubscriptionID = in.Subscription.ID
+		}
+		hint := in.Metadata["orgId"]
+		if in.SubscriptionDetails != nil && in.SubscriptionDetails.Metadata["orgId"] != "" {
+			hint = in.SubscriptionDetails.Metadata["orgId"]
+		}
+		f := &application.StripeFact{OrgHint: hint, CustomerID: inv.CustomerID, SubscriptionID: inv.SubscriptionID}
+		if eventType == EventInvoicePaid {
+			f.Change = billing.PaymentSucceeded{Invoice: inv}
+		} else {
+			f.Change = billing.PaymentFailed{Invoice: inv}
+		}
+		return f, nil
+	}
+}

@@ -1,0 +1,230 @@
+package application
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+// Errors of a webhook delivery that is refused before anything is recorded.
+var (
+	ErrBadSignature   = errors.New("invalid Stripe signature")
+	ErrMalformedEvent = errors.New("malformed Stripe event")
+)
+
+// StripeEvent is a verified Stripe event as the Stripe adapter maps it.
+type StripeEvent struct {
+	ID         string
+	Type       string
+	APIVersion string
+	Created    time.Time
+	Payload    json.RawMessage
+	// Fact is the billing fact the event reports; nil for events we do
+	// not handle, which are kept in the inbox and change nothing.
+	Fact *StripeFact
+}
+
+// StripeFact is a billing fact and what ties it to an organization.
+type StripeFact struct {
+	Change         billing.Change
+	OrgHint        string // orgId from metadata or client_reference_id
+	CustomerID     string
+	SubscriptionID string
+}
+
+// HandleStripeEvent keeps a verified event in the inbox and applies its
+// fact to the organization it belongs to, exactly once however often it
+// is delivered. It returns the outcome (ports.Outcome*). An error means
+// nothing may be assumed recorded: the caller answers 5xx so Stripe
+// delivers again.
+func (s *Service) HandleStripeEvent(ctx context.Context, ev StripeEvent) (string, error) {
+	entry := ports.InboxEntry{ID: ev.ID, Type: ev.Type, APIVersion: ev.APIVersion, Created: ev.Created, Payload: ev.Payload}
+	if f := ev.Fact; f != nil {
+		data, err := billing.EncodeChange(f.Change)
+		if err != nil {
+			return "", err
+		}
+		entry.FactType, entry.Fact = f.Change.EventType(), data
+		entry.OrgHint, entry.CustomerID, entry.SubscriptionID = f.OrgHint, f.CustomerID, f.SubscriptionID
+	}
+	stored, isNew, err := s.inbox.Receive(ctx, entry)
+	if err != nil {
+		return "", fmt.Errorf("inbox: %w", err)
+	}
+	if !isNew {
+		switch stored.Outcome {
+		case ports.OutcomeApplied, ports.OutcomeDuplicate, ports.OutcomeIgnored, ports.OutcomeRefused:
+			return ports.OutcomeDuplicate, nil
+		}
+		// received (an earlier attempt failed midway) or parked: try again.
+	}
+	return s.process(ctx, stored)
+}
+
+func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, error) {
+	log := s.log.With(zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type))
+	if e.FactType == "" {
+		return ports.OutcomeIgnored, s.inbox.Settle(ctx, e.ID, ports.OutcomeIgnored, "", "event type not handled")
+	}
+	change, err := billing.DecodeChange(e.FactType, billing.SchemaVersion, e.Fact)
+	if err != nil {
+		return "", err
+	}
+	org, refusal, err := s.route(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	if refusal != "" {
+		log.Warn("stripe event refused", zap.String("orgId", org), zap.String("reason", refusal))
+		return ports.OutcomeRefused, s.inbox.Settle(ctx, e.ID, ports.OutcomeRefused, org, refusal)
+	}
+	if org == "" {
+		if err := s.inbox.Settle(ctx, e.ID, ports.OutcomeParked, "", "no organization linked yet"); err != nil {
+			return "", err
+		}
+		// The link may have committed while this event was parking; the
+		// linking event unparks only what it sees parked, so look again.
+		if org, refusal, err = s.route(ctx, e); err != nil || refusal != "" || org == "" {
+			log.Info("stripe event parked until its organization is known")
+			return ports.OutcomeParked, err
+		}
+	}
+	log = log.With(zap.String("orgId", org))
+	meta := ports.Metadata{Actor: "stripe", StripeEventID: e.ID}
+	res, err := s.update(ctx, org, meta, e.ID, func(acc *billing.Account) ([]billing.Event, error) {
+		ev, err := acc.RecordStripeFact(change, e.Created)
+		return []billing.Event{ev}, err
+	})
+	if refused(err) {
+		log.Warn("stripe event refused", zap.Error(err))
+		return ports.OutcomeRefused, s.inbox.Settle(ctx, e.ID, ports.OutcomeRefused, org, err.Error())
+	}
+	if err != nil {
+		return "", err
+	}
+	// In the ledger either way: a duplicate append means a concurrent
+	// delivery of the same event got there first.
+	if err := s.inbox.Settle(ctx, e.ID, ports.OutcomeApplied, org, ""); err != nil {
+		return "", err
+	}
+	outcome := ports.OutcomeApplied
+	if res.Duplicate {
+		outcome = ports.OutcomeDuplicate
+	}
+	if !res.Duplicate {
+		log.Info("stripe event applied", zap.String("eventType", e.FactType), zap.Int("attempts", res.Attempts))
+	}
+	s.syncIfAmbiguous(ctx, org, res.Account, e.ID)
+	s.unpark(ctx, e.CustomerID, e.SubscriptionID)
+	return outcome, nil
+}
+
+func refused(err error) bool {
+	return errors.Is(err, billing.ErrCustomerMismatch) || errors.Is(err, billing.ErrInvalidFact) || errors.Is(err, billing.ErrInvalidTier)
+}
+
+// route finds the event's organization: the one its customer or
+// subscription is linked to, or the one it names. A named org that
+// contradicts the link, or that does not exist, is a refusal.
+func (s *Service) route(ctx context.Context, e ports.InboxEntry) (org, refusal string, err error) {
+	linked := ""
+	for _, id := range []string{e.CustomerID, e.SubscriptionID} {
+		if id == "" {
+			continue
+		}
+		o, err := s.links.OrgOf(ctx, id)
+		if errors.Is(err, ports.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if linked != "" && o != linked {
+			return linked, fmt.Sprintf("customer and subscription are linked to different organizations (%s, %s)", linked, o), nil
+		}
+		linked = o
+	}
+	if e.OrgHint == "" {
+		return linked, "", nil
+	}
+	if linked != "" && linked != e.OrgHint {
+		return linked, fmt.Sprintf("event names organization %s but its customer is linked to %s", e.OrgHint, linked), nil
+	}
+	if linked == "" {
+		ok, err := s.orgs.OrgExists(ctx, e.OrgHint)
+		if err != nil {
+			return "", "", err
+		}
+		if !ok {
+			return "", fmt.Sprintf("event names organization %s, which does not exist", e.OrgHint), nil
+		}
+	}
+	return e.OrgHint, "", nil
+}
+
+// syncIfAmbiguous records the subscription as the Stripe API reports it
+// when two facts with the same Stripe second disagree. A failure is only
+// logged: the facts are recorded, and a later event or reconcile settles it.
+func (s *Service) syncIfAmbiguous(ctx context.Context, org string, acc *billing.Account, cause string) {
+	subID, ok := acc.NeedsSync()
+	if !ok {
+		return
+	}
+	if err := s.SyncSubscription(ctx, org, subID, billing.SyncReasonAmbiguousOrder, cause); err != nil {
+		s.log.Warn("could not settle same-second facts from the Stripe API", zap.String("orgId", org),
+			zap.String("stripeEventId", cause), zap.Error(err))
+	}
+}
+
+// SyncSubscription reads a subscription from the Stripe API and records
+// it in the org's ledger, stamped after every fact already folded, since
+// what the API says now is newer than all of them.
+func (s *Service) SyncSubscription(ctx context.Context, org, subscriptionID, reason, cause string) error {
+	sub, err := s.subs.Subscription(ctx, subscriptionID)
+	if err != nil {
+		return err
+	}
+	change := billing.SubscriptionSynced{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Status: billing.Status(sub.Status),
+		Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID, CurrentPeriodEnd: sub.CurrentPeriodEnd.UTC(),
+		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, Reason: reason}
+	meta := ports.Metadata{Actor: "system:" + reason, CausationID: cause}
+	_, err = s.update(ctx, org, meta, "", func(acc *billing.Account) ([]billing.Event, error) {
+		at := s.clock.Now()
+		if last := acc.LastEventAt(); !at.After(last) {
+			at = last.Add(time.Microsecond)
+		}
+		ev, err := acc.RecordStripeFact(change, at)
+		return []billing.Event{ev}, err
+	})
+	return err
+}
+
+// unpark applies the parked events that name a Stripe id just linked.
+func (s *Service) unpark(ctx context.Context, ids ...string) {
+	var named []string
+	for _, id := range ids {
+		if id != "" {
+			named = append(named, id)
+		}
+	}
+	if len(named) == 0 {
+		return
+	}
+	parked, err := s.inbox.Parked(ctx, named)
+	if err != nil {
+		s.log.Warn("could not look for parked events", zap.Error(err))
+		return
+	}
+	for _, p := range parked {
+		if _, err := s.process(ctx, p); err != nil {
+			s.log.Warn("parked event still not applied", zap.String("stripeEventId", p.ID), zap.Error(err))
+		}
+	}
+}

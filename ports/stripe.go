@@ -1,0 +1,84 @@
+package ports
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Inbox outcomes: what became of a verified Stripe event.
+const (
+	OutcomeReceived  = "received"  // recorded, not yet processed (or processing crashed)
+	OutcomeApplied   = "applied"   // recorded in the org's ledger
+	OutcomeDuplicate = "duplicate" // already recorded by an earlier delivery
+	OutcomeIgnored   = "ignored"   // a type or object we do not handle
+	OutcomeParked    = "parked"    // not tied to an org yet; applied once it can be
+	OutcomeRefused   = "refused"   // contradicts the ledger (another org's customer) or invalid
+)
+
+// InboxEntry is one verified Stripe event as kept for audit and replay.
+type InboxEntry struct {
+	ID         string
+	Type       string
+	APIVersion string
+	Created    time.Time
+	Payload    json.RawMessage
+	ReceivedAt time.Time
+	Deliveries int
+	Outcome    string
+	OrgID      string
+	Detail     string
+
+	// The billing fact the event carries, mapped at receipt; FactType is
+	// "" for events we do not handle.
+	FactType       string
+	Fact           json.RawMessage
+	OrgHint        string // orgId named by the event (metadata, client_reference_id)
+	CustomerID     string
+	SubscriptionID string
+}
+
+// Inbox keeps every verified Stripe event. Implementations are safe for
+// concurrent use.
+type Inbox interface {
+	// Receive records e the first time its id is seen and returns it with
+	// isNew true; on a later delivery it counts the delivery and returns
+	// the entry as stored.
+	Receive(ctx context.Context, e InboxEntry) (stored InboxEntry, isNew bool, err error)
+	// Settle records what became of an event.
+	Settle(ctx context.Context, id, outcome, orgID, detail string) error
+	// Parked returns the parked events naming any of the Stripe ids.
+	Parked(ctx context.Context, stripeIDs []string) ([]InboxEntry, error)
+}
+
+// StripeLinks tells which org a Stripe customer or subscription belongs to.
+type StripeLinks interface {
+	// OrgOf returns the org linked to the Stripe id, or ErrNotFound.
+	OrgOf(ctx context.Context, stripeID string) (string, error)
+}
+
+// OrgDirectory tells whether an organization exists.
+type OrgDirectory interface {
+	OrgExists(ctx context.Context, orgID string) (bool, error)
+}
+
+// ErrProviderUnavailable means the payment provider could not be reached
+// or answered with a server error or timeout.
+var ErrProviderUnavailable = errors.New("payment provider unavailable")
+
+// Subscription is a subscription as the payment provider reports it now.
+type Subscription struct {
+	ID                string
+	CustomerID        string
+	Status            string
+	PriceID           string
+	Tier              string // "" when the price is not one of ours
+	CurrentPeriodEnd  time.Time
+	CancelAtPeriodEnd bool
+}
+
+// SubscriptionSource reads subscriptions from the payment provider.
+type SubscriptionSource interface {
+	Subscription(ctx context.Context, id string) (Subscription, error)
+}
