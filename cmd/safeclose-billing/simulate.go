@@ -91,7 +91,7 @@ func simulatedEvents(f *stripe.Factory, scenario, org string, tier billing.Tier,
 	invoice := func(paid bool, attempt int64) stripe.InvoiceSpec {
 		return stripe.InvoiceSpec{InvoiceID: "in_sim_" + randomID(), Number: "SIM-" + strings.ToUpper(randomID()[:6]),
 			Amount: map[billing.Tier]int64{billing.TierStarter: 1900, billing.TierPro: 4900, billing.TierEnterprise: 19900}[tier],
-			Paid: paid, AttemptCount: attempt}
+			Paid:   paid, AttemptCount: attempt}
 	}
 	one := func(typ string, at time.Time, obj map[string]any) simulated {
 		id := "evt_sim_" + randomID()
