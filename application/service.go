@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type Service struct {
 	links  ports.StripeLinks
 	orgs   ports.OrgDirectory
 	subs   ports.SubscriptionSource
+	users  ports.Users
+	member ports.Memberships
+	pay    ports.PaymentProvider
+	base   string
 
 	// streams serializes this process's writers of one stream, so that
 	// concurrent deliveries for one org wait for each other instead of
@@ -55,6 +60,12 @@ type Deps struct {
 	Links         ports.StripeLinks
 	Orgs          ports.OrgDirectory
 	Subscriptions ports.SubscriptionSource
+	Users         ports.Users
+	Memberships   ports.Memberships
+	Payments      ports.PaymentProvider
+	// BaseURL is the app's public origin: Stripe sends users back to
+	// {BaseURL}/orgs/{orgId}/billing.
+	BaseURL string
 }
 
 // NewService returns a Service over the given ports.
@@ -64,7 +75,8 @@ func NewService(d Deps) *Service {
 		log = zap.NewNop()
 	}
 	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
-		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions}
+		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions,
+		users: d.Users, member: d.Memberships, pay: d.Payments, base: strings.TrimRight(d.BaseURL, "/")}
 }
 
 // Decision is what a command decides on an account: the events to append,

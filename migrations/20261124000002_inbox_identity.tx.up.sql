@@ -41,6 +41,7 @@ CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 
 --bun:split
 
+-- Read model: organizations (from OrgCreated). Derived, so no foreign keys.
 CREATE TABLE orgs (
     id         text PRIMARY KEY,
     name       text        NOT NULL,
@@ -49,9 +50,10 @@ CREATE TABLE orgs (
 
 --bun:split
 
+-- Read model: who belongs to which org, with what rights (from Member* events).
 CREATE TABLE memberships (
-    org_id      text   NOT NULL REFERENCES orgs (id),
-    user_id     text   NOT NULL REFERENCES users (id),
+    org_id      text   NOT NULL,
+    user_id     text   NOT NULL,
     role        text   NOT NULL CHECK (role IN ('owner', 'member')),
     permissions text[] NOT NULL DEFAULT '{}',
     PRIMARY KEY (org_id, user_id)

@@ -82,3 +82,26 @@ type Subscription struct {
 type SubscriptionSource interface {
 	Subscription(ctx context.Context, id string) (Subscription, error)
 }
+
+// CheckoutSessionRequest asks the payment provider for a subscription
+// Checkout session.
+type CheckoutSessionRequest struct {
+	OrgID          string
+	Tier           string
+	CustomerID     string // "" to let Checkout create the customer
+	SuccessURL     string
+	CancelURL      string
+	IdempotencyKey string
+}
+
+// HostedSession is a Checkout or Customer Portal session to send the user to.
+type HostedSession struct {
+	ID  string
+	URL string
+}
+
+// PaymentProvider opens Stripe's hosted pages.
+type PaymentProvider interface {
+	CreateCheckoutSession(ctx context.Context, req CheckoutSessionRequest) (HostedSession, error)
+	CreatePortalSession(ctx context.Context, customerID, returnURL string) (HostedSession, error)
+}

@@ -30,6 +30,9 @@ func (*LinksProjection) Name() string { return "stripe_links" }
 // Table implements [Projection].
 func (*LinksProjection) Table() string { return "stripe_links" }
 
+// StreamColumn implements [Projection].
+func (*LinksProjection) StreamColumn() string { return "org_id" }
+
 // stripeIDs are the fields of Stripe facts that name Stripe objects.
 type stripeIDs struct {
 	CustomerID     string `json:"customerId"`

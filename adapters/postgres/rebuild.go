@@ -152,6 +152,11 @@ func (s *Store) catchUp(ctx context.Context, tx bun.IDB, streams []string, versi
 			versions[stream] = events[len(events)-1].Version
 		}
 		for _, p := range s.projections {
+			// The stream's rows are remade from scratch (rows of removed
+			// things must go too).
+			if _, err := tx.ExecContext(ctx, "DELETE FROM ? WHERE ? = ?", bun.Ident(aside(p)), bun.Ident(p.StreamColumn()), stream); err != nil {
+				return err
+			}
 			b := p.NewBuilder()
 			for _, e := range events {
 				if err := b.Add(e); err != nil {

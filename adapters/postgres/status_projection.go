@@ -50,6 +50,9 @@ func (*StatusProjection) Name() string { return "billing_status" }
 // Table implements [Projection].
 func (*StatusProjection) Table() string { return "billing_status" }
 
+// StreamColumn implements [Projection].
+func (*StatusProjection) StreamColumn() string { return "org_id" }
+
 // Project implements [Projection].
 func (p *StatusProjection) Project(ctx context.Context, tx bun.Tx, stream string, events []ports.StoredEvent) error {
 	acc := billing.NewAccount(stream)

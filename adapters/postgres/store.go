@@ -22,6 +22,8 @@ type Projection interface {
 	Name() string
 	// Table is the table the projection owns.
 	Table() string
+	// StreamColumn is the column of Table holding the stream (org) id.
+	StreamColumn() string
 	// Project folds events just appended to one stream, inside the
 	// append's transaction. events are in version order.
 	Project(ctx context.Context, tx bun.Tx, streamID string, events []ports.StoredEvent) error

@@ -106,18 +106,16 @@ func priceOf(s *stripego.Subscription) string {
 }
 
 // mapError turns stripe-go errors into the ports' sentinels: a 404 is
-// ErrNotFound; a network failure, timeout, 429 or 5xx is
-// ErrProviderUnavailable. The wrapped message never holds the API key.
+// ErrNotFound; anything else (network failure, timeout, 4xx, 5xx) is
+// ErrProviderUnavailable, with Stripe's code and message kept for the log.
+// The message never holds the API key.
 func mapError(op string, err error) error {
 	var se *stripego.Error
 	if errors.As(err, &se) {
-		switch {
-		case se.HTTPStatusCode == http.StatusNotFound:
+		if se.HTTPStatusCode == http.StatusNotFound {
 			return fmt.Errorf("%s: %w", op, ports.ErrNotFound)
-		case se.HTTPStatusCode == http.StatusTooManyRequests || se.HTTPStatusCode >= 500:
-			return fmt.Errorf("%s: %w (status %d)", op, ports.ErrProviderUnavailable, se.HTTPStatusCode)
 		}
-		return fmt.Errorf("%s: stripe answered %d %s: %s", op, se.HTTPStatusCode, se.Code, se.Msg)
+		return fmt.Errorf("%s: %w: stripe answered %d %s: %s", op, ports.ErrProviderUnavailable, se.HTTPStatusCode, se.Code, se.Msg)
 	}
-	return fmt.Errorf("%s: %w: %v", op, ports.ErrProviderUnavailable, errors.Unwrap(err))
+	return fmt.Errorf("%s: %w: %v", op, ports.ErrProviderUnavailable, err)
 }

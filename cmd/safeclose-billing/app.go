@@ -96,6 +96,13 @@ func coreModule(cfg Config, out io.Writer) fx.Option {
 			postgres.NewLinksProjection,
 			asProjection(func(p *postgres.StatusProjection) *postgres.StatusProjection { return p }),
 			asProjection(func(p *postgres.LinksProjection) *postgres.LinksProjection { return p }),
+			asProjection(func() postgres.OrgsProjection { return postgres.OrgsProjection{} }),
+			asProjection(func() postgres.MembershipsProjection { return postgres.MembershipsProjection{} }),
+			postgres.NewUsers,
+			func(u *postgres.Users) ports.Users { return u },
+			func(u *postgres.Users) ports.Memberships { return u },
+			func(c *stripe.Client) ports.PaymentProvider { return c },
+			application.NewIdentity,
 			fx.Annotate(newStore, fx.ParamTags(``, ``, `group:"projections"`)),
 			func(s *postgres.Store) ports.EventStore { return s },
 			func(p *postgres.StatusProjection) ports.BillingStatusReader { return p },
@@ -126,11 +133,16 @@ type serviceIn struct {
 	Links  ports.StripeLinks
 	Orgs   ports.OrgDirectory
 	Subs   ports.SubscriptionSource
+	Users  ports.Users
+	Member ports.Memberships
+	Pay    ports.PaymentProvider
+	Config Config
 }
 
 func newServiceDeps(in serviceIn) application.Deps {
 	return application.Deps{Store: in.Store, Status: in.Status, Clock: in.Clock, Log: in.Log,
-		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs}
+		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs,
+		Users: in.Users, Memberships: in.Member, Payments: in.Pay, BaseURL: in.Config.AppBaseURL}
 }
 
 // withApp builds the one-shot command's object graph, fills targets

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -51,8 +52,8 @@ func run(args []string, e env) int {
 	case errors.As(err, &ce):
 		fmt.Fprintln(e.stderr, "safeclose-billing: "+ce.Error())
 		return 2
-	case errors.As(err, &ue):
-		fmt.Fprintln(e.stderr, "safeclose-billing: "+ue.Error())
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "required flag"), strings.HasPrefix(err.Error(), "unknown command"):
+		fmt.Fprintln(e.stderr, "safeclose-billing: "+err.Error())
 		return 2
 	default:
 		fmt.Fprintln(e.stderr, "safeclose-billing: "+err.Error())
@@ -74,6 +75,9 @@ func rootCommand(e env) *cobra.Command {
 		projectionsCommand(e),
 		ledgerCommand(e),
 		devCommand(e),
+		usersCommand(e),
+		orgsCommand(e),
+		sessionsCommand(e),
 	)
 	return root
 }

@@ -74,7 +74,7 @@ func serveCommand(e env) *cobra.Command {
 	return cmd
 }
 
-func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service, client *stripe.Client, m *metrics.Metrics, clock ports.Clock) http.Handler {
+func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service, id *application.Identity, client *stripe.Client, m *metrics.Metrics, clock ports.Clock) http.Handler {
 	hooks := stripe.NewWebhooks(cfg.StripeWebhookSecret, client, clock.Now)
 	hooks.OnRefetch = func(version, typ string) {
 		m.WebhookRefetch.WithLabelValues(version, typ).Inc()
@@ -82,6 +82,7 @@ func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service
 	}
 	return httpapi.NewRouter(httpapi.Deps{Log: log, DB: db, Metrics: m, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
+		(&httpapi.API{Log: log, Identity: id, App: svc, CookieName: cfg.SessionCookieName, BaseURL: cfg.AppBaseURL}).Routes,
 	}})
 }
 

@@ -14,6 +14,8 @@ type Account struct {
 	version int64
 	lastAt  time.Time // OccurredAt of the newest event folded
 	state   state
+	name    string
+	members map[string]Member
 }
 
 // state is every part of the account that Stripe facts set, each a register
@@ -91,6 +93,7 @@ func (a *Account) Apply(e Event) {
 	}
 	p, ok := patchOf(e.Change)
 	if !ok {
+		a.applyMembership(e.Change)
 		return
 	}
 	at := e.OccurredAt

@@ -1,0 +1,428 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+// API serves the identity, organization and billing routes.
+type API struct {
+	Log        *zap.Logger
+	Identity   *application.Identity
+	App        *application.Service
+	CookieName string
+	BaseURL    string // the app's public origin; its scheme decides Secure cookies
+
+	limits *limiter
+}
+
+type userKey struct{}
+
+func currentUser(ctx context.Context) ports.User {
+	u, _ := ctx.Value(userKey{}).(ports.User)
+	return u
+}
+
+// Routes adds the API's routes.
+func (a *API) Routes(r *mux.Router) {
+	if a.limits == nil {
+		a.limits = newLimiter()
+	}
+	api := r.PathPrefix("/api").Subrouter()
+	api.Use(a.sameOrigin)
+	api.HandleFunc("/auth/login", a.login).Methods(http.MethodPost)
+	authed := api.NewRoute().Subrouter()
+	authed.Use(a.authenticate)
+	authed.HandleFunc("/auth/logout", a.logout).Methods(http.MethodPost)
+	authed.HandleFunc("/me", a.me).Methods(http.MethodGet)
+	authed.HandleFunc("/orgs", a.createOrg).Methods(http.MethodPost)
+	authed.HandleFunc("/orgs/{orgId}/members", a.members).Methods(http.MethodGet)
+	authed.HandleFunc("/orgs/{orgId}/members", a.addMember).Methods(http.MethodPost)
+	authed.HandleFunc("/orgs/{orgId}/members/{userId}/permissions", a.setPermissions).Methods(http.MethodPut)
+	authed.HandleFunc("/orgs/{orgId}/members/{userId}", a.removeMember).Methods(http.MethodDelete)
+	authed.HandleFunc("/billing/checkout-session", a.checkout).Methods(http.MethodPost)
+	authed.HandleFunc("/billing/portal", a.portal).Methods(http.MethodPost)
+	authed.HandleFunc("/billing/status", a.status).Methods(http.MethodGet)
+}
+
+// fail answers an application error in the contract's shape.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var in *application.InputError
+	switch {
+	case errors.As(err, &in):
+		err = errorf(http.StatusBadRequest, "invalid_request", "Field %q %s.", in.Field, in.Message)
+	case errors.Is(err, application.ErrUnauthenticated):
+		err = errorf(http.StatusUnauthorized, "unauthenticated", "Log in first.")
+	case errors.Is(err, application.ErrInvalidCredentials):
+		err = errorf(http.StatusUnauthorized, "invalid_credentials", "The email or password is wrong.")
+	case errors.Is(err, application.ErrForbidden):
+		err = errorf(http.StatusForbidden, "forbidden", "You may not do this in this organization.")
+	case errors.Is(err, application.ErrRateLimited):
+		err = errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts; wait a minute.")
+	case errors.Is(err, billing.ErrSubscriptionExists):
+		err = errorf(http.StatusConflict, "subscription_exists", "This organization already has a subscription; manage it in the Customer Portal.")
+	case errors.Is(err, billing.ErrNoCustomer):
+		err = errorf(http.StatusConflict, "no_customer", "This organization has no Stripe customer yet; complete a checkout first.")
+	case errors.Is(err, ports.ErrProviderUnavailable):
+		a.Log.Warn("stripe call failed", zap.String("requestId", RequestID(r.Context())), zap.Error(err))
+		err = errorf(http.StatusBadGateway, "stripe_unavailable", "Stripe could not be reached; try again.")
+	case errors.Is(err, ports.ErrNotFound):
+		err = errorf(http.StatusNotFound, "not_found", "No such member.")
+	}
+	writeError(w, r, a.Log, err)
+}
+
+// token reads the session token: Authorization: Bearer, else the cookie.
+func (a *API) token(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+		return ""
+	}
+	if c, err := r.Cookie(a.CookieName); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := a.Identity.Authenticate(r.Context(), a.token(r))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+	})
+}
+
+// sameOrigin refuses state-changing requests from another origin than the
+// app's own: a browser always sends Origin on them, so a cross-site form
+// or script cannot ride the session cookie. Requests without Origin
+// (curl, scripts with a bearer token) pass. The webhook route is not under
+// /api/… subrouter middleware's reach because Stripe signs it instead.
+func (a *API) sameOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	_ = cop.AddTrustedOrigin(a.BaseURL)
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.Log, errorf(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
+	}))
+	guarded := cop.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/billing/webhook" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if o := r.Header.Get("Origin"); o != "" && !sameOriginURL(o, a.BaseURL) {
+				writeError(w, r, a.Log, errorf(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
+				return
+			}
+		}
+		guarded.ServeHTTP(w, r)
+	})
+}
+
+func sameOriginURL(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
+}
+
+func (a *API) actor(r *http.Request) application.Actor {
+	return application.Actor{UserID: currentUser(r.Context()).ID, RequestID: RequestID(r.Context())}
+}
+
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := required([2]string{"email", in.Email}, [2]string{"password", in.Password}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !a.limits.allow("email:"+strings.ToLower(strings.TrimSpace(in.Email)), 10, time.Minute) ||
+		!a.limits.allow("ip:"+clientIP(r), 30, time.Minute) {
+		a.fail(w, r, application.ErrRateLimited)
+		return
+	}
+	token, err := a.Identity.Login(r.Context(), in.Email, in.Password)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: a.CookieName, Value: token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(a.BaseURL, "https://"), MaxAge: int(application.SessionMaxAge.Seconds())})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.Identity.Logout(r.Context(), a.token(r)); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: a.CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(a.BaseURL, "https://"), MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type orgJSON struct {
+	OrgID       string   `json:"orgId"`
+	Name        string   `json:"name"`
+	Role        string   `json:"role"`
+	Permissions []string `json:"permissions"`
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	ms, err := a.App.OrgsOf(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	orgs := make([]orgJSON, len(ms))
+	for i, m := range ms {
+		orgs[i] = orgJSON{OrgID: m.OrgID, Name: m.OrgName, Role: m.Role, Permissions: m.Permissions}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"userId": u.ID, "email": u.Email, "orgs": orgs})
+}
+
+func (a *API) createOrg(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := required([2]string{"name", in.Name}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	org, err := a.App.CreateOrg(r.Context(), a.actor(r), in.Name, currentUser(r.Context()).Email)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"orgId": org, "name": strings.TrimSpace(in.Name)})
+}
+
+type memberJSON struct {
+	UserID      string   `json:"userId"`
+	Email       string   `json:"email"`
+	Role        string   `json:"role"`
+	Permissions []string `json:"permissions"`
+}
+
+func toMember(m ports.Membership) memberJSON {
+	return memberJSON{UserID: m.UserID, Email: m.Email, Role: m.Role, Permissions: m.Permissions}
+}
+
+func (a *API) members(w http.ResponseWriter, r *http.Request) {
+	ms, err := a.App.Members(r.Context(), currentUser(r.Context()).ID, mux.Vars(r)["orgId"])
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]memberJSON, len(ms))
+	for i, m := range ms {
+		out[i] = toMember(m)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+}
+
+func (a *API) addMember(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email       string    `json:"email"`
+		Permissions *[]string `json:"permissions"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := required([2]string{"email", in.Email}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	perms := []string{}
+	if in.Permissions != nil {
+		perms = *in.Permissions
+	}
+	m, err := a.App.AddMember(r.Context(), a.actor(r), mux.Vars(r)["orgId"], in.Email, perms)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toMember(m))
+}
+
+func (a *API) setPermissions(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Permissions *[]string `json:"permissions"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if in.Permissions == nil {
+		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Field %q is required.", "permissions"))
+		return
+	}
+	v := mux.Vars(r)
+	m, err := a.App.SetPermissions(r.Context(), a.actor(r), v["orgId"], v["userId"], *in.Permissions)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMember(m))
+}
+
+func (a *API) removeMember(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	if err := a.App.RemoveMember(r.Context(), a.actor(r), v["orgId"], v["userId"]); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		OrgID    string `json:"orgId"`
+		PlanTier string `json:"planTier"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := required([2]string{"orgId", in.OrgID}, [2]string{"planTier", in.PlanTier}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if _, err := billing.ParsePaidTier(in.PlanTier); err != nil {
+		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Field %q must be STARTER, PRO or ENTERPRISE.", "planTier"))
+		return
+	}
+	u, err := a.App.StartCheckout(r.Context(), a.actor(r), in.OrgID, in.PlanTier)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": u})
+}
+
+func (a *API) portal(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		OrgID string `json:"orgId"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := required([2]string{"orgId", in.OrgID}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	u, err := a.App.OpenPortal(r.Context(), a.actor(r), in.OrgID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": u})
+}
+
+type statusJSON struct {
+	OrgID                string  `json:"orgId"`
+	PlanTier             string  `json:"planTier"`
+	Status               string  `json:"status"`
+	CurrentPeriodEnd     *string `json:"currentPeriodEnd"`
+	CancelAtPeriodEnd    bool    `json:"cancelAtPeriodEnd"`
+	StripeCustomerID     *string `json:"stripeCustomerId"`
+	StripeSubscriptionID *string `json:"stripeSubscriptionId"`
+	LedgerVersion        int64   `json:"ledgerVersion"`
+	UpdatedAt            string  `json:"updatedAt"`
+}
+
+func toStatus(s ports.BillingStatus) statusJSON {
+	out := statusJSON{OrgID: s.OrgID, PlanTier: s.PlanTier, Status: s.Status, CancelAtPeriodEnd: s.CancelAtPeriodEnd,
+		LedgerVersion: s.LedgerVersion, UpdatedAt: s.UpdatedAt.UTC().Format(time.RFC3339)}
+	if !s.CurrentPeriodEnd.IsZero() {
+		t := s.CurrentPeriodEnd.UTC().Format(time.RFC3339)
+		out.CurrentPeriodEnd = &t
+	}
+	if s.StripeCustomerID != "" {
+		out.StripeCustomerID = &s.StripeCustomerID
+	}
+	if s.StripeSubscriptionID != "" {
+		out.StripeSubscriptionID = &s.StripeSubscriptionID
+	}
+	return out
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	org := r.URL.Query().Get("orgId")
+	if org == "" {
+		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
+		return
+	}
+	st, err := a.App.Status(r.Context(), currentUser(r.Context()).ID, org)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toStatus(st))
+}
+
+// limiter is a per-key token bucket, for login attempts. It is safe for
+// concurrent use; it forgets keys when it grows large.
+type limiter struct {
+	mu   sync.Mutex
+	keys map[string]*rate.Limiter
+}
+
+func newLimiter() *limiter { return &limiter{keys: map[string]*rate.Limiter{}} }
+
+// allow takes a token from key's bucket of burst tokens refilled over per.
+func (l *limiter) allow(key string, burst int, per time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.keys[key]
+	if !ok {
+		if len(l.keys) > 100_000 {
+			l.keys = map[string]*rate.Limiter{}
+		}
+		lim = rate.NewLimiter(rate.Every(per/time.Duration(burst)), burst)
+		l.keys[key] = lim
+	}
+	return lim.Allow()
+}
