@@ -69,4 +69,3 @@ func required(fields ...[2]string) error {
 	}
 	return nil
 }
-

@@ -187,7 +187,9 @@ func writeMembers(ctx context.Context, db bun.IDB, table, org string, set map[st
 }
 
 // NewBuilder implements [Projection].
-func (MembershipsProjection) NewBuilder() Builder { return &membersBuilder{orgs: map[string]map[string]*membershipRow{}} }
+func (MembershipsProjection) NewBuilder() Builder {
+	return &membersBuilder{orgs: map[string]map[string]*membershipRow{}}
+}
 
 type membersBuilder struct {
 	orgs map[string]map[string]*membershipRow

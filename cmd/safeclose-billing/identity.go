@@ -51,7 +51,10 @@ func usersCommand(e env) *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage users"}
 	var email string
 	cmd.AddCommand(identityCommand(e, "create --email E", "Create a user; the password is read from stdin (one line)",
-		func(c *cobra.Command) { c.Flags().StringVar(&email, "email", "", "the user's email"); mustFlag(c, "email") },
+		func(c *cobra.Command) {
+			c.Flags().StringVar(&email, "email", "", "the user's email")
+			mustFlag(c, "email")
+		},
 		func(c *cobra.Command, id *application.Identity, _ *application.Service) error {
 			password, err := readPassword(c.InOrStdin())
 			if err != nil {
@@ -123,7 +126,10 @@ func sessionsCommand(e env) *cobra.Command {
 	cmd := &cobra.Command{Use: "sessions", Short: "Manage sessions"}
 	var email string
 	cmd.AddCommand(identityCommand(e, "create --email E", "Print a new session token for the user, for scripts and curl",
-		func(c *cobra.Command) { c.Flags().StringVar(&email, "email", "", "the user's email"); mustFlag(c, "email") },
+		func(c *cobra.Command) {
+			c.Flags().StringVar(&email, "email", "", "the user's email")
+			mustFlag(c, "email")
+		},
 		func(c *cobra.Command, id *application.Identity, _ *application.Service) error {
 			token, err := id.SessionForEmail(c.Context(), email)
 			if err != nil {

@@ -34,7 +34,9 @@ func TestMembershipCommands(t *testing.T) {
 		{"create without a name is refused", nil,
 			func(a *Account) ([]Event, error) { return a.CreateOrg("", owner, at(0)) }, nil, ErrInvalidMembership},
 		{"an owner adds a member", created(),
-			func(a *Account) ([]Event, error) { return a.AddMember("u_own", bob, []string{"billing", "audit", "billing"}, at(2)) },
+			func(a *Account) ([]Event, error) {
+				return a.AddMember("u_own", bob, []string{"billing", "audit", "billing"}, at(2))
+			},
 			[]Change{MemberAdded{UserID: "u_bob", Email: "bob@example.com", Role: RoleMember, Permissions: []string{"audit", "billing"}}}, nil},
 		{"a member cannot add members", withMember("billing"),
 			func(a *Account) ([]Event, error) { return a.AddMember("u_m", bob, nil, at(2)) }, nil, ErrNotOwner},
@@ -57,10 +59,14 @@ func TestMembershipCommands(t *testing.T) {
 			func(a *Account) ([]Event, error) { return a.GrantPermission(SystemActor, bob, "audit", at(2)) },
 			[]Change{MemberAdded{UserID: "u_bob", Email: "bob@example.com", Role: RoleMember, Permissions: []string{"audit"}}}, nil},
 		{"grant adds to existing permissions", withMember("audit"),
-			func(a *Account) ([]Event, error) { return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "billing", at(2)) },
+			func(a *Account) ([]Event, error) {
+				return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "billing", at(2))
+			},
 			[]Change{MemberPermissionsChanged{UserID: "u_m", Permissions: []string{"audit", "billing"}}}, nil},
 		{"grant of a held permission records nothing", withMember("audit"),
-			func(a *Account) ([]Event, error) { return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "audit", at(2)) }, nil, nil},
+			func(a *Account) ([]Event, error) {
+				return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "audit", at(2))
+			}, nil, nil},
 		{"an owner removes a member", withMember("audit"),
 			func(a *Account) ([]Event, error) { return a.RemoveMember("u_own", "u_m", at(2)) },
 			[]Change{MemberRemoved{UserID: "u_m"}}, nil},
