@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -18,32 +20,48 @@ import (
 	"github.com/safeclose/billing/adapters/postgres/pgtest"
 	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/adapters/stripe/stripefake"
+	"github.com/safeclose/billing/adapters/stripe/stripemock"
 	"github.com/safeclose/billing/adapters/system"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
+	"github.com/safeclose/billing/ports/porttest"
 )
 
-const secret = "whsec_test_secret"
+const (
+	secret  = "whsec_test_secret"
+	baseURL = "http://billing.example.test"
+)
 
 var prices = stripe.Prices{billing.TierStarter: "price_starter", billing.TierPro: "price_pro", billing.TierEnterprise: "price_enterprise"}
 
 // harness is the whole service over a fresh database, with the Stripe API
 // played by a stateful fake.
 type harness struct {
-	t       testing.TB
-	db      *pgtest.DB
-	store   *postgres.Store
-	status  *postgres.StatusProjection
-	svc     *application.Service
-	fake    *stripefake.Server
-	factory *stripe.Factory
-	metrics *metrics.Metrics
-	handler http.Handler
+	t        testing.TB
+	db       *pgtest.DB
+	store    *postgres.Store
+	status   *postgres.StatusProjection
+	svc      *application.Service
+	fake     *stripefake.Server
+	factory  *stripe.Factory
+	metrics  *metrics.Metrics
+	handler  http.Handler
+	identity *application.Identity
+	mock     *stripemock.Recorder
 }
 
-func newHarness(t testing.TB) *harness {
+// options change the harness.
+type options struct {
+	paymentsBase string // Stripe API for checkout and portal; "" for stripe-mock behind a recorder
+}
+
+func newHarness(t testing.TB, opts ...options) *harness {
 	t.Helper()
+	var opt options
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
 	db := pgtest.New(t)
 	factory, err := stripe.NewFactory(prices)
 	if err != nil {
@@ -53,25 +71,91 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(fake.Close)
 	clock := system.Clock{}
 	status, links := postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB)
-	store := postgres.NewStore(db.DB, clock, []postgres.Projection{status, links})
+	var store *postgres.Store
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	client := stripe.NewClient(stripe.Config{SecretKey: "sk_test_fake", APIBase: fake.URL, Prices: prices, Timeout: 2 * time.Second})
+	var mock *stripemock.Recorder
+	if opt.paymentsBase == "" {
+		mock = stripemock.NewRecorder(t)
+		opt.paymentsBase = mock.URL
+	}
+	pay := stripe.NewClient(stripe.Config{SecretKey: "sk_test_mock", APIBase: opt.paymentsBase, Prices: prices, Timeout: 2 * time.Second})
+	store = postgres.NewStore(db.DB, clock, []postgres.Projection{status, links, postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
+	users := postgres.NewUsers(db.DB)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
-		Inbox: postgres.NewInbox(db.DB, clock), Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client})
+		Inbox: postgres.NewInbox(db.DB, clock), Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
+		Users: users, Memberships: users, Payments: pay, BaseURL: baseURL})
+	identity := application.NewIdentity(users, clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)
 	hooks.OnRefetch = func(v, typ string) { m.WebhookRefetch.WithLabelValues(v, typ).Inc() }
 	handler := httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
+		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: baseURL}).Routes,
 	}})
-	return &harness{t: t, db: db, store: store, status: status, svc: svc, fake: fake, factory: factory, metrics: m, handler: handler}
+	return &harness{t: t, db: db, store: store, status: status, svc: svc, fake: fake, factory: factory, metrics: m,
+		handler: handler, identity: identity, mock: mock}
 }
 
+// createOrg makes an org with the given id (owned by a fresh user) the
+// way the service does: OrgCreated and MemberAdded in its ledger.
 func (h *harness) createOrg(id string) {
 	h.t.Helper()
-	if _, err := h.db.ExecContext(context.Background(), "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, now())", id, "Org "+id); err != nil {
+	// A user without a usable password: bcrypt would dominate tests that
+	// create hundreds of orgs.
+	owner := ports.User{ID: "usr_" + id, Email: "owner-" + id + "@example.com", PasswordHash: []byte("!"), CreatedAt: time.Now()}
+	if err := postgres.NewUsers(h.db.DB).CreateUser(context.Background(), owner); err != nil {
 		h.t.Fatal(err)
 	}
+	_, err := h.store.Append(context.Background(), ports.AppendRequest{StreamID: id, Events: []ports.NewEvent{
+		porttest.Event(h.t, billing.OrgCreated{Name: "Org " + id, OwnerUserID: owner.ID}, time.Now()),
+		porttest.Event(h.t, billing.MemberAdded{UserID: owner.ID, Email: owner.Email, Role: billing.RoleOwner, Permissions: billing.AllPermissions}, time.Now()),
+	}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// user creates a user with password "correct horse".
+func (h *harness) user(email string) ports.User {
+	h.t.Helper()
+	u, err := h.identity.CreateUser(context.Background(), email, "correct horse")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u
+}
+
+// session opens a session for the user and returns its token.
+func (h *harness) session(u ports.User) string {
+	h.t.Helper()
+	tok, err := h.identity.OpenSession(context.Background(), u.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+// do sends a request with an optional bearer token and JSON body.
+func (h *harness) do(method, path, token string, body any, headers ...string) *httptest.ResponseRecorder {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	return rec
 }
 
 // deliver posts payload signed now, as Stripe would.
@@ -108,6 +192,17 @@ func (h *harness) ledger(org string) []ports.StoredEvent {
 	return events
 }
 
+// billingEvents is the org's ledger without its membership events.
+func (h *harness) billingEvents(org string) []ports.StoredEvent {
+	var out []ports.StoredEvent
+	for _, e := range h.ledger(org) {
+		if e.Type != billing.TypeOrgCreated && e.Type != billing.TypeMemberAdded {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func (h *harness) count(query string, args ...any) int {
 	h.t.Helper()
 	var n int
@@ -127,3 +222,5 @@ func (h *harness) verifyLedger() {
 		h.t.Fatalf("ledger broken: %v", rep.Break)
 	}
 }
+
+func appActor(u ports.User) application.Actor { return application.Actor{UserID: u.ID} }

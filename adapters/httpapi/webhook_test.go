@@ -103,7 +103,7 @@ func TestWebhookEffects(t *testing.T) {
 			t.Errorf("%s:\n got  %+v\n want %+v", step.name, st, step.want)
 		}
 	}
-	events := h.ledger(l.org)
+	events := h.billingEvents(l.org)
 	types := make([]string, 0, len(events))
 	for _, e := range events {
 		types = append(types, e.Type)
@@ -142,7 +142,7 @@ func TestWebhookIgnoresOtherTypes(t *testing.T) {
 	if out := mustOK(t, h.deliver(h.factory.Event("evt_pay", "checkout.session.completed", time.Now(), cs)), "payment checkout"); out != ports.OutcomeIgnored {
 		t.Errorf("payment-mode checkout: outcome %q", out)
 	}
-	if n := h.count("SELECT count(*) FROM billing_events"); n != 0 {
+	if n := len(h.billingEvents("org_1")); n != 0 {
 		t.Errorf("%d ledger events for ignored types", n)
 	}
 	if n := h.count("SELECT count(*) FROM stripe_inbox WHERE outcome = 'ignored'"); n != 5 {
@@ -177,7 +177,7 @@ func TestWebhookSignatureFailuresRecordNothing(t *testing.T) {
 	good := stripe.Sign(payload, secret, now)
 	other := stripe.Sign(payload, "whsec_old", now)
 	rotated := good + "," + other[strings.Index(other, "v1="):]
-	if n := h.count("SELECT count(*) FROM stripe_inbox") + h.count("SELECT count(*) FROM billing_events"); n != 0 {
+	if n := h.count("SELECT count(*) FROM stripe_inbox") + len(h.billingEvents(l.org)); n != 0 {
 		t.Fatalf("%d rows recorded by refused deliveries", n)
 	}
 	if out := mustOK(t, h.deliverSigned(payload, rotated), "rotated secrets"); out != ports.OutcomeApplied {
@@ -237,7 +237,7 @@ func TestWebhookDuplicatesAppendOnce(t *testing.T) {
 	if applied != 1 {
 		t.Errorf("%d of 20 concurrent deliveries applied, want 1", applied)
 	}
-	if n := len(h.ledger(l.org)); n != 2 {
+	if n := len(h.billingEvents(l.org)); n != 2 {
 		t.Errorf("%d ledger events, want 2", n)
 	}
 	if n := h.count("SELECT deliveries FROM stripe_inbox WHERE id = 'evt_lc1_3'"); n != 20 {
@@ -253,13 +253,13 @@ func TestWebhookEarlyInvoiceIsAppliedOnceCheckoutCompletes(t *testing.T) {
 	if out := mustOK(t, h.deliver(l.events[3]), "early failure"); out != ports.OutcomeParked {
 		t.Fatalf("early invoice: outcome %q, want parked", out)
 	}
-	if n := len(h.ledger(l.org)); n != 0 {
+	if n := len(h.billingEvents(l.org)); n != 0 {
 		t.Fatalf("parked event in the ledger: %d events", n)
 	}
 	if out := mustOK(t, h.deliver(l.events[0]), "checkout"); out != ports.OutcomeApplied {
 		t.Fatalf("checkout: %q", out)
 	}
-	events := h.ledger(l.org)
+	events := h.billingEvents(l.org)
 	if len(events) != 2 || events[1].Type != billing.TypePaymentFailed {
 		t.Fatalf("after checkout: %d events", len(events))
 	}
@@ -287,8 +287,10 @@ func TestWebhookRefusesAnOrgContradictingTheLinkedCustomer(t *testing.T) {
 	if out := mustOK(t, h.deliver(h.factory.Event("evt_ghost", "checkout.session.completed", time.Now(), h.factory.CheckoutSession("cs_g", ghost))), "ghost"); out != ports.OutcomeRefused {
 		t.Errorf("unknown org: outcome %q, want refused", out)
 	}
-	if n := len(h.ledger("org_victim")); n != 0 {
-		t.Errorf("victim org has %d events", n)
+	for _, e := range h.ledger("org_victim") {
+		if e.Metadata.StripeEventID != "" {
+			t.Errorf("victim org got Stripe event %s", e.Metadata.StripeEventID)
+		}
 	}
 	if st := h.billingStatus(l.org); st.PlanTier != "PRO" {
 		t.Errorf("linked org changed to %s", st.PlanTier)
