@@ -30,18 +30,19 @@ var ErrBusy = errors.New("stream too busy, try again")
 
 // Service runs the use cases. It is safe for concurrent use.
 type Service struct {
-	store  ports.EventStore
-	status ports.BillingStatusReader
-	clock  ports.Clock
-	log    *zap.Logger
-	inbox  ports.Inbox
-	links  ports.StripeLinks
-	orgs   ports.OrgDirectory
-	subs   ports.SubscriptionSource
-	users  ports.Users
-	member ports.Memberships
-	pay    ports.PaymentProvider
-	base   string
+	store   ports.EventStore
+	status  ports.BillingStatusReader
+	clock   ports.Clock
+	log     *zap.Logger
+	inbox   ports.Inbox
+	links   ports.StripeLinks
+	orgs    ports.OrgDirectory
+	subs    ports.SubscriptionSource
+	users   ports.Users
+	member  ports.Memberships
+	pay     ports.PaymentProvider
+	base    string
+	history ports.History
 
 	// streams serializes this process's writers of one stream, so that
 	// concurrent deliveries for one org wait for each other instead of
@@ -63,6 +64,7 @@ type Deps struct {
 	Users         ports.Users
 	Memberships   ports.Memberships
 	Payments      ports.PaymentProvider
+	History       ports.History
 	// BaseURL is the app's public origin: Stripe sends users back to
 	// {BaseURL}/orgs/{orgId}/billing.
 	BaseURL string
@@ -76,7 +78,8 @@ func NewService(d Deps) *Service {
 	}
 	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
 		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions,
-		users: d.Users, member: d.Memberships, pay: d.Payments, base: strings.TrimRight(d.BaseURL, "/")}
+		users: d.Users, member: d.Memberships, pay: d.Payments, base: strings.TrimRight(d.BaseURL, "/"),
+		history: d.History}
 }
 
 // Decision is what a command decides on an account: the events to append,

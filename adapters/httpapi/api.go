@@ -57,6 +57,7 @@ func (a *API) Routes(r *mux.Router) {
 	authed.HandleFunc("/billing/checkout-session", a.checkout).Methods(http.MethodPost)
 	authed.HandleFunc("/billing/portal", a.portal).Methods(http.MethodPost)
 	authed.HandleFunc("/billing/status", a.status).Methods(http.MethodGet)
+	authed.HandleFunc("/billing/events", a.events).Methods(http.MethodGet)
 }
 
 // fail answers an application error in the contract's shape.
@@ -395,7 +396,25 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
 		return
 	}
-	st, err := a.App.Status(r.Context(), currentUser(r.Context()).ID, org)
+	q := r.URL.Query()
+	var (
+		bounds [2]time.Time
+		st     ports.BillingStatus
+		err    error
+	)
+	for i, name := range []string{"asOf", "knownAt"} {
+		if v := q.Get(name); v != "" {
+			if bounds[i], err = time.Parse(time.RFC3339Nano, v); err != nil {
+				a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
+				return
+			}
+		}
+	}
+	if bounds[0].IsZero() && bounds[1].IsZero() {
+		st, err = a.App.Status(r.Context(), currentUser(r.Context()).ID, org)
+	} else {
+		st, err = a.App.StatusAt(r.Context(), currentUser(r.Context()).ID, org, bounds[0], bounds[1])
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -103,6 +103,7 @@ func coreModule(cfg Config, out io.Writer) fx.Option {
 			func(u *postgres.Users) ports.Memberships { return u },
 			func(c *stripe.Client) ports.PaymentProvider { return c },
 			application.NewIdentity,
+			fx.Annotate(postgres.NewHistory, fx.ParamTags(`name:"read"`), fx.As(new(ports.History))),
 			fx.Annotate(newStore, fx.ParamTags(``, ``, `group:"projections"`)),
 			func(s *postgres.Store) ports.EventStore { return s },
 			func(p *postgres.StatusProjection) ports.BillingStatusReader { return p },
@@ -136,13 +137,14 @@ type serviceIn struct {
 	Users  ports.Users
 	Member ports.Memberships
 	Pay    ports.PaymentProvider
+	Hist   ports.History
 	Config Config
 }
 
 func newServiceDeps(in serviceIn) application.Deps {
 	return application.Deps{Store: in.Store, Status: in.Status, Clock: in.Clock, Log: in.Log,
 		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs,
-		Users: in.Users, Memberships: in.Member, Payments: in.Pay, BaseURL: in.Config.AppBaseURL}
+		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, BaseURL: in.Config.AppBaseURL}
 }
 
 // withApp builds the one-shot command's object graph, fills targets
