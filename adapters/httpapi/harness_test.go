@@ -89,7 +89,7 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)
 	hooks.OnRefetch = func(v, typ string) { m.WebhookRefetch.WithLabelValues(v, typ).Inc() }
-	handler := httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Routes: []func(*mux.Router){
+	handler := httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
 		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: baseURL}).Routes,
 	}})

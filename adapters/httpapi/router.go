@@ -30,8 +30,20 @@ type Deps struct {
 	Routes []func(r *mux.Router)
 }
 
+// Handler is the service's HTTP handler.
+type Handler struct {
+	router *mux.Router
+	next   http.Handler
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.next.ServeHTTP(w, r) }
+
+// Router returns the routes, to walk them.
+func (h *Handler) Router() *mux.Router { return h.router }
+
 // NewRouter returns the service's HTTP handler.
-func NewRouter(d Deps) http.Handler {
+func NewRouter(d Deps) *Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -49,6 +61,7 @@ func NewRouter(d Deps) http.Handler {
 		r.Handle("/metrics", d.Metrics.Handler()).Methods(http.MethodGet)
 		r.Use(timed(d.Metrics))
 	}
+	OpenAPIRoutes(r)
 	for _, add := range d.Routes {
 		add(r)
 	}
@@ -58,7 +71,7 @@ func NewRouter(d Deps) http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, d.Log, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed on this route."))
 	})
-	return withRequestID(r)
+	return &Handler{router: r, next: withRequestID(r)}
 }
 
 // timed observes every routed request's latency by route template and status.
