@@ -105,3 +105,21 @@ type PaymentProvider interface {
 	CreateCheckoutSession(ctx context.Context, req CheckoutSessionRequest) (HostedSession, error)
 	CreatePortalSession(ctx context.Context, customerID, returnURL string) (HostedSession, error)
 }
+
+// ReconcileRun is the summary of one reconciliation.
+type ReconcileRun struct {
+	ID                       string
+	StartedAt, FinishedAt    time.Time
+	Orgs, Drifted, Corrected int
+	Failed                   int
+}
+
+// Reconciliation lists linked orgs and keeps run summaries.
+type Reconciliation interface {
+	// LinkedOrgs returns the orgs with a Stripe subscription (only orgID's
+	// when it is not ""), with the subscription id.
+	LinkedOrgs(ctx context.Context, orgID string) (map[string]string, error)
+	RecordRun(ctx context.Context, run ReconcileRun) error
+	// LastRun returns the latest run, or ErrNotFound.
+	LastRun(ctx context.Context) (ReconcileRun, error)
+}

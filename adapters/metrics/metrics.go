@@ -51,3 +51,12 @@ func New() *Metrics {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
+
+// ObserveReconcileDrift exposes the drifted-org count of the last
+// reconciliation run, read by f at each scrape.
+func (m *Metrics) ObserveReconcileDrift(f func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "safeclose_reconcile_drifted_orgs",
+		Help: "Organizations whose ledger differed from Stripe in the last reconcile run.",
+	}, f))
+}

@@ -103,6 +103,7 @@ func coreModule(cfg Config, out io.Writer) fx.Option {
 			func(u *postgres.Users) ports.Memberships { return u },
 			func(c *stripe.Client) ports.PaymentProvider { return c },
 			application.NewIdentity,
+			postgres.NewReconciliation,
 			fx.Annotate(postgres.NewHistory, fx.ParamTags(`name:"read"`), fx.As(new(ports.History))),
 			fx.Annotate(newStore, fx.ParamTags(``, ``, `group:"projections"`)),
 			func(s *postgres.Store) ports.EventStore { return s },

@@ -78,6 +78,8 @@ func rootCommand(e env) *cobra.Command {
 		usersCommand(e),
 		orgsCommand(e),
 		sessionsCommand(e),
+		eventsCommand(e),
+		reconcileCommand(e),
 	)
 	return root
 }

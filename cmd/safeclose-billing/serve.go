@@ -16,6 +16,7 @@ import (
 
 	"github.com/safeclose/billing/adapters/httpapi"
 	"github.com/safeclose/billing/adapters/metrics"
+	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/migrations"
@@ -74,7 +75,8 @@ func serveCommand(e env) *cobra.Command {
 	return cmd
 }
 
-func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service, id *application.Identity, client *stripe.Client, m *metrics.Metrics, clock ports.Clock) http.Handler {
+func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service, id *application.Identity, client *stripe.Client, m *metrics.Metrics, clock ports.Clock, rec *postgres.Reconciliation) http.Handler {
+	m.ObserveReconcileDrift(lastDrift(rec))
 	hooks := stripe.NewWebhooks(cfg.StripeWebhookSecret, client, clock.Now)
 	hooks.OnRefetch = func(version, typ string) {
 		m.WebhookRefetch.WithLabelValues(version, typ).Inc()

@@ -1,0 +1,260 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/safeclose/billing/adapters/postgres/pgtest"
+	"github.com/safeclose/billing/adapters/stripe"
+	"github.com/safeclose/billing/adapters/stripe/stripefake"
+	"github.com/safeclose/billing/domain/billing"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "safeclose-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "safeclose-billing")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type cli struct {
+	t   *testing.T
+	env []string
+}
+
+func (c cli) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = c.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (c cli) ok(stdin string, args ...string) string {
+	c.t.Helper()
+	out, errs, code := c.run(stdin, args...)
+	if code != 0 {
+		c.t.Fatalf("%v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errs)
+	}
+	return out
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestConfigurationErrorsStopWithExit2(t *testing.T) {
+	base := []string{"PATH=" + os.Getenv("PATH")}
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		name string
+	}{
+		{nil, []string{"migrate", "status"}, "DATABASE_URL"},
+		{[]string{"DATABASE_URL=mysql://x"}, []string{"migrate", "status"}, "DATABASE_URL"},
+		{[]string{"DATABASE_URL=postgres://x/y", "LOG_LEVEL=loud"}, []string{"migrate", "status"}, "LOG_LEVEL"},
+		{[]string{"DATABASE_URL=postgres://x/y", "HTTP_ADDR=nope"}, []string{"migrate", "status"}, "HTTP_ADDR"},
+		{[]string{"DATABASE_URL=postgres://x/y"}, []string{"serve"}, "STRIPE_SECRET_KEY"},
+		{[]string{"DATABASE_URL=postgres://x/y", "STRIPE_SECRET_KEY=pk_live_oops", "STRIPE_PRICE_STARTER=a", "STRIPE_PRICE_PRO=b", "STRIPE_PRICE_ENTERPRISE=c", "STRIPE_WEBHOOK_SECRET=whsec_x"}, []string{"serve"}, "STRIPE_SECRET_KEY"},
+		{[]string{"DATABASE_URL=postgres://x/y", "APP_BASE_URL=localhost:8080"}, []string{"migrate", "status"}, "APP_BASE_URL"},
+	} {
+		c := cli{t: t, env: append(base, tc.env...)}
+		out, errs, code := c.run("", tc.args...)
+		if code != 2 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, tc.name) {
+			t.Errorf("%v with %v: exit %d, stdout %q, stderr %q; want exit 2 and one line naming %s", tc.args, tc.env, code, out, errs, tc.name)
+		}
+	}
+	c := cli{t: t, env: base}
+	if _, _, code := c.run("", "migrate", "sideways"); code != 2 {
+		t.Errorf("bad migrate action: exit %d", code)
+	}
+	if _, _, code := c.run("", "no-such-command"); code != 2 {
+		t.Errorf("unknown command: exit %d", code)
+	}
+}
+
+// TestOperatorJourney runs the binary as ops would: migrations, users and
+// orgs, the service, simulated Stripe events, verification, tampering,
+// rebuild, export, reconciliation, and SIGTERM.
+func TestOperatorJourney(t *testing.T) {
+	db := pgtest.New(t)
+	factory, err := stripe.NewFactory(stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := stripefake.New(factory)
+	defer fake.Close()
+	addr := freeAddr(t)
+	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
+		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_cli", "STRIPE_API_BASE=" + fake.URL,
+		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}}
+
+	if out := c.ok("", "migrate", "status"); !strings.Contains(out, "applied") || strings.Contains(out, "pending") {
+		t.Errorf("migrate status: %s", out)
+	}
+	c.ok("", "migrate", "down")
+	if out := c.ok("", "migrate", "status"); !strings.Contains(out, "pending") {
+		t.Errorf("after down: %s", out)
+	}
+	c.ok("", "migrate", "up")
+	c.ok("s3cret password\n", "users", "create", "--email", "ops@example.com")
+	c.ok("another password\n", "users", "create", "--email", "aud@example.com")
+	if _, errs, code := c.run("x\n", "users", "create", "--email", "ops@example.com"); code == 0 || !strings.Contains(errs, "password") {
+		t.Errorf("short password accepted: %d %s", code, errs)
+	}
+	org := strings.TrimSpace(c.ok("", "orgs", "create", "--name", "Ops Co", "--owner", "ops@example.com"))
+	if !regexp.MustCompile(`^org_[a-z0-9]+$`).MatchString(org) {
+		t.Fatalf("orgs create printed %q", org)
+	}
+	c.ok("", "orgs", "grant", "--org", org, "--email", "aud@example.com", "--permission", "audit")
+	token := strings.TrimSpace(c.ok("", "sessions", "create", "--email", "aud@example.com"))
+	if len(token) < 40 || strings.Contains(token, " ") {
+		t.Fatalf("token %q", token)
+	}
+
+	// The service.
+	serve := exec.Command(binary, "serve")
+	serve.Env = c.env
+	var serveOut bytes.Buffer
+	serve.Stdout, serve.Stderr = &serveOut, &serveOut
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	waitReady(t, "http://"+addr+"/readyz")
+	out := c.ok("", "dev", "simulate", "lifecycle", "--org", org, "--tier", "PRO")
+	if strings.Count(out, " 200 ") != 8 {
+		t.Fatalf("simulate: %s", out)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/billing/events?limit=500&orgId="+org, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("history as auditor: %v %v", err, res)
+	}
+	res.Body.Close()
+
+	if out := c.ok("", "ledger", "verify"); !strings.Contains(out, "intact") {
+		t.Errorf("verify: %s", out)
+	}
+	if out := c.ok("", "projections", "rebuild"); !regexp.MustCompile(`replayed \d+ events .* events/s`).MatchString(out) {
+		t.Errorf("rebuild: %s", out)
+	}
+	jsonl := c.ok("", "events", "export", "--org", org)
+	if n := strings.Count(jsonl, "\n"); n != 11 || !strings.Contains(jsonl, `"type":"PlanActivated"`) {
+		t.Errorf("export jsonl: %d lines\n%s", n, jsonl)
+	}
+	if csvOut := c.ok("", "events", "export", "--org", org, "--format", "csv"); strings.Count(csvOut, "\n") < 12 || !strings.HasPrefix(csvOut, "position,") {
+		t.Errorf("export csv: %s", csvOut)
+	}
+	if _, _, code := c.run("", "events", "export", "--org", "org_nope"); code != 1 {
+		t.Errorf("export of an unknown org: exit %d", code)
+	}
+
+	// Reconcile: Stripe says the subscription is alive on ENTERPRISE.
+	suffix := strings.TrimPrefix(org, "org_")
+	fake.SetSubscription(stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_sim_" + suffix, SubscriptionID: "sub_sim_" + suffix,
+		Tier: billing.TierEnterprise, Status: "active", CurrentPeriodEnd: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)})
+	out = c.ok("", "reconcile")
+	for _, want := range []string{org + " status: canceled -> active", org + " planTier: FREE -> ENTERPRISE", "1 drifted orgs"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("reconcile dry run lacks %q:\n%s", want, out)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[len(lines)-1], "1 drifted orgs") {
+		t.Errorf("last line %q", lines[len(lines)-1])
+	}
+	c.ok("", "reconcile", "--apply", "--org", org)
+	if out := c.ok("", "reconcile"); !strings.HasPrefix(out, "0 drifted orgs") {
+		t.Errorf("after --apply: %s", out)
+	}
+	metrics, _ := http.Get("http://" + addr + "/metrics")
+	var mb bytes.Buffer
+	_, _ = mb.ReadFrom(metrics.Body)
+	metrics.Body.Close()
+	if !strings.Contains(mb.String(), "safeclose_reconcile_drifted_orgs 0") || !strings.Contains(mb.String(), `safeclose_webhook_events_total{outcome="applied"`) {
+		t.Errorf("metrics lack reconcile or webhook series")
+	}
+	fake.Down.Store(true)
+	if _, _, code := c.run("", "reconcile"); code != 1 {
+		t.Errorf("reconcile with Stripe down: exit %d, want 1", code)
+	}
+
+	// A superuser edits the ledger behind the trigger's back.
+	super, err := sql.Open("pgx", db.SuperURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer super.Close()
+	ctx := context.Background()
+	for _, stmt := range []string{"ALTER TABLE billing_events DISABLE TRIGGER billing_events_append_only",
+		fmt.Sprintf("UPDATE billing_events SET data = jsonb_set(data, '{tier}', '\"ENTERPRISE\"') WHERE stream_id = '%s' AND type = 'PlanActivated'", org),
+		"ALTER TABLE billing_events ENABLE TRIGGER billing_events_append_only"} {
+		if _, err := super.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, code := c.run("", "ledger", "verify", "--org", org)
+	if code != 1 || !strings.Contains(out, org) || !strings.Contains(out, "event 4") {
+		t.Errorf("verify after tampering: exit %d: %s", code, out)
+	}
+
+	// SIGTERM: exit 0, quickly.
+	start := time.Now()
+	_ = serve.Process.Signal(syscall.SIGTERM)
+	if err := serve.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v\n%s", err, serveOut.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	for range 100 {
+		if res, err := http.Get(url); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never ready", url)
+}
