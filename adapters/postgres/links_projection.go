@@ -3,12 +3,12 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun"
 
+	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 )
 
@@ -33,12 +33,6 @@ func (*LinksProjection) Table() string { return "stripe_links" }
 // StreamColumn implements [Projection].
 func (*LinksProjection) StreamColumn() string { return "org_id" }
 
-// stripeIDs are the fields of Stripe facts that name Stripe objects.
-type stripeIDs struct {
-	CustomerID     string `json:"customerId"`
-	SubscriptionID string `json:"subscriptionId"`
-}
-
 type linkRow struct {
 	bun.BaseModel `bun:"table:stripe_links"`
 
@@ -46,29 +40,26 @@ type linkRow struct {
 	OrgID    string `bun:"org_id"`
 }
 
-func linksOf(e ports.StoredEvent) ([]linkRow, error) {
-	var ids stripeIDs
-	if err := json.Unmarshal(e.Data, &ids); err != nil {
-		return nil, fmt.Errorf("event %d: %w", e.Position, err)
-	}
+func linksOf(stream string, de billing.Event) []linkRow {
 	var out []linkRow
-	for _, id := range []string{ids.CustomerID, ids.SubscriptionID} {
+	cus, sub := billing.StripeIDs(de.Change)
+	for _, id := range []string{cus, sub} {
 		if id != "" {
-			out = append(out, linkRow{StripeID: id, OrgID: e.StreamID})
+			out = append(out, linkRow{StripeID: id, OrgID: stream})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Project implements [Projection].
 func (p *LinksProjection) Project(ctx context.Context, tx bun.Tx, _ string, events []ports.StoredEvent) error {
 	var rows []linkRow
 	for _, e := range events {
-		l, err := linksOf(e)
+		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
 		if err != nil {
-			return err
+			return fmt.Errorf("event %d: %w", e.Position, err)
 		}
-		rows = append(rows, l...)
+		rows = append(rows, linksOf(e.StreamID, de)...)
 	}
 	return insertLinks(ctx, tx, "stripe_links", rows)
 }
@@ -104,12 +95,8 @@ type linksBuilder struct {
 	links map[string]string
 }
 
-func (b *linksBuilder) Add(e ports.StoredEvent) error {
-	rows, err := linksOf(e)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
+func (b *linksBuilder) Add(e ports.StoredEvent, de billing.Event) error {
+	for _, r := range linksOf(e.StreamID, de) {
 		if _, seen := b.links[r.StripeID]; !seen {
 			b.links[r.StripeID] = r.OrgID
 		}

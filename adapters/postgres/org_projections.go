@@ -50,6 +50,11 @@ func orgRowsOf(events []ports.StoredEvent) ([]orgRow, error) {
 	return rows, nil
 }
 
+func orgRowOf(stream string, de billing.Event) (orgRow, bool) {
+	c, ok := de.Change.(billing.OrgCreated)
+	return orgRow{ID: stream, Name: c.Name, CreatedAt: de.OccurredAt}, ok
+}
+
 func writeOrgs(ctx context.Context, db bun.IDB, table string, rows []orgRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -75,10 +80,11 @@ func (OrgsProjection) NewBuilder() Builder { return &orgsBuilder{} }
 
 type orgsBuilder struct{ rows []orgRow }
 
-func (b *orgsBuilder) Add(e ports.StoredEvent) error {
-	rows, err := orgRowsOf([]ports.StoredEvent{e})
-	b.rows = append(b.rows, rows...)
-	return err
+func (b *orgsBuilder) Add(e ports.StoredEvent, de billing.Event) error {
+	if row, ok := orgRowOf(e.StreamID, de); ok {
+		b.rows = append(b.rows, row)
+	}
+	return nil
 }
 
 func (b *orgsBuilder) Write(ctx context.Context, db bun.IDB, table string) error {
@@ -116,23 +122,14 @@ func (MembershipsProjection) StreamColumn() string { return "org_id" }
 
 // membershipChange folds one event into a member set keyed by user id;
 // nil values mark removals.
-func membershipChange(set map[string]*membershipRow, e ports.StoredEvent) error {
-	switch e.Type {
-	case billing.TypeMemberAdded, billing.TypeMemberPermissionsChanged, billing.TypeMemberRemoved:
-	default:
-		return nil
-	}
-	c, err := billing.DecodeChange(e.Type, e.SchemaVersion, e.Data)
-	if err != nil {
-		return err
-	}
+func membershipChange(set map[string]*membershipRow, stream string, c billing.Change) {
 	switch c := c.(type) {
 	case billing.MemberAdded:
 		perms := c.Permissions
 		if c.Role == billing.RoleOwner {
 			perms = billing.AllPermissions
 		}
-		set[c.UserID] = &membershipRow{OrgID: e.StreamID, UserID: c.UserID, Role: c.Role, Permissions: perms}
+		set[c.UserID] = &membershipRow{OrgID: stream, UserID: c.UserID, Role: c.Role, Permissions: perms}
 	case billing.MemberPermissionsChanged:
 		if m := set[c.UserID]; m != nil {
 			m.Permissions = c.Permissions
@@ -140,7 +137,6 @@ func membershipChange(set map[string]*membershipRow, e ports.StoredEvent) error 
 	case billing.MemberRemoved:
 		set[c.UserID] = nil
 	}
-	return nil
 }
 
 // Project implements [Projection].
@@ -157,9 +153,14 @@ func (MembershipsProjection) Project(ctx context.Context, tx bun.Tx, stream stri
 		set[current[i].UserID] = &current[i]
 	}
 	for _, e := range events {
-		if err := membershipChange(set, e); err != nil {
+		if !strings.HasPrefix(e.Type, "Member") {
+			continue
+		}
+		c, err := billing.DecodeChange(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
 			return err
 		}
+		membershipChange(set, stream, c)
 	}
 	return writeMembers(ctx, tx, "memberships", stream, set)
 }
@@ -195,13 +196,17 @@ type membersBuilder struct {
 	orgs map[string]map[string]*membershipRow
 }
 
-func (b *membersBuilder) Add(e ports.StoredEvent) error {
+func (b *membersBuilder) Add(e ports.StoredEvent, de billing.Event) error {
+	if !strings.HasPrefix(e.Type, "Member") {
+		return nil
+	}
 	set := b.orgs[e.StreamID]
 	if set == nil {
 		set = map[string]*membershipRow{}
 		b.orgs[e.StreamID] = set
 	}
-	return membershipChange(set, e)
+	membershipChange(set, e.StreamID, de.Change)
+	return nil
 }
 
 func (b *membersBuilder) Write(ctx context.Context, db bun.IDB, table string) error {

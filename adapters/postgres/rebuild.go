@@ -3,10 +3,17 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"maps"
+	"runtime"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 
+	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 )
 
@@ -20,10 +27,7 @@ var _ ports.ProjectionRebuilder = (*Store)(nil)
 // replace the live ones. progress, when not nil, is called as events are
 // replayed with the position reached and the highest position.
 func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)) (ports.RebuildStats, error) {
-	var (
-		stats   ports.RebuildStats
-		lastPos int64
-	)
+	var stats ports.RebuildStats
 	if len(s.projections) == 0 {
 		return stats, nil
 	}
@@ -39,37 +43,23 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
 		}
 	}
-	builders := make([]Builder, len(s.projections))
-	for i, p := range s.projections {
-		builders[i] = p.NewBuilder()
-	}
-	versions := map[string]int64{}
-	err := s.ReadAll(ctx, 0, func(e ports.StoredEvent) error {
-		for _, b := range builders {
-			if err := b.Add(e); err != nil {
-				return err
-			}
+	shards, err := s.replay(ctx, func(pos int64, n int64) {
+		stats.Events = n
+		if progress != nil {
+			progress(pos, max(last, pos))
 		}
-		if e.Version > versions[e.StreamID] {
-			versions[e.StreamID] = e.Version
-		}
-		stats.Events++
-		lastPos = e.Position
-		if progress != nil && stats.Events%4096 == 0 {
-			progress(e.Position, max(last, e.Position))
-		}
-		return nil
 	})
 	if err != nil {
 		return stats, fmt.Errorf("rebuild: replay: %w", err)
 	}
-	if progress != nil {
-		progress(max(last, lastPos), max(last, lastPos))
-	}
-	for i, p := range s.projections {
-		if err := builders[i].Write(ctx, s.db, aside(p)); err != nil {
-			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	versions := map[string]int64{}
+	for _, sh := range shards {
+		for i, p := range s.projections {
+			if err := sh.builders[i].Write(ctx, s.db, aside(p)); err != nil {
+				return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+			}
 		}
+		maps.Copy(versions, sh.versions)
 	}
 	// Catch up once while writers still run, so that the locked catch-up
 	// below has little left to do.
@@ -159,7 +149,11 @@ func (s *Store) catchUp(ctx context.Context, tx bun.IDB, streams []string, versi
 			}
 			b := p.NewBuilder()
 			for _, e := range events {
-				if err := b.Add(e); err != nil {
+				de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
+				if err != nil {
+					return fmt.Errorf("event %d: %w", e.Position, err)
+				}
+				if err := b.Add(e, de); err != nil {
 					return err
 				}
 			}
@@ -192,4 +186,133 @@ func swap(ctx context.Context, tx bun.Tx, table, rebuilt string) error {
 		}
 	}
 	return nil
+}
+
+// shard folds the streams that hash to it, with builders of its own.
+type shard struct {
+	builders []Builder
+	versions map[string]int64
+	in       chan []ports.StoredEvent
+	err      error
+}
+
+// replay reads the whole ledger in position order on one connection, in
+// Postgres's binary format, and hands each event to the shard of its
+// stream; shards decode and fold in parallel (JSON decoding is most of the
+// cost). A stream's events stay in order within its shard. progress is
+// called from time to time with the position and count reached.
+func (s *Store) replay(ctx context.Context, progress func(pos, n int64)) ([]*shard, error) {
+	shards := make([]*shard, max(1, runtime.GOMAXPROCS(0)))
+	done := make(chan struct{}, len(shards))
+	for i := range shards {
+		sh := &shard{versions: map[string]int64{}, in: make(chan []ports.StoredEvent, 4)}
+		for _, p := range s.projections {
+			sh.builders = append(sh.builders, p.NewBuilder())
+		}
+		shards[i] = sh
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for batch := range sh.in {
+				if sh.err == nil {
+					sh.err = sh.fold(batch)
+				}
+			}
+		}()
+	}
+	readErr := s.scanBinary(ctx, func(batch []ports.StoredEvent) {
+		parts := make([][]ports.StoredEvent, len(shards))
+		for _, e := range batch {
+			h := fnv.New32a()
+			_, _ = h.Write([]byte(e.StreamID))
+			i := h.Sum32() % uint32(len(shards))
+			parts[i] = append(parts[i], e)
+		}
+		for i, p := range parts {
+			if len(p) > 0 {
+				shards[i].in <- p
+			}
+		}
+	}, progress)
+	for _, sh := range shards {
+		close(sh.in)
+	}
+	for range shards {
+		<-done
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	for _, sh := range shards {
+		if sh.err != nil {
+			return nil, sh.err
+		}
+	}
+	return shards, nil
+}
+
+func (sh *shard) fold(batch []ports.StoredEvent) error {
+	for _, e := range batch {
+		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
+		if err != nil {
+			return fmt.Errorf("event %d: %w", e.Position, err)
+		}
+		for _, b := range sh.builders {
+			if err := b.Add(e, de); err != nil {
+				return err
+			}
+		}
+		if e.Version > sh.versions[e.StreamID] {
+			sh.versions[e.StreamID] = e.Version
+		}
+	}
+	return nil
+}
+
+// scanBinary streams the ledger's columns the projections read, in
+// batches, through pgx's extended protocol (binary timestamps, no text
+// parsing).
+func (s *Store) scanBinary(ctx context.Context, emit func([]ports.StoredEvent), progress func(pos, n int64)) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		rows, err := pc.Query(ctx, `SELECT position, stream_id, stream_version, type, schema_version, data, occurred_at, recorded_at
+			FROM billing_events ORDER BY position`, pgx.QueryExecModeDescribeExec)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		const size = 512
+		batch := make([]ports.StoredEvent, 0, size)
+		var n, pos int64
+		lastReport := time.Now()
+		for rows.Next() {
+			var e ports.StoredEvent
+			if err := rows.Scan(&e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion, &e.Data, &e.OccurredAt, &e.RecordedAt); err != nil {
+				return err
+			}
+			e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
+			batch = append(batch, e)
+			n, pos = n+1, e.Position
+			if len(batch) == size {
+				emit(batch)
+				batch = make([]ports.StoredEvent, 0, size)
+				if time.Since(lastReport) > 100*time.Millisecond {
+					progress(e.Position, n)
+					lastReport = time.Now()
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			emit(batch)
+		}
+		progress(pos, n)
+		return nil
+	})
 }

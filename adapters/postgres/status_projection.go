@@ -174,7 +174,7 @@ type statusBuilder struct {
 	accounts map[string]*statusAcc
 }
 
-func (b *statusBuilder) Add(e ports.StoredEvent) error {
+func (b *statusBuilder) Add(e ports.StoredEvent, de billing.Event) error {
 	sa := b.accounts[e.StreamID]
 	if sa == nil {
 		sa = &statusAcc{acc: billing.NewAccount(e.StreamID)}
@@ -183,7 +183,8 @@ func (b *statusBuilder) Add(e ports.StoredEvent) error {
 	if e.Version > sa.version {
 		sa.version, sa.updatedAt = e.Version, e.RecordedAt
 	}
-	return applyStored(sa.acc, e)
+	sa.acc.Apply(de)
+	return nil
 }
 
 func (b *statusBuilder) Write(ctx context.Context, db bun.IDB, table string) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/domain/ledger"
 	"github.com/safeclose/billing/ports"
 )
@@ -33,8 +34,9 @@ type Projection interface {
 
 // Builder folds events into rows for a rebuild.
 type Builder interface {
-	// Add folds one event; events arrive in position order.
-	Add(e ports.StoredEvent) error
+	// Add folds one event, stored and decoded; events arrive in position
+	// order. The rebuild decodes each event once for every builder.
+	Add(e ports.StoredEvent, de billing.Event) error
 	// Write upserts the rows built so far into table, which has the
 	// projection's table's shape.
 	Write(ctx context.Context, db bun.IDB, table string) error
@@ -206,15 +208,25 @@ func loadStream(ctx context.Context, db bun.IDB, streamID string) ([]ports.Store
 // ReadAll implements [ports.EventStore]. It streams rows from one query, so
 // memory stays flat whatever the ledger's size.
 func (s *Store) ReadAll(ctx context.Context, after int64, fn func(ports.StoredEvent) error) error {
+	return s.readAll(ctx, after, true, fn)
+}
+
+// readAll is ReadAll; without withMeta, events carry their metadata JSON
+// only, undecoded (the rebuild has no use for it).
+func (s *Store) readAll(ctx context.Context, after int64, withMeta bool, fn func(ports.StoredEvent) error) error {
 	rows, err := s.db.QueryContext(ctx,
 		"SELECT "+eventColumns+" FROM billing_events WHERE position > ? ORDER BY position", after)
 	if err != nil {
 		return fmt.Errorf("read ledger: %w", err)
 	}
-	return scanEvents(rows, fn)
+	return scanRows(rows, withMeta, fn)
 }
 
 func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error) error {
+	return scanRows(rows, true, fn)
+}
+
+func scanRows(rows *sql.Rows, withMeta bool, fn func(ports.StoredEvent) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
@@ -225,8 +237,10 @@ func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error) error {
 			&data, &meta, &e.OccurredAt, &e.RecordedAt, &e.Hash); err != nil {
 			return err
 		}
-		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
-			return fmt.Errorf("event %d metadata: %w", e.Position, err)
+		if withMeta {
+			if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+				return fmt.Errorf("event %d metadata: %w", e.Position, err)
+			}
 		}
 		e.Data, e.MetadataJSON = data, meta
 		e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
