@@ -224,3 +224,5 @@ func (h *harness) verifyLedger() {
 }
 
 func appActor(u ports.User) application.Actor { return application.Actor{UserID: u.ID} }
+
+func applicationCursor(v int64) string { return application.EncodeCursor(v) }
