@@ -22,11 +22,14 @@ pg_bin() {
 gobin() { echo "$(go env GOPATH)/bin"; }
 
 deps() {
-  if ! pg_bin >/dev/null; then
-    echo "installing postgresql (Debian package)..." >&2
+  local missing=()
+  pg_bin >/dev/null || missing+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # the billing page's browser tests
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (Debian packages)..." >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
-    apt-get install -y -qq postgresql >&2
+    apt-get install -y -qq "${missing[@]}" >&2
   fi
   if [ ! -x "$(gobin)/stripe-mock" ]; then
     echo "installing stripe-mock $STRIPE_MOCK_VERSION..." >&2

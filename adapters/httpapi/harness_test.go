@@ -22,6 +22,7 @@ import (
 	"github.com/safeclose/billing/adapters/stripe/stripefake"
 	"github.com/safeclose/billing/adapters/stripe/stripemock"
 	"github.com/safeclose/billing/adapters/system"
+	"github.com/safeclose/billing/adapters/web"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -54,6 +55,7 @@ type harness struct {
 // options change the harness.
 type options struct {
 	paymentsBase string // Stripe API for checkout and portal; "" for stripe-mock behind a recorder
+	baseURL      string // APP_BASE_URL; "" for baseURL
 }
 
 func newHarness(t testing.TB, opts ...options) *harness {
@@ -61,6 +63,9 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	var opt options
 	if len(opts) > 0 {
 		opt = opts[0]
+	}
+	if opt.baseURL == "" {
+		opt.baseURL = baseURL
 	}
 	db := pgtest.New(t)
 	factory, err := stripe.NewFactory(prices)
@@ -84,14 +89,15 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	users := postgres.NewUsers(db.DB)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
 		Inbox: postgres.NewInbox(db.DB, clock), Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
-		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), BaseURL: baseURL})
+		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), BaseURL: opt.baseURL})
 	identity := application.NewIdentity(users, clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)
 	hooks.OnRefetch = func(v, typ string) { m.WebhookRefetch.WithLabelValues(v, typ).Inc() }
 	handler := httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
-		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: baseURL}).Routes,
+		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: opt.baseURL}).Routes,
+		(&web.Pages{Log: log, Identity: identity, App: svc, CookieName: "sc_test"}).Routes,
 	}})
 	return &harness{t: t, db: db, store: store, status: status, svc: svc, fake: fake, factory: factory, metrics: m,
 		handler: handler, identity: identity, mock: mock}

@@ -18,6 +18,7 @@ import (
 	"github.com/safeclose/billing/adapters/metrics"
 	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/adapters/stripe"
+	"github.com/safeclose/billing/adapters/web"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/migrations"
 	"github.com/safeclose/billing/ports"
@@ -85,6 +86,7 @@ func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service
 	return httpapi.NewRouter(httpapi.Deps{Log: log, DB: db, Metrics: m, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
 		(&httpapi.API{Log: log, Identity: id, App: svc, CookieName: cfg.SessionCookieName, BaseURL: cfg.AppBaseURL}).Routes,
+		(&web.Pages{Log: log, Identity: id, App: svc, CookieName: cfg.SessionCookieName}).Routes,
 	}})
 }
 

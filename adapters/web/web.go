@@ -1,0 +1,305 @@
+// Package web serves the billing page and the login page: server-rendered
+// with html/template, assets embedded, no external resources. Reading works
+// without JavaScript; the buttons use small progressive scripts.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+
+	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Pages serves /login and /orgs/{orgId}/billing.
+type Pages struct {
+	Log        *zap.Logger
+	Identity   *application.Identity
+	App        *application.Service
+	CookieName string
+
+	tpl *template.Template
+}
+
+// Routes adds the pages and their assets.
+func (p *Pages) Routes(r *mux.Router) {
+	p.tpl = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+	static, _ := fs.Sub(staticFS, "static")
+	r.PathPrefix("/assets/").Handler(http.StripPrefix("/assets/", http.FileServer(http.FS(static)))).Methods(http.MethodGet)
+	r.HandleFunc("/login", p.login).Methods(http.MethodGet)
+	r.HandleFunc("/orgs/{orgId}/billing", p.billing).Methods(http.MethodGet)
+}
+
+func (p *Pages) render(w http.ResponseWriter, status int, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	if err := p.tpl.ExecuteTemplate(w, name, data); err != nil {
+		p.Log.Error("render page", zap.String("page", name), zap.Error(err))
+	}
+}
+
+func (p *Pages) user(r *http.Request) (ports.User, bool) {
+	c, err := r.Cookie(p.CookieName)
+	if err != nil {
+		return ports.User{}, false
+	}
+	u, err := p.Identity.Authenticate(r.Context(), c.Value)
+	return u, err == nil
+}
+
+func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
+	p.render(w, http.StatusOK, "login.html", map[string]any{"Title": "Log in"})
+}
+
+type planView struct {
+	Tier, Name, Price string
+	Current           bool
+}
+
+type historyRow struct {
+	When, Event, Detail, Actor         string
+	Invoice, Amount, HostedURL, PDFURL string
+	Failed                             bool
+}
+
+type billingView struct {
+	Title, Email, OrgID, OrgName string
+	Status                       ports.BillingStatus
+	StatusLabel, PeriodEnd       string
+	CanBill, CanReadHistory      bool
+	HasCustomer, Live, PastDue   bool
+	Confirming, Canceled         bool
+	Plans                        []planView
+	History                      []historyRow
+	NextCursor                   string
+}
+
+var plans = []planView{
+	{Tier: "STARTER", Name: "Starter", Price: "For small teams"},
+	{Tier: "PRO", Name: "Pro", Price: "For growing organizations"},
+	{Tier: "ENTERPRISE", Name: "Enterprise", Price: "For the whole company"},
+}
+
+func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
+	u, ok := p.user(r)
+	if !ok {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+		return
+	}
+	org := mux.Vars(r)["orgId"]
+	ctx := r.Context()
+	m, err := p.App.Authorize(ctx, u.ID, org)
+	if errors.Is(err, application.ErrForbidden) {
+		p.render(w, http.StatusForbidden, "denied.html", map[string]any{"Title": "No access", "Email": u.Email})
+		return
+	}
+	if err != nil {
+		p.fail(w, err)
+		return
+	}
+	st, err := p.App.Status(ctx, u.ID, org)
+	if err != nil {
+		p.fail(w, err)
+		return
+	}
+	has := func(perm string) bool { return m.Role == billing.RoleOwner || contains(m.Permissions, perm) }
+	v := billingView{Title: "Billing · " + m.OrgName, Email: u.Email, OrgID: org, OrgName: m.OrgName, Status: st,
+		StatusLabel: statusLabel(st.Status), CanBill: has(billing.PermBilling),
+		CanReadHistory: has(billing.PermBilling) || has(billing.PermAudit),
+		HasCustomer:    st.StripeCustomerID != "", Live: billing.Status(st.Status).Live(), PastDue: st.Status == string(billing.StatusPastDue),
+		Confirming: r.URL.Query().Get("checkout") == "success" && !billing.Status(st.Status).Live(),
+		Canceled:   r.URL.Query().Get("checkout") == "canceled"}
+	if !st.CurrentPeriodEnd.IsZero() {
+		v.PeriodEnd = st.CurrentPeriodEnd.UTC().Format("2 January 2006")
+	}
+	for _, pl := range plans {
+		pl.Current = pl.Tier == st.PlanTier
+		v.Plans = append(v.Plans, pl)
+	}
+	if v.CanReadHistory {
+		if err := p.history(ctx, u.ID, org, r.URL.Query().Get("after"), &v); err != nil {
+			p.fail(w, err)
+			return
+		}
+	}
+	p.render(w, http.StatusOK, "billing.html", v)
+}
+
+func (p *Pages) fail(w http.ResponseWriter, err error) {
+	p.Log.Error("billing page", zap.Error(err))
+	http.Error(w, "Something went wrong on our side; try again.", http.StatusInternalServerError)
+}
+
+// history renders one page of the ledger, newest first within the page
+// order the API gives (oldest first), as the auditor reads it.
+func (p *Pages) history(ctx context.Context, userID, org, after string, v *billingView) error {
+	q := ports.HistoryQuery{OrgID: org, Limit: 25}
+	if after != "" {
+		n, err := application.DecodeCursor(after)
+		if err == nil {
+			q.AfterVersion = n
+		}
+	}
+	page, err := p.App.History(ctx, userID, q)
+	if err != nil {
+		return err
+	}
+	emails := map[string]string{}
+	if members, err := p.App.Members(ctx, userID, org); err == nil {
+		for _, m := range members {
+			emails[m.UserID] = m.Email
+		}
+	}
+	for _, e := range page.Events {
+		v.History = append(v.History, row(e, emails))
+	}
+	v.NextCursor = page.NextCursor
+	return nil
+}
+
+var eventNames = map[string]string{
+	billing.TypeOrgCreated: "Organization created", billing.TypeMemberAdded: "Member added",
+	billing.TypeMemberPermissionsChanged: "Permissions changed", billing.TypeMemberRemoved: "Member removed",
+	billing.TypeCheckoutStarted: "Checkout started", billing.TypePortalOpened: "Customer Portal opened",
+	billing.TypePlanActivated: "Plan activated", billing.TypeSubscriptionRefreshed: "Subscription updated",
+	billing.TypeSubscriptionCanceled: "Subscription canceled", billing.TypePaymentSucceeded: "Invoice paid",
+	billing.TypePaymentFailed: "Payment failed", billing.TypeSubscriptionSynced: "Synced from Stripe",
+}
+
+func row(e ports.StoredEvent, emails map[string]string) historyRow {
+	r := historyRow{When: e.OccurredAt.UTC().Format("2 Jan 2006 15:04"), Event: eventNames[e.Type], Actor: actorLabel(e.Metadata.Actor, emails)}
+	if r.Event == "" {
+		r.Event = e.Type
+	}
+	c, err := billing.DecodeChange(e.Type, e.SchemaVersion, e.Data)
+	if err != nil {
+		return r
+	}
+	switch c := c.(type) {
+	case billing.PaymentSucceeded:
+		r.Invoice, r.Amount, r.HostedURL, r.PDFURL = invoiceName(c.Invoice), money(c.AmountPaid, c.Currency), c.HostedInvoiceURL, c.InvoicePDF
+	case billing.PaymentFailed:
+		r.Invoice, r.Amount, r.HostedURL, r.PDFURL, r.Failed = invoiceName(c.Invoice), money(c.AmountDue, c.Currency), c.HostedInvoiceURL, c.InvoicePDF, true
+	case billing.PlanActivated:
+		r.Detail = "Plan " + string(c.Tier)
+	case billing.CheckoutStarted:
+		r.Detail = "For plan " + string(c.Tier)
+	case billing.SubscriptionRefreshed:
+		r.Detail = fmt.Sprintf("%s, %s", statusLabel(string(c.Status)), tierOr(c.Tier))
+		if c.CancelAtPeriodEnd {
+			r.Detail += ", cancels at period end"
+		}
+	case billing.SubscriptionSynced:
+		r.Detail = fmt.Sprintf("%s, %s", statusLabel(string(c.Status)), tierOr(c.Tier))
+	case billing.SubscriptionCanceled:
+		r.Detail = "Back to the Free plan"
+	case billing.MemberAdded:
+		r.Detail = fmt.Sprintf("%s as %s (%s)", c.Email, c.Role, permList(c.Permissions))
+	case billing.MemberPermissionsChanged:
+		r.Detail = fmt.Sprintf("%s: %s", orID(emails, c.UserID), permList(c.Permissions))
+	case billing.MemberRemoved:
+		r.Detail = orID(emails, c.UserID)
+	case billing.OrgCreated:
+		r.Detail = c.Name
+	}
+	return r
+}
+
+func permList(perms []string) string {
+	if len(perms) == 0 {
+		return "no permissions"
+	}
+	return strings.Join(perms, ", ")
+}
+
+func tierOr(t billing.Tier) string {
+	if t == "" {
+		return "plan unchanged"
+	}
+	return "plan " + string(t)
+}
+
+func invoiceName(in billing.Invoice) string {
+	if in.Number != "" {
+		return in.Number
+	}
+	return in.InvoiceID
+}
+
+func orID(emails map[string]string, id string) string {
+	if e := emails[id]; e != "" {
+		return e
+	}
+	return id
+}
+
+func actorLabel(actor string, emails map[string]string) string {
+	switch {
+	case actor == "stripe":
+		return "Stripe"
+	case strings.HasPrefix(actor, "user:"):
+		return orID(emails, strings.TrimPrefix(actor, "user:"))
+	case strings.HasPrefix(actor, "system:"):
+		return "Safeclose (" + strings.ReplaceAll(strings.TrimPrefix(actor, "system:"), "_", " ") + ")"
+	}
+	return actor
+}
+
+var zeroDecimal = map[string]bool{"bif": true, "clp": true, "djf": true, "gnf": true, "jpy": true, "kmf": true, "krw": true,
+	"mga": true, "pyg": true, "rwf": true, "ugx": true, "vnd": true, "vuv": true, "xaf": true, "xof": true, "xpf": true}
+
+// money formats minor units: 4900 usd → "49.00 USD".
+func money(amount int64, currency string) string {
+	cur := strings.ToUpper(currency)
+	if zeroDecimal[strings.ToLower(currency)] {
+		return fmt.Sprintf("%d %s", amount, cur)
+	}
+	sign := ""
+	if amount < 0 {
+		sign, amount = "-", -amount
+	}
+	return fmt.Sprintf("%s%d.%02d %s", sign, amount/100, amount%100, cur)
+}
+
+func statusLabel(s string) string {
+	switch s {
+	case "none":
+		return "No subscription"
+	case "past_due":
+		return "Past due"
+	case "incomplete_expired":
+		return "Incomplete (expired)"
+	}
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
