@@ -39,9 +39,7 @@ func Up(ctx context.Context, db *bun.DB) (migrate.MigrationSlice, error) {
 		if err != nil {
 			return fmt.Errorf("migrate up: %w", err)
 		}
-		for _, mg := range group.Migrations {
-			applied = append(applied, mg)
-		}
+		applied = append(applied, group.Migrations...)
 		return nil
 	})
 	return applied, err
@@ -55,9 +53,7 @@ func Down(ctx context.Context, db *bun.DB) (migrate.MigrationSlice, error) {
 		if err != nil {
 			return fmt.Errorf("migrate down: %w", err)
 		}
-		for _, mg := range group.Migrations {
-			undone = append(undone, mg)
-		}
+		undone = append(undone, group.Migrations...)
 		return nil
 	})
 	return undone, err
