@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safeclose/billing/adapters/httpapi"
 	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -17,18 +18,8 @@ import (
 )
 
 type historyBody struct {
-	Events []struct {
-		Position      int64           `json:"position"`
-		Version       int64           `json:"version"`
-		Type          string          `json:"type"`
-		OccurredAt    string          `json:"occurredAt"`
-		RecordedAt    string          `json:"recordedAt"`
-		StripeEventID *string         `json:"stripeEventId"`
-		Actor         string          `json:"actor"`
-		Data          json.RawMessage `json:"data"`
-		Hash          string          `json:"hash"`
-	} `json:"events"`
-	NextCursor *string `json:"nextCursor"`
+	Events     []httpapi.EventJSON `json:"events"`
+	NextCursor *string             `json:"nextCursor"`
 }
 
 func TestHistoryPagesEveryEventExactlyOnce(t *testing.T) {

@@ -7,74 +7,27 @@ import (
 	"context"
 	"database/sql"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/peterldowns/pgtestdb"
 	"github.com/uptrace/bun"
 
+	"github.com/safeclose/billing/adapters/localstack"
 	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/migrations"
-)
-
-var (
-	clusterOnce sync.Once
-	clusterURL  string
-	clusterErr  error
 )
 
 // ServerURL returns the superuser URL of the test cluster, starting one if
 // DATABASE_URL is unset.
 func ServerURL(t testing.TB) string {
 	t.Helper()
-	clusterOnce.Do(func() {
-		if u := os.Getenv("DATABASE_URL"); u != "" {
-			clusterURL = u
-			return
-		}
-		root, err := repoRoot()
-		if err != nil {
-			clusterErr = err
-			return
-		}
-		dir := filepath.Join(root, ".data", "test-pg")
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			clusterErr = err
-			return
-		}
-		out, err := exec.Command("flock", "-o", dir+".lock", filepath.Join(root, "scripts", "stack.sh"), "pg-start", dir).Output()
-		if err != nil {
-			clusterErr = err
-			return
-		}
-		clusterURL = strings.TrimSpace(string(out))
-	})
-	if clusterErr != nil {
-		t.Fatalf("start test postgres (is postgresql installed? `make test` installs it): %v", clusterErr)
-	}
-	return clusterURL
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	u, err := localstack.URL("DATABASE_URL", "pg-start", "test-pg")
 	if err != nil {
-		return "", err
+		t.Fatalf("start test postgres (is postgresql installed? `make test` installs it): %v", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
+	return u
 }
 
 // DB is a test database.

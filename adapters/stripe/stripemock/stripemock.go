@@ -11,50 +11,20 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-)
 
-var (
-	once    sync.Once
-	mockURL string
-	mockErr error
+	"github.com/safeclose/billing/adapters/localstack"
 )
 
 // URL returns stripe-mock's base URL.
 func URL(t testing.TB) string {
 	t.Helper()
-	once.Do(func() {
-		if u := os.Getenv("STRIPE_MOCK_URL"); u != "" {
-			mockURL = u
-			return
-		}
-		root, err := os.Getwd()
-		for err == nil {
-			if _, serr := os.Stat(filepath.Join(root, "go.mod")); serr == nil {
-				break
-			}
-			if filepath.Dir(root) == root {
-				err = os.ErrNotExist
-			}
-			root = filepath.Dir(root)
-		}
-		if err != nil {
-			mockErr = err
-			return
-		}
-		dir := filepath.Join(root, ".data", "test-mock")
-		out, err := exec.Command("flock", "-o", dir+".lock", filepath.Join(root, "scripts", "stack.sh"), "mock-start", dir).Output()
-		mockURL, mockErr = strings.TrimSpace(string(out)), err
-	})
-	if mockErr != nil {
-		t.Fatalf("start stripe-mock (`make test` installs it): %v", mockErr)
+	u, err := localstack.URL("STRIPE_MOCK_URL", "mock-start", "test-mock")
+	if err != nil {
+		t.Fatalf("start stripe-mock (`make test` installs it): %v", err)
 	}
-	return mockURL
+	return u
 }
 
 // Request is one request that went through the proxy.
