@@ -28,13 +28,19 @@ func browser(t *testing.T) context.Context {
 	if err != nil {
 		t.Fatalf("chromium not found (make test installs Debian's chromium): %v", err)
 	}
+	// Not t.TempDir: Chromium's helpers may still write to the profile
+	// while the test's cleanup removes it, which would fail the test.
+	profile, err := os.MkdirTemp("", "chromium-profile")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 900))
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1100, 900))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 30*time.Second)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA(); _ = os.RemoveAll(profile) })
 	return ctx
 }
 
