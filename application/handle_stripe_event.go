@@ -54,6 +54,12 @@ func (s *Service) HandleStripeEvent(ctx context.Context, ev StripeEvent) (string
 		entry.FactType, entry.Fact = f.Change.EventType(), data
 		entry.OrgHint, entry.CustomerID, entry.SubscriptionID = f.OrgHint, f.CustomerID, f.SubscriptionID
 	}
+	if entry.FactType != "" {
+		outcome, done, err := s.applyDirect(ctx, entry)
+		if done || err != nil {
+			return outcome, err
+		}
+	}
 	stored, isNew, err := s.inbox.Receive(ctx, entry)
 	if err != nil {
 		return "", fmt.Errorf("inbox: %w", err)
@@ -68,6 +74,49 @@ func (s *Service) HandleStripeEvent(ctx context.Context, ev StripeEvent) (string
 	return s.process(ctx, stored)
 }
 
+// applyDirect is the common case in one transaction: an event tied to its
+// org at once is kept in the inbox together with its ledger event. It
+// returns done false, having recorded nothing, when the event must take the
+// slower path (parked, refused).
+func (s *Service) applyDirect(ctx context.Context, e ports.InboxEntry) (string, bool, error) {
+	change, err := billing.DecodeChange(e.FactType, billing.SchemaVersion, e.Fact)
+	if err != nil {
+		return "", false, err
+	}
+	org, refusal, known, err := s.route(ctx, e)
+	if err != nil || refusal != "" || org == "" {
+		return "", false, err
+	}
+	meta := ports.Metadata{Actor: "stripe", StripeEventID: e.ID}
+	res, err := s.updateWith(ctx, org, meta, e.ID, &e, func(acc *billing.Account) ([]billing.Event, error) {
+		ev, err := acc.RecordStripeFact(change, e.Created)
+		return []billing.Event{ev}, err
+	})
+	if refused(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", true, err
+	}
+	if res.Duplicate {
+		// Recorded by an earlier delivery: count this one.
+		if _, _, err := s.inbox.Receive(ctx, e); err != nil {
+			return "", true, err
+		}
+		return ports.OutcomeDuplicate, true, nil
+	}
+	s.log.Info("stripe event applied", zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type),
+		zap.String("orgId", org), zap.String("eventType", e.FactType), zap.Int("attempts", res.Attempts))
+	s.syncIfAmbiguous(ctx, org, res.Account, e.ID)
+	if !known {
+		// This event linked new Stripe ids: events may be parked for them.
+		// (When every id was linked before, any event parked for them was
+		// unparked by the event that linked it.)
+		s.unpark(ctx, e.CustomerID, e.SubscriptionID)
+	}
+	return ports.OutcomeApplied, true, nil
+}
+
 func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, error) {
 	log := s.log.With(zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type))
 	if e.FactType == "" {
@@ -77,7 +126,7 @@ func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, erro
 	if err != nil {
 		return "", err
 	}
-	org, refusal, err := s.route(ctx, e)
+	org, refusal, _, err := s.route(ctx, e)
 	if err != nil {
 		return "", err
 	}
@@ -91,7 +140,7 @@ func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, erro
 		}
 		// The link may have committed while this event was parking; the
 		// linking event unparks only what it sees parked, so look again.
-		if org, refusal, err = s.route(ctx, e); err != nil || refusal != "" || org == "" {
+		if org, refusal, _, err = s.route(ctx, e); err != nil || refusal != "" || org == "" {
 			log.Info("stripe event parked until its organization is known")
 			return ports.OutcomeParked, err
 		}
@@ -132,41 +181,44 @@ func refused(err error) bool {
 
 // route finds the event's organization: the one its customer or
 // subscription is linked to, or the one it names. A named org that
-// contradicts the link, or that does not exist, is a refusal.
-func (s *Service) route(ctx context.Context, e ports.InboxEntry) (org, refusal string, err error) {
+// contradicts the link, or that does not exist, is a refusal. known tells
+// whether every Stripe id the event names was linked already.
+func (s *Service) route(ctx context.Context, e ports.InboxEntry) (org, refusal string, known bool, err error) {
 	linked := ""
+	known = true
 	for _, id := range []string{e.CustomerID, e.SubscriptionID} {
 		if id == "" {
 			continue
 		}
 		o, err := s.links.OrgOf(ctx, id)
 		if errors.Is(err, ports.ErrNotFound) {
+			known = false
 			continue
 		}
 		if err != nil {
-			return "", "", err
+			return "", "", false, err
 		}
 		if linked != "" && o != linked {
-			return linked, fmt.Sprintf("customer and subscription are linked to different organizations (%s, %s)", linked, o), nil
+			return linked, fmt.Sprintf("customer and subscription are linked to different organizations (%s, %s)", linked, o), known, nil
 		}
 		linked = o
 	}
 	if e.OrgHint == "" {
-		return linked, "", nil
+		return linked, "", known, nil
 	}
 	if linked != "" && linked != e.OrgHint {
-		return linked, fmt.Sprintf("event names organization %s but its customer is linked to %s", e.OrgHint, linked), nil
+		return linked, fmt.Sprintf("event names organization %s but its customer is linked to %s", e.OrgHint, linked), known, nil
 	}
 	if linked == "" {
 		ok, err := s.orgs.OrgExists(ctx, e.OrgHint)
 		if err != nil {
-			return "", "", err
+			return "", "", false, err
 		}
 		if !ok {
-			return "", fmt.Sprintf("event names organization %s, which does not exist", e.OrgHint), nil
+			return "", fmt.Sprintf("event names organization %s, which does not exist", e.OrgHint), known, nil
 		}
 	}
-	return e.OrgHint, "", nil
+	return e.OrgHint, "", known, nil
 }
 
 // syncIfAmbiguous records the subscription as the Stripe API reports it

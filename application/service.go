@@ -43,6 +43,7 @@ type Service struct {
 	pay     ports.PaymentProvider
 	base    string
 	history ports.History
+	snaps   ports.Snapshots
 
 	// streams serializes this process's writers of one stream, so that
 	// concurrent deliveries for one org wait for each other instead of
@@ -65,6 +66,8 @@ type Deps struct {
 	Memberships   ports.Memberships
 	Payments      ports.PaymentProvider
 	History       ports.History
+	// Snapshots, when set, spares commands folding whole streams.
+	Snapshots ports.Snapshots
 	// BaseURL is the app's public origin: Stripe sends users back to
 	// {BaseURL}/orgs/{orgId}/billing.
 	BaseURL string
@@ -79,7 +82,7 @@ func NewService(d Deps) *Service {
 	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
 		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions,
 		users: d.Users, member: d.Memberships, pay: d.Payments, base: strings.TrimRight(d.BaseURL, "/"),
-		history: d.History}
+		history: d.History, snaps: d.Snapshots}
 }
 
 // Decision is what a command decides on an account: the events to append,
@@ -98,13 +101,21 @@ type UpdateResult struct {
 // at the loaded version; on a version conflict, start again, at most
 // MaxAppendAttempts times.
 func (s *Service) update(ctx context.Context, orgID string, meta ports.Metadata, key string, decide Decision) (UpdateResult, error) {
+	return s.updateWith(ctx, orgID, meta, key, nil, decide)
+}
+
+// updateWith is update that also keeps a Stripe event in the inbox in the
+// append's transaction.
+func (s *Service) updateWith(ctx context.Context, orgID string, meta ports.Metadata, key string, inbox *ports.InboxEntry, decide Decision) (UpdateResult, error) {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(orgID))
 	mu := &s.streams[h.Sum32()%uint32(len(s.streams))]
 	mu.Lock()
 	defer mu.Unlock()
 	for attempt := 1; attempt <= MaxAppendAttempts; attempt++ {
-		acc, err := s.loadAccount(ctx, orgID)
+		// From the snapshot first; from the stream itself after a conflict,
+		// in case the snapshot is behind.
+		acc, err := s.loadForUpdate(ctx, orgID, attempt == 1)
 		if err != nil {
 			return UpdateResult{}, err
 		}
@@ -112,7 +123,7 @@ func (s *Service) update(ctx context.Context, orgID string, meta ports.Metadata,
 		if err != nil || len(events) == 0 {
 			return UpdateResult{Account: acc, Attempts: attempt}, err
 		}
-		req := ports.AppendRequest{StreamID: orgID, ExpectedVersion: acc.Version(), Metadata: meta, IdempotencyKey: key}
+		req := ports.AppendRequest{StreamID: orgID, ExpectedVersion: acc.Version(), Metadata: meta, IdempotencyKey: key, Inbox: inbox}
 		for _, e := range events {
 			data, err := billing.EncodeChange(e.Change)
 			if err != nil {
@@ -150,6 +161,26 @@ func backoff(ctx context.Context, attempt int) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// loadForUpdate loads the account from its snapshot when asked and one
+// exists, else from its stream.
+func (s *Service) loadForUpdate(ctx context.Context, orgID string, fromSnapshot bool) (*billing.Account, error) {
+	if !fromSnapshot || s.snaps == nil {
+		return s.loadAccount(ctx, orgID)
+	}
+	snap, err := s.snaps.Snapshot(ctx, orgID)
+	if errors.Is(err, ports.ErrNotFound) {
+		return s.loadAccount(ctx, orgID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	acc, err := billing.RestoreAccount(snap)
+	if err != nil || acc.OrgID() != orgID {
+		return s.loadAccount(ctx, orgID)
+	}
+	return acc, nil
 }
 
 func (s *Service) loadAccount(ctx context.Context, orgID string) (*billing.Account, error) {

@@ -61,6 +61,10 @@ type AppendRequest struct {
 	// events: a second append with the same key appends nothing and
 	// reports Duplicate, whatever its expected version.
 	IdempotencyKey string
+	// Inbox, when set, is the Stripe event these events record: the store
+	// keeps it in the inbox as applied (counting the delivery) in the same
+	// transaction, so a webhook costs one commit.
+	Inbox *InboxEntry
 }
 
 // AppendResult tells what an append did.

@@ -25,6 +25,13 @@ type BillingStatusReader interface {
 	Status(ctx context.Context, orgID string) (BillingStatus, error)
 }
 
+// Snapshots reads the account snapshot kept with the billing status read
+// model, so that a command need not fold the whole stream.
+type Snapshots interface {
+	// Snapshot returns the stream's latest snapshot, or ErrNotFound.
+	Snapshot(ctx context.Context, streamID string) ([]byte, error)
+}
+
 // Clock tells the time. Times are UTC with microsecond precision, what the
 // ledger keeps.
 type Clock interface {

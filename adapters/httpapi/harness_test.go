@@ -89,7 +89,7 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	users := postgres.NewUsers(db.DB)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
 		Inbox: postgres.NewInbox(db.DB, clock), Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
-		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), BaseURL: opt.baseURL})
+		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), Snapshots: status, BaseURL: opt.baseURL})
 	identity := application.NewIdentity(users, clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)

@@ -24,7 +24,7 @@ var _ ports.Inbox = (*Inbox)(nil)
 func NewInbox(db *bun.DB, clock ports.Clock) *Inbox { return &Inbox{db: db, clock: clock} }
 
 type inboxRow struct {
-	bun.BaseModel `bun:"table:stripe_inbox"`
+	bun.BaseModel `bun:"table:stripe_inbox,alias:stripe_inbox"`
 
 	ID             string          `bun:"id,pk"`
 	Type           string          `bun:"type"`
@@ -124,4 +124,20 @@ func (o *Orgs) OrgExists(ctx context.Context, orgID string) (bool, error) {
 		return false, fmt.Errorf("look up org: %w", err)
 	}
 	return ok, nil
+}
+
+// keepApplied records a Stripe event as applied to stream, inside the
+// append's transaction: a new row, or a known one (parked, received)
+// settled, its delivery counted.
+func keepApplied(ctx context.Context, tx bun.Tx, e ports.InboxEntry, stream string, now time.Time) error {
+	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: e.Payload,
+		ReceivedAt: now, Deliveries: 1, Outcome: ports.OutcomeApplied, OrgID: &stream, SettledAt: &now,
+		FactType: e.FactType, Fact: e.Fact, OrgHint: e.OrgHint, CustomerID: e.CustomerID, SubscriptionID: e.SubscriptionID}
+	_, err := tx.NewInsert().Model(&row).On("CONFLICT (id) DO UPDATE").
+		Set("outcome = EXCLUDED.outcome").Set("org_id = EXCLUDED.org_id").Set("detail = ''").
+		Set("settled_at = EXCLUDED.settled_at").Set("deliveries = stripe_inbox.deliveries + 1").Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("keep stripe event: %w", err)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ type StatusProjection struct {
 var (
 	_ Projection                = (*StatusProjection)(nil)
 	_ ports.BillingStatusReader = (*StatusProjection)(nil)
+	_ ports.Snapshots           = (*StatusProjection)(nil)
 )
 
 // NewStatusProjection returns the projection, reading through db.
@@ -207,4 +208,18 @@ func (b *statusBuilder) Write(ctx context.Context, db bun.IDB, table string) err
 		return upsertStatus(ctx, db, table, rows)
 	}
 	return nil
+}
+
+// Snapshot implements [ports.Snapshots]. The snapshot is written in the
+// same transaction as the events it folds, so its version is the stream's.
+func (p *StatusProjection) Snapshot(ctx context.Context, stream string) ([]byte, error) {
+	var snap []byte
+	err := p.db.QueryRowContext(ctx, "SELECT snapshot FROM billing_status WHERE org_id = ?", stream).Scan(&snap)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ports.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	return snap, nil
 }

@@ -102,6 +102,11 @@ func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.Appe
 				return errDuplicate
 			}
 		}
+		if req.Inbox != nil {
+			if err := keepApplied(ctx, tx, *req.Inbox, req.StreamID, now); err != nil {
+				return err
+			}
+		}
 		prev, err := advance(ctx, tx, req.StreamID, req.ExpectedVersion, int64(len(req.Events)))
 		if err != nil {
 			return err

@@ -139,13 +139,14 @@ type serviceIn struct {
 	Member ports.Memberships
 	Pay    ports.PaymentProvider
 	Hist   ports.History
+	Snaps  *postgres.StatusProjection
 	Config Config
 }
 
 func newServiceDeps(in serviceIn) application.Deps {
 	return application.Deps{Store: in.Store, Status: in.Status, Clock: in.Clock, Log: in.Log,
 		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs,
-		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, BaseURL: in.Config.AppBaseURL}
+		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, Snapshots: in.Snaps, BaseURL: in.Config.AppBaseURL}
 }
 
 // withApp builds the one-shot command's object graph, fills targets
