@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -257,4 +258,126 @@ func waitReady(t *testing.T, url string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s never ready", url)
+}
+
+// TestTwoInstancesAndAKill runs two instances on one database (both
+// migrating at start), delivers 20 orgs' lifecycles split between them
+// concurrently, kills one with SIGKILL mid-load, re-delivers everything
+// that got no 2xx (and some that did) to the survivor, and expects every
+// org in its in-order state and the ledger intact.
+func TestTwoInstancesAndAKill(t *testing.T) {
+	db := pgtest.New(t)
+	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
+	factory, _ := stripe.NewFactory(prices)
+	fake := stripefake.New(factory)
+	defer fake.Close()
+	env := func(addr string) []string {
+		return []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "APP_BASE_URL=http://" + addr,
+			"STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_two", "STRIPE_API_BASE=" + fake.URL,
+			"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}
+	}
+	c := cli{t: t, env: env(freeAddr(t))}
+	c.ok("", "migrate", "up") // the pgtest template has them; serve must cope with none pending
+	c.ok("pw-pw-pw-pw\n", "users", "create", "--email", "o@example.com")
+	addrs := []string{freeAddr(t), freeAddr(t)}
+	var procs []*exec.Cmd
+	for _, a := range addrs {
+		p := exec.Command(binary, "serve")
+		p.Env = env(a)
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Process.Kill()
+		procs = append(procs, p)
+	}
+	for _, a := range addrs {
+		waitReady(t, "http://"+a+"/readyz")
+	}
+	type delivery struct{ payload []byte }
+	var all []delivery
+	var orgs []string
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for i := range 20 {
+		org := strings.TrimSpace(c.ok("", "orgs", "create", "--name", fmt.Sprint("Org ", i), "--owner", "o@example.com"))
+		orgs = append(orgs, org)
+		spec := stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_" + org, SubscriptionID: "sub_" + org, Tier: billing.TierPro, CurrentPeriodEnd: start.AddDate(0, 1, 0)}
+		final := spec
+		final.Status, final.Tier = "canceled", billing.TierEnterprise
+		fake.SetSubscription(final)
+		at := func(s int) time.Time { return start.Add(time.Duration(s) * time.Second) }
+		id := func(n int) string { return fmt.Sprintf("evt_%s_%d", org, n) }
+		ent := spec
+		ent.Tier = billing.TierEnterprise
+		for _, p := range [][]byte{
+			factory.Event(id(1), "checkout.session.completed", at(0), factory.CheckoutSession("cs_"+org, spec)),
+			factory.Event(id(2), "invoice.paid", at(0), factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: "in1_" + org, Amount: 10, Paid: true})),
+			factory.Event(id(3), "invoice.payment_failed", at(2), factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: "in2_" + org, Amount: 10})),
+			factory.Event(id(4), "customer.subscription.updated", at(3), factory.Subscription(ent)),
+			factory.Event(id(5), "customer.subscription.deleted", at(4), factory.Subscription(final)),
+		} {
+			all = append(all, delivery{p})
+		}
+	}
+	post := func(addr string, p []byte) int {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/billing/webhook", bytes.NewReader(p))
+		req.Header.Set("Stripe-Signature", stripe.Sign(p, "whsec_two", time.Now()))
+		client := &http.Client{Timeout: 5 * time.Second}
+		res, err := client.Do(req)
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// Deliver in reverse order, split between the instances, 8 at a time;
+	// kill the first instance halfway.
+	codes := make([]int, len(all))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for k := range all {
+		i := len(all) - 1 - k
+		if k == len(all)/2 {
+			_ = procs[0].Process.Signal(syscall.SIGKILL)
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			codes[i] = post(addrs[i%2], all[i].payload)
+		}()
+	}
+	wg.Wait()
+	redelivered := 0
+	for i, code := range codes {
+		if code/100 != 2 || i%3 == 0 { // everything not acknowledged, and some that were
+			if got := post(addrs[1], all[i].payload); got != 200 {
+				t.Fatalf("re-delivery %d to the survivor: %d", i, got)
+			}
+			redelivered++
+		}
+	}
+	t.Logf("%d deliveries, %d re-delivered after the kill", len(all), redelivered)
+	conn, err := sql.Open("pgx", db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, org := range orgs {
+		var tier, status string
+		var stripeEvents, distinct int
+		if err := conn.QueryRow("SELECT plan_tier, status FROM billing_status WHERE org_id = $1", org).Scan(&tier, &status); err != nil {
+			t.Fatal(err)
+		}
+		if tier != "FREE" || status != "canceled" {
+			t.Errorf("%s: %s %s, want FREE canceled", org, tier, status)
+		}
+		_ = conn.QueryRow("SELECT count(*), count(DISTINCT metadata->>'stripeEventId') FROM billing_events WHERE stream_id = $1 AND metadata ? 'stripeEventId'", org).Scan(&stripeEvents, &distinct)
+		if stripeEvents != 5 || distinct != 5 {
+			t.Errorf("%s: %d Stripe events (%d distinct), want 5", org, stripeEvents, distinct)
+		}
+	}
+	if out := c.ok("", "ledger", "verify"); !strings.Contains(out, "intact") {
+		t.Error(out)
+	}
 }
