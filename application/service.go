@@ -30,20 +30,21 @@ var ErrBusy = errors.New("stream too busy, try again")
 
 // Service runs the use cases. It is safe for concurrent use.
 type Service struct {
-	store   ports.EventStore
-	status  ports.BillingStatusReader
-	clock   ports.Clock
-	log     *zap.Logger
-	inbox   ports.Inbox
-	links   ports.StripeLinks
-	orgs    ports.OrgDirectory
-	subs    ports.SubscriptionSource
-	users   ports.Users
-	member  ports.Memberships
-	pay     ports.PaymentProvider
-	base    string
-	history ports.History
-	snaps   ports.Snapshots
+	store      ports.EventStore
+	status     ports.BillingStatusReader
+	clock      ports.Clock
+	log        *zap.Logger
+	inbox      ports.Inbox
+	links      ports.StripeLinks
+	orgs       ports.OrgDirectory
+	subs       ports.SubscriptionSource
+	users      ports.Users
+	member     ports.Memberships
+	pay        ports.PaymentProvider
+	base       string
+	history    ports.History
+	snaps      ports.Snapshots
+	onConflict func()
 
 	// streams serializes this process's writers of one stream, so that
 	// concurrent deliveries for one org wait for each other instead of
@@ -68,6 +69,9 @@ type Deps struct {
 	History       ports.History
 	// Snapshots, when set, spares commands folding whole streams.
 	Snapshots ports.Snapshots
+	// OnConflict, when set, is called at each append that lost a version
+	// race and is retried (a metric).
+	OnConflict func()
 	// BaseURL is the app's public origin: Stripe sends users back to
 	// {BaseURL}/orgs/{orgId}/billing.
 	BaseURL string
@@ -82,7 +86,7 @@ func NewService(d Deps) *Service {
 	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
 		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions,
 		users: d.Users, member: d.Memberships, pay: d.Payments, base: strings.TrimRight(d.BaseURL, "/"),
-		history: d.History, snaps: d.Snapshots}
+		history: d.History, snaps: d.Snapshots, onConflict: d.OnConflict}
 }
 
 // Decision is what a command decides on an account: the events to append,
@@ -133,6 +137,9 @@ func (s *Service) updateWith(ctx context.Context, orgID string, meta ports.Metad
 		}
 		res, err := s.store.Append(ctx, req)
 		if errors.Is(err, ports.ErrVersionConflict) {
+			if s.onConflict != nil {
+				s.onConflict()
+			}
 			s.log.Debug("append conflict, retrying", zap.String("orgId", orgID), zap.Int("attempt", attempt))
 			backoff(ctx, attempt)
 			continue

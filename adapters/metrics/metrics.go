@@ -17,6 +17,7 @@ type Metrics struct {
 	WebhookOutcomes *prometheus.CounterVec
 	WebhookRefetch  *prometheus.CounterVec
 	WebhookLag      prometheus.Histogram
+	AppendConflicts prometheus.Counter
 }
 
 // New registers the instruments on a new registry.
@@ -42,7 +43,11 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.5, 2, 14),
 		}),
 	}
-	m.Registry.MustRegister(m.HTTPDuration, m.WebhookOutcomes, m.WebhookRefetch, m.WebhookLag,
+	m.AppendConflicts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "safeclose_append_conflicts_total",
+		Help: "Appends that lost an optimistic-concurrency race and were retried.",
+	})
+	m.Registry.MustRegister(m.AppendConflicts, m.HTTPDuration, m.WebhookOutcomes, m.WebhookRefetch, m.WebhookLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -58,5 +63,14 @@ func (m *Metrics) ObserveReconcileDrift(f func() float64) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "safeclose_reconcile_drifted_orgs",
 		Help: "Organizations whose ledger differed from Stripe in the last reconcile run.",
+	}, f))
+}
+
+// ObserveParked exposes the number of parked webhook events, read by f at
+// each scrape.
+func (m *Metrics) ObserveParked(f func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "safeclose_webhook_parked_events",
+		Help: "Verified Stripe events waiting for their organization to be known.",
 	}, f))
 }

@@ -141,3 +141,8 @@ func keepApplied(ctx context.Context, tx bun.Tx, e ports.InboxEntry, stream stri
 	}
 	return nil
 }
+
+// ParkedCount returns how many events are parked.
+func (in *Inbox) ParkedCount(ctx context.Context) (int, error) {
+	return in.db.NewSelect().Table("stripe_inbox").Where("outcome = ?", ports.OutcomeParked).Count(ctx)
+}

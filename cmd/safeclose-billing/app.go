@@ -108,7 +108,8 @@ func coreModule(cfg Config, out io.Writer) fx.Option {
 			fx.Annotate(newStore, fx.ParamTags(``, ``, `group:"projections"`)),
 			func(s *postgres.Store) ports.EventStore { return s },
 			func(p *postgres.StatusProjection) ports.BillingStatusReader { return p },
-			fx.Annotate(postgres.NewInbox, fx.As(new(ports.Inbox))),
+			postgres.NewInbox,
+			func(in *postgres.Inbox) ports.Inbox { return in },
 			fx.Annotate(postgres.NewOrgs, fx.As(new(ports.OrgDirectory))),
 			func(l *postgres.LinksProjection) ports.StripeLinks { return l },
 			newStripeClient,
@@ -140,13 +141,15 @@ type serviceIn struct {
 	Pay    ports.PaymentProvider
 	Hist   ports.History
 	Snaps  *postgres.StatusProjection
+	Metric *metrics.Metrics
 	Config Config
 }
 
 func newServiceDeps(in serviceIn) application.Deps {
 	return application.Deps{Store: in.Store, Status: in.Status, Clock: in.Clock, Log: in.Log,
 		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs,
-		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, Snapshots: in.Snaps, BaseURL: in.Config.AppBaseURL}
+		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, Snapshots: in.Snaps, BaseURL: in.Config.AppBaseURL,
+		OnConflict: in.Metric.AppendConflicts.Inc}
 }
 
 // withApp builds the one-shot command's object graph, fills targets

@@ -208,7 +208,7 @@ func TestOperatorJourney(t *testing.T) {
 	var mb bytes.Buffer
 	_, _ = mb.ReadFrom(metrics.Body)
 	metrics.Body.Close()
-	if !strings.Contains(mb.String(), "safeclose_reconcile_drifted_orgs 0") || !strings.Contains(mb.String(), `safeclose_webhook_events_total{outcome="applied"`) {
+	if !strings.Contains(mb.String(), "safeclose_reconcile_drifted_orgs 0") || !strings.Contains(mb.String(), `safeclose_webhook_events_total{outcome="applied"`) || !strings.Contains(mb.String(), "safeclose_webhook_parked_events 0") || !strings.Contains(mb.String(), "safeclose_append_conflicts_total") {
 		t.Errorf("metrics lack reconcile or webhook series")
 	}
 	fake.Down.Store(true)

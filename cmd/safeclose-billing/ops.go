@@ -128,3 +128,16 @@ func lastDrift(rec ports.Reconciliation) func() float64 {
 		return float64(run.Drifted)
 	}
 }
+
+// parkedCount reads the parked-event count for /metrics.
+func parkedCount(in *postgres.Inbox) func() float64 {
+	return func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := in.ParkedCount(ctx)
+		if err != nil {
+			return 0
+		}
+		return float64(n)
+	}
+}
