@@ -382,3 +382,30 @@ func TestWebhookAnyOrderConcurrently(t *testing.T) {
 	}
 	h.verifyLedger()
 }
+
+// TestWebhookWithTheDatabaseDown answers 5xx quickly, so Stripe retries,
+// and readiness says so too.
+func TestWebhookWithTheDatabaseDown(t *testing.T) {
+	h := newHarness(t)
+	l := newLifecycle(h, 1, time.Now().Add(-time.Hour))
+	if rec := h.do("GET", "/readyz", "", nil); rec.Code != 200 {
+		t.Fatalf("readyz: %d", rec.Code)
+	}
+	if err := h.db.DB.Close(); err != nil { // every query now fails at once
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rec := h.deliver(l.events[0])
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"unavailable"`) || strings.Contains(rec.Body.String(), "sql") {
+		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if rec := h.do("GET", "/readyz", "", nil); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("readyz with the database down: %d", rec.Code)
+	}
+	if rec := h.do("GET", "/healthz", "", nil); rec.Code != 200 {
+		t.Errorf("healthz: %d", rec.Code)
+	}
+}
