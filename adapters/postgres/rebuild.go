@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -52,12 +53,23 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 	if err != nil {
 		return stats, fmt.Errorf("rebuild: replay: %w", err)
 	}
+	// Shards hold disjoint streams: they write in parallel.
+	errs := make(chan error, len(shards))
+	for _, sh := range shards {
+		go func() {
+			for i, p := range s.projections {
+				if err := sh.builders[i].Write(ctx, s.db, aside(p)); err != nil {
+					errs <- fmt.Errorf("rebuild %s: %w", p.Name(), err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
 	versions := map[string]int64{}
 	for _, sh := range shards {
-		for i, p := range s.projections {
-			if err := sh.builders[i].Write(ctx, s.db, aside(p)); err != nil {
-				return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
-			}
+		if err := <-errs; err != nil {
+			return stats, err
 		}
 		maps.Copy(versions, sh.versions)
 	}
@@ -252,10 +264,13 @@ func (s *Store) replay(ctx context.Context, progress func(pos, n int64)) ([]*sha
 
 func (sh *shard) fold(batch []ports.StoredEvent) error {
 	for _, e := range batch {
-		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
+		// goccy/go-json decodes the same structs as encoding/json, several
+		// times faster; decoding is most of a rebuild's cost.
+		c, err := billing.DecodeChangeWith(gojson.Unmarshal, e.Type, e.SchemaVersion, e.Data)
 		if err != nil {
 			return fmt.Errorf("event %d: %w", e.Position, err)
 		}
+		de := billing.Event{Change: c, OccurredAt: e.OccurredAt}
 		for _, b := range sh.builders {
 			if err := b.Add(e, de); err != nil {
 				return err
@@ -290,10 +305,14 @@ func (s *Store) scanBinary(ctx context.Context, emit func([]ports.StoredEvent), 
 		var n, pos int64
 		lastReport := time.Now()
 		for rows.Next() {
-			var e ports.StoredEvent
-			if err := rows.Scan(&e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion, &e.Data, &e.OccurredAt, &e.RecordedAt); err != nil {
+			var (
+				e    ports.StoredEvent
+				data []byte // not json.RawMessage: pgx would validate it through encoding/json
+			)
+			if err := rows.Scan(&e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion, &data, &e.OccurredAt, &e.RecordedAt); err != nil {
 				return err
 			}
+			e.Data = data
 			e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
 			batch = append(batch, e)
 			n, pos = n+1, e.Position
