@@ -63,7 +63,9 @@ pg_start() {
   if [ -f "$dir/port" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     echo "postgres://postgres@127.0.0.1:$(cat "$dir/port")/postgres?sslmode=disable"; return
   fi
-  local port; port=$(free_port)
+  # The same port as last time when it is free, so URLs survive a restart.
+  local port; port=$(cat "$dir/port" 2>/dev/null || true)
+  if [ -z "$port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then port=$(free_port); fi
   as_pg "$bin/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 start \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on} -c shared_buffers=128MB" >/dev/null \
     || { tail -n 20 "$dir/postgres.log" >&2; exit 1; }

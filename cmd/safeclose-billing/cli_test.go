@@ -381,3 +381,145 @@ func TestTwoInstancesAndAKill(t *testing.T) {
 		t.Error(out)
 	}
 }
+
+// TestSIGTERMUnderLoadAndAPostgresRestart runs the service on a Postgres
+// cluster of its own: under webhook load it is restarted (the service
+// answers 5xx quickly meanwhile and recovers without a restart of its
+// own); then SIGTERM under load lets in-flight requests finish and exits 0.
+func TestSIGTERMUnderLoadAndAPostgresRestart(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not t.TempDir: its parent is private and Postgres runs as its own user.
+	dir, err := os.MkdirTemp("", "pg-restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stack := func(args ...string) string {
+		out, err := exec.Command(filepath.Join(root, "scripts", "stack.sh"), args...).Output()
+		if err != nil {
+			t.Fatalf("stack.sh %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	server := stack("pg-start", dir+"/pg")
+	defer stack("pg-stop", dir+"/pg")
+	factory, _ := stripe.NewFactory(stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"})
+	fake := stripefake.New(factory)
+	defer fake.Close()
+	addr := freeAddr(t)
+	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + server, "HTTP_ADDR=" + addr, "APP_BASE_URL=http://" + addr,
+		"STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_r", "STRIPE_API_BASE=" + fake.URL,
+		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}}
+	c.ok("", "migrate", "up")
+	c.ok("pw-pw-pw-pw\n", "users", "create", "--email", "o@example.com")
+	org := strings.TrimSpace(c.ok("", "orgs", "create", "--name", "R", "--owner", "o@example.com"))
+	serve := exec.Command(binary, "serve")
+	serve.Env = c.env
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	waitReady(t, "http://"+addr+"/readyz")
+	spec := stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_r", SubscriptionID: "sub_r", Tier: billing.TierPro, CurrentPeriodEnd: time.Now().AddDate(0, 1, 0)}
+	n := 0
+	post := func() (int, time.Duration) {
+		n++
+		p := factory.Event(fmt.Sprintf("evt_r_%d", n), "invoice.paid", time.Now().Add(-time.Minute), factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprint("in_", n), Amount: 1, Paid: true}))
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/billing/webhook", bytes.NewReader(p))
+		req.Header.Set("Stripe-Signature", stripe.Sign(p, "whsec_r", time.Now()))
+		start := time.Now()
+		res, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+		if err != nil {
+			return 0, time.Since(start)
+		}
+		res.Body.Close()
+		return res.StatusCode, time.Since(start)
+	}
+	if code, _ := post(); code != 200 {
+		t.Fatalf("before the restart: %d", code)
+	}
+	// Postgres down: 5xx, fast.
+	stack("pg-stop", dir+"/pg")
+	for range 5 {
+		code, took := post()
+		if code/100 != 5 || took > 3*time.Second {
+			t.Errorf("with Postgres down: %d after %v, want 5xx quickly", code, took)
+		}
+	}
+	if res, err := http.Get("http://" + addr + "/readyz"); err != nil || res.StatusCode != 503 {
+		t.Errorf("readyz with Postgres down: %v %v", err, res)
+	}
+	// Postgres back (same port): the service recovers by itself.
+	port := strings.TrimSpace(string(must(os.ReadFile(dir + "/pg/port"))))
+	stack("pg-start", dir+"/pg")
+	if got := strings.TrimSpace(string(must(os.ReadFile(dir + "/pg/port")))); got != port {
+		t.Fatalf("the cluster came back on another port (%s, was %s)", got, port)
+	}
+	recovered := false
+	for range 50 {
+		if code, _ := post(); code == 200 {
+			recovered = true
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !recovered {
+		t.Fatal("the service did not recover after Postgres came back")
+	}
+
+	// SIGTERM under load: in-flight requests complete.
+	var wg sync.WaitGroup
+	results := make(chan int, 64)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 16 {
+				code, _ := post()
+				results <- code
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	_ = serve.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- serve.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit within 10 s of SIGTERM")
+	}
+	wg.Wait()
+	close(results)
+	ok, refused, other := 0, 0, 0
+	for code := range results {
+		switch {
+		case code == 200:
+			ok++
+		case code == 0:
+			refused++ // not accepted: the listener was closed
+		default:
+			other++
+		}
+	}
+	t.Logf("during shutdown: %d answered 200, %d not accepted", ok, refused)
+	if ok == 0 || other != 0 {
+		t.Errorf("during shutdown: %d answered 200, %d not accepted, %d other answers (an accepted request must complete)", ok, refused, other)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
