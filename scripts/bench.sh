@@ -16,4 +16,5 @@ echo "== results (also in .data/bench/results.txt)"
 {
   go test -run '^$' -bench 'Rebuild' -benchtime 1x -timeout 30m ./adapters/postgres/ 2>&1
   go test -run '^$' -bench 'Webhooks|History|Checkout' -benchtime 1x -timeout 30m ./adapters/httpapi/ 2>&1
-} | grep -E '^(rebuild|webhooks|history|bare|status|checkout|direct)' | tee "$dir/results.txt"
+  go test -run '^$' -bench 'ServeUnderLoad' -benchtime 1x -timeout 30m ./cmd/safeclose-billing/ 2>&1
+} | grep -E '^(rebuild|webhooks|history|bare|status|checkout|direct|serve)' | tee "$dir/results.txt"

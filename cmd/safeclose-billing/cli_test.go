@@ -69,7 +69,7 @@ func (c cli) ok(stdin string, args ...string) string {
 	return out
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestOperatorJourney(t *testing.T) {
 	}
 }
 
-func waitReady(t *testing.T, url string) {
+func waitReady(t testing.TB, url string) {
 	t.Helper()
 	for range 100 {
 		if res, err := http.Get(url); err == nil {

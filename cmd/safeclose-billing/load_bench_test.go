@@ -1,0 +1,169 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/safeclose/billing/adapters/postgres"
+	"github.com/safeclose/billing/adapters/postgres/pgtest"
+	"github.com/safeclose/billing/adapters/stripe"
+	"github.com/safeclose/billing/adapters/stripe/stripefake"
+	"github.com/safeclose/billing/adapters/system"
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+	"github.com/safeclose/billing/ports/porttest"
+)
+
+// pgbenchScript is the bare SQL transaction of one webhook: the dedupe
+// insert, a ~1 KB jsonb event insert under UNIQUE (stream, version), the
+// read-model upsert.
+const pgbenchScript = `\set k random(1, 2000000000)
+\set org random(1, 1000)
+BEGIN;
+INSERT INTO bench_keys VALUES ('k' || :k) ON CONFLICT DO NOTHING;
+INSERT INTO bench_events (stream, version, data) VALUES ('o' || :org, :k, jsonb_build_object('d', repeat('x', 900))) ON CONFLICT DO NOTHING;
+INSERT INTO bench_status VALUES ('o' || :org, :k, jsonb_build_object('d', repeat('x', 300))) ON CONFLICT (org) DO UPDATE SET version = EXCLUDED.version, data = EXCLUDED.data;
+END;
+`
+
+// BenchmarkServeUnderLoad runs the built binary and posts signed
+// invoice.paid events for 1,000 linked orgs from 16 connections for
+// BENCH_SECONDS (default 10), then runs pgbench with the equivalent bare
+// transaction at the same concurrency on the same database, and reports
+// both, their ratio, and the service's peak RSS.
+func BenchmarkServeUnderLoad(b *testing.B) {
+	db := pgtest.New(b)
+	ctx := context.Background()
+	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
+	factory, _ := stripe.NewFactory(prices)
+	fake := stripefake.New(factory)
+	defer fake.Close()
+	store := postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB),
+		postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
+	const orgs = 1000
+	specs := make([]stripe.SubscriptionSpec, orgs)
+	for i := range orgs {
+		org := fmt.Sprintf("org_l%d", i)
+		specs[i] = stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_" + org, SubscriptionID: "sub_" + org, Tier: billing.TierPro}
+		_, err := store.Append(ctx, ports.AppendRequest{StreamID: org, Events: []ports.NewEvent{
+			porttest.Event(b, billing.OrgCreated{Name: org, OwnerUserID: "usr_x"}, time.Now()),
+			porttest.Event(b, billing.PlanActivated{CheckoutSessionID: "cs", CustomerID: specs[i].CustomerID, SubscriptionID: specs[i].SubscriptionID, Tier: billing.TierPro}, time.Now().Add(-time.Hour)),
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	addr := freeAddr(b)
+	serve := exec.Command(binary, "serve", "--no-migrate")
+	serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
+		"STRIPE_WEBHOOK_SECRET=whsec_l", "STRIPE_API_BASE=" + fake.URL, "STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p",
+		"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}
+	if err := serve.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	waitReady(b, "http://"+addr+"/readyz")
+	seconds := 10
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SECONDS")); err == nil && v > 0 {
+		seconds = v
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 30 * time.Second}
+	var n, failed atomic.Int64
+	deadline := time.Now().Add(time.Duration(seconds) * time.Second)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				spec := specs[(w*7919+i)%orgs]
+				p := factory.Event(fmt.Sprintf("evt_l%d_%d", w, i), "invoice.paid", time.Now().Add(-time.Minute),
+					factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprintf("in_%d_%d", w, i), Amount: 4900, Paid: true}))
+				req, _ := http.NewRequest("POST", "http://"+addr+"/api/billing/webhook", bytes.NewReader(p))
+				req.Header.Set("Stripe-Signature", stripe.Sign(p, "whsec_l", time.Now()))
+				res, err := client.Do(req)
+				if err != nil || res.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				res.Body.Close()
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	rate := float64(n.Load()) / time.Since(start).Seconds()
+	rss := peakRSS(b, serve.Process.Pid)
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Errorf("%d deliveries failed", failed.Load())
+	}
+	tps := pgbench(b, db.URL, seconds)
+	b.ReportMetric(rate, "webhooks/s")
+	b.ReportMetric(tps, "pgbench-tps")
+	b.ReportMetric(rss, "peak-RSS-MiB")
+	fmt.Fprintf(os.Stderr, "serve: webhooks c=16 over %d orgs %7.0f/s   pgbench same tx c=16 %7.0f tps   ratio %.2f   peak RSS %.0f MiB\n",
+		orgs, rate, tps, rate/tps, rss)
+}
+
+func peakRSS(b *testing.B, pid int) float64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status)
+	if m == nil {
+		b.Fatal("no VmHWM")
+	}
+	kb, _ := strconv.Atoi(string(m[1]))
+	return float64(kb) / 1024
+}
+
+func pgbench(b *testing.B, url string, seconds int) float64 {
+	bin, err := exec.LookPath("pgbench")
+	if err != nil {
+		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
+		if len(matches) == 0 {
+			b.Fatal("pgbench not found (Debian's postgresql package has it)")
+		}
+		bin = matches[len(matches)-1]
+	}
+	conn, err := postgres.Open(url, postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(`CREATE TABLE IF NOT EXISTS bench_keys (key text PRIMARY KEY);
+		CREATE TABLE IF NOT EXISTS bench_events (id bigserial PRIMARY KEY, stream text, version bigint, data jsonb, UNIQUE (stream, version));
+		CREATE TABLE IF NOT EXISTS bench_status (org text PRIMARY KEY, version bigint, data jsonb)`); err != nil {
+		b.Fatal(err)
+	}
+	script := filepath.Join(b.TempDir(), "webhook.sql")
+	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-n", "-c", "16", "-j", "2", "-T", strconv.Itoa(seconds), "-f", script, url).CombinedOutput()
+	if err != nil {
+		b.Fatalf("pgbench: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("pgbench output: %s", out)
+	}
+	tps, _ := strconv.ParseFloat(strings.TrimSpace(string(m[1])), 64)
+	return tps
+}
