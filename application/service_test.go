@@ -1,0 +1,90 @@
+package application_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/safeclose/billing/adapters/memory"
+	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+// racyStore loses the version race a given number of times first.
+type racyStore struct {
+	*memory.Store
+	losses atomic.Int32
+}
+
+func (s *racyStore) Append(ctx context.Context, req ports.AppendRequest) (ports.AppendResult, error) {
+	if s.losses.Add(-1) >= 0 {
+		return ports.AppendResult{}, ports.ErrVersionConflict
+	}
+	return s.Store.Append(ctx, req)
+}
+
+type fakeUsers struct{ ports.Users }
+
+func (fakeUsers) UserByEmail(_ context.Context, email string) (ports.User, error) {
+	return ports.User{ID: "usr_1", Email: email}, nil
+}
+
+type noOrgs struct{}
+
+func (noOrgs) OrgExists(context.Context, string) (bool, error) { return true, nil }
+
+func newService(store ports.EventStore, status ports.BillingStatusReader, conflicts *atomic.Int32) *application.Service {
+	return application.NewService(application.Deps{Store: store, Status: status, Users: fakeUsers{}, Orgs: noOrgs{},
+		Clock: memory.NewClock(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)), OnConflict: func() { conflicts.Add(1) }})
+}
+
+func TestUpdateRetriesLostRacesAndGivesUp(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		losses    int32
+		wantErr   error
+		conflicts int32
+	}{
+		{0, nil, 0},
+		{3, nil, 3},
+		{application.MaxAppendAttempts - 1, nil, application.MaxAppendAttempts - 1},
+		{application.MaxAppendAttempts, application.ErrBusy, application.MaxAppendAttempts},
+	} {
+		mem := memory.NewStore(memory.NewClock(time.Now()))
+		store := &racyStore{Store: mem}
+		store.losses.Store(tc.losses)
+		var conflicts atomic.Int32
+		svc := newService(store, mem, &conflicts)
+		org, err := svc.CreateOrg(ctx, application.Actor{}, "Acme", "o@example.com")
+		if !errors.Is(err, tc.wantErr) {
+			t.Fatalf("%d losses: err %v, want %v", tc.losses, err, tc.wantErr)
+		}
+		if conflicts.Load() != tc.conflicts {
+			t.Errorf("%d losses: %d conflicts observed", tc.losses, conflicts.Load())
+		}
+		if tc.wantErr != nil {
+			continue
+		}
+		events, _ := mem.Load(ctx, org)
+		if len(events) != 2 || events[0].Type != billing.TypeOrgCreated || events[0].Metadata.Actor != "system:cli" {
+			t.Errorf("%d losses: ledger %+v", tc.losses, events)
+		}
+	}
+}
+
+func TestCursorRoundTripAndRefusals(t *testing.T) {
+	for _, v := range []int64{0, 1, 7, 1 << 40} {
+		got, err := application.DecodeCursor(application.EncodeCursor(v))
+		if err != nil || got != v {
+			t.Errorf("cursor %d: %d, %v", v, got, err)
+		}
+	}
+	for _, bad := range []string{"", "!!", "djE6", "djI6NQ", "djE6LTE", "djE6eA"} {
+		if _, err := application.DecodeCursor(bad); err == nil {
+			t.Errorf("cursor %q accepted", bad)
+		}
+	}
+}
