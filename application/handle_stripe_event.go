@@ -87,11 +87,7 @@ func (s *Service) applyDirect(ctx context.Context, e ports.InboxEntry) (string, 
 	if err != nil || refusal != "" || org == "" {
 		return "", false, err
 	}
-	meta := ports.Metadata{Actor: "stripe", StripeEventID: e.ID}
-	res, err := s.updateWith(ctx, org, meta, e.ID, &e, func(acc *billing.Account) ([]billing.Event, error) {
-		ev, err := acc.RecordStripeFact(change, e.Created)
-		return []billing.Event{ev}, err
-	})
+	res, err := s.record(ctx, e, org, change, &e)
 	if refused(err) {
 		return "", false, nil
 	}
@@ -146,11 +142,7 @@ func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, erro
 		}
 	}
 	log = log.With(zap.String("orgId", org))
-	meta := ports.Metadata{Actor: "stripe", StripeEventID: e.ID}
-	res, err := s.update(ctx, org, meta, e.ID, func(acc *billing.Account) ([]billing.Event, error) {
-		ev, err := acc.RecordStripeFact(change, e.Created)
-		return []billing.Event{ev}, err
-	})
+	res, err := s.record(ctx, e, org, change, nil)
 	if refused(err) {
 		log.Warn("stripe event refused", zap.Error(err))
 		return ports.OutcomeRefused, s.inbox.Settle(ctx, e.ID, ports.OutcomeRefused, org, err.Error())
@@ -173,6 +165,16 @@ func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, erro
 	s.syncIfAmbiguous(ctx, org, res.Account, e.ID)
 	s.unpark(ctx, e.CustomerID, e.SubscriptionID)
 	return outcome, nil
+}
+
+// record appends the event's fact to org's ledger, keyed by the Stripe
+// event id; with inbox, the inbox row is written in the same transaction.
+func (s *Service) record(ctx context.Context, e ports.InboxEntry, org string, change billing.Change, inbox *ports.InboxEntry) (UpdateResult, error) {
+	meta := ports.Metadata{Actor: "stripe", StripeEventID: e.ID}
+	return s.updateWith(ctx, org, meta, e.ID, inbox, func(acc *billing.Account) ([]billing.Event, error) {
+		ev, err := acc.RecordStripeFact(change, e.Created)
+		return []billing.Event{ev}, err
+	})
 }
 
 func refused(err error) bool {
