@@ -101,7 +101,7 @@ func (s *Service) applyDirect(ctx context.Context, e ports.InboxEntry) (string, 
 		}
 		return ports.OutcomeDuplicate, true, nil
 	}
-	s.log.Info("stripe event applied", zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type),
+	s.logger(ctx).Info("stripe event applied", zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type),
 		zap.String("orgId", org), zap.String("eventType", e.FactType), zap.Int("attempts", res.Attempts))
 	s.syncIfAmbiguous(ctx, org, res.Account, e.ID)
 	if !known {
@@ -114,7 +114,7 @@ func (s *Service) applyDirect(ctx context.Context, e ports.InboxEntry) (string, 
 }
 
 func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, error) {
-	log := s.log.With(zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type))
+	log := s.logger(ctx).With(zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type))
 	if e.FactType == "" {
 		return ports.OutcomeIgnored, s.inbox.Settle(ctx, e.ID, ports.OutcomeIgnored, "", "event type not handled")
 	}
@@ -232,7 +232,7 @@ func (s *Service) syncIfAmbiguous(ctx context.Context, org string, acc *billing.
 		return
 	}
 	if err := s.SyncSubscription(ctx, org, subID, billing.SyncReasonAmbiguousOrder, cause); err != nil {
-		s.log.Warn("could not settle same-second facts from the Stripe API", zap.String("orgId", org),
+		s.logger(ctx).Warn("could not settle same-second facts from the Stripe API", zap.String("orgId", org),
 			zap.String("stripeEventId", cause), zap.Error(err))
 	}
 }
@@ -273,12 +273,12 @@ func (s *Service) unpark(ctx context.Context, ids ...string) {
 	}
 	parked, err := s.inbox.Parked(ctx, named)
 	if err != nil {
-		s.log.Warn("could not look for parked events", zap.Error(err))
+		s.logger(ctx).Warn("could not look for parked events", zap.Error(err))
 		return
 	}
 	for _, p := range parked {
 		if _, err := s.process(ctx, p); err != nil {
-			s.log.Warn("parked event still not applied", zap.String("stripeEventId", p.ID), zap.Error(err))
+			s.logger(ctx).Warn("parked event still not applied", zap.String("stripeEventId", p.ID), zap.Error(err))
 		}
 	}
 }

@@ -42,7 +42,7 @@ func (s *Service) Reconcile(ctx context.Context, rec ports.Reconciliation, orgID
 		}
 		sub, err := s.subs.Subscription(ctx, acc.SubscriptionID())
 		if err != nil {
-			s.log.Warn("reconcile: cannot read the subscription", zap.String("orgId", org), zap.Error(err))
+			s.logger(ctx).Warn("reconcile: cannot read the subscription", zap.String("orgId", org), zap.Error(err))
 			run.Failed++
 			continue
 		}

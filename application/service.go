@@ -140,7 +140,7 @@ func (s *Service) updateWith(ctx context.Context, orgID string, meta ports.Metad
 			if s.onConflict != nil {
 				s.onConflict()
 			}
-			s.log.Debug("append conflict, retrying", zap.String("orgId", orgID), zap.Int("attempt", attempt))
+			s.logger(ctx).Debug("append conflict, retrying", zap.String("orgId", orgID), zap.Int("attempt", attempt))
 			backoff(ctx, attempt)
 			continue
 		}
@@ -204,4 +204,20 @@ func (s *Service) loadAccount(ctx context.Context, orgID string) (*billing.Accou
 		acc.Apply(de)
 	}
 	return acc, nil
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request being served,
+// so that the use cases' log lines name it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// logger is the service's logger with the request id of ctx, if any.
+func (s *Service) logger(ctx context.Context) *zap.Logger {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok && id != "" {
+		return s.log.With(zap.String("requestId", id))
+	}
+	return s.log
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 
 	"go.uber.org/zap"
+
+	"github.com/safeclose/billing/application"
 )
 
 // apiError is an error with its HTTP answer.
@@ -69,6 +71,7 @@ func withRequestID(next http.Handler) http.Handler {
 		_, _ = rand.Read(b[:])
 		id := "req_" + hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := application.WithRequestID(context.WithValue(r.Context(), requestIDKey{}, id), id)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -56,6 +56,7 @@ type harness struct {
 type options struct {
 	paymentsBase string // Stripe API for checkout and portal; "" for stripe-mock behind a recorder
 	baseURL      string // APP_BASE_URL; "" for baseURL
+	log          *zap.Logger
 }
 
 func newHarness(t testing.TB, opts ...options) *harness {
@@ -77,7 +78,10 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	clock := system.Clock{}
 	status, links := postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB)
 	var store *postgres.Store
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	log := opt.log
+	if log == nil {
+		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
 	client := stripe.NewClient(stripe.Config{SecretKey: "sk_test_fake", APIBase: fake.URL, Prices: prices, Timeout: 2 * time.Second})
 	var mock *stripemock.Recorder
 	if opt.paymentsBase == "" {

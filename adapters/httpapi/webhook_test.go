@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76/webhook"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/domain/billing"
@@ -407,5 +409,34 @@ func TestWebhookWithTheDatabaseDown(t *testing.T) {
 	}
 	if rec := h.do("GET", "/healthz", "", nil); rec.Code != 200 {
 		t.Errorf("healthz: %d", rec.Code)
+	}
+}
+
+// TestWebhookLogLinesNameTheRequestAndTheEvent: every line about a delivery
+// carries the request id, the Stripe event id and the org, and no secret.
+func TestWebhookLogLinesNameTheRequestAndTheEvent(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	h := newHarness(t, options{log: zap.New(core)})
+	l := newLifecycle(h, 1, time.Now().Add(-time.Hour))
+	h.createOrg("org_victim")
+	mustOK(t, h.deliver(l.events[0]), "checkout")
+	spec := stripe.SubscriptionSpec{OrgID: "org_victim", CustomerID: l.cus, SubscriptionID: l.sub, Tier: billing.TierPro, CurrentPeriodEnd: time.Now()}
+	mustOK(t, h.deliver(h.factory.Event("evt_evil", "customer.subscription.updated", time.Now(), h.factory.Subscription(spec))), "refused")
+	seen := 0
+	for _, entry := range logs.All() {
+		fields := entry.ContextMap()
+		if fields["stripeEventId"] == nil {
+			continue
+		}
+		seen++
+		if id, _ := fields["requestId"].(string); !strings.HasPrefix(id, "req_") || fields["orgId"] == nil {
+			t.Errorf("%q lacks requestId or orgId: %v", entry.Message, fields)
+		}
+		if s := fmt.Sprint(fields); strings.Contains(s, "whsec_") || strings.Contains(s, "sk_test") {
+			t.Errorf("a secret in the log: %s", s)
+		}
+	}
+	if seen < 2 {
+		t.Errorf("%d webhook log lines, want the applied and the refused one", seen)
 	}
 }
