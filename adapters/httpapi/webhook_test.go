@@ -110,8 +110,9 @@ func TestWebhookEffects(t *testing.T) {
 	for _, e := range events {
 		types = append(types, e.Type)
 	}
-	// The same-second deleted settled by a sync from the API.
-	want := "PlanActivated PaymentSucceeded SubscriptionRefreshed PaymentFailed SubscriptionRefreshed PaymentSucceeded SubscriptionRefreshed SubscriptionCanceled SubscriptionSynced"
+	// The deletion shares its second with the last update and wins: Stripe
+	// sends it last, and nothing needs asking the API.
+	want := "PlanActivated PaymentSucceeded SubscriptionRefreshed PaymentFailed SubscriptionRefreshed PaymentSucceeded SubscriptionRefreshed SubscriptionCanceled"
 	if got := strings.Join(types, " "); got != want {
 		t.Errorf("ledger types:\n got  %s\n want %s", got, want)
 	}
@@ -140,7 +141,7 @@ func TestWebhookIgnoresOtherTypes(t *testing.T) {
 	}
 	// A one-off payment checkout is not a subscription of ours.
 	cs := h.factory.CheckoutSession("cs_pay", stripe.SubscriptionSpec{OrgID: "org_1", CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: billing.TierPro})
-	cs["mode"] = "payment"
+	cs["mode"], cs["subscription"] = "payment", nil
 	if out := mustOK(t, h.deliver(h.factory.Event("evt_pay", "checkout.session.completed", time.Now(), cs)), "payment checkout"); out != ports.OutcomeIgnored {
 		t.Errorf("payment-mode checkout: outcome %q", out)
 	}
@@ -438,5 +439,70 @@ func TestWebhookLogLinesNameTheRequestAndTheEvent(t *testing.T) {
 	}
 	if seen < 2 {
 		t.Errorf("%d webhook log lines, want the applied and the refused one", seen)
+	}
+}
+
+// TestWebhookSameSecondDisagreementIsSettledByTheAPI: a payment that
+// failed and one that succeeded in the same second cannot be ordered from
+// the payloads; the subscription is read from the Stripe API and recorded,
+// whichever order they came in.
+func TestWebhookSameSecondDisagreementIsSettledByTheAPI(t *testing.T) {
+	h := newHarness(t)
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for run, order := range [][]int{{0, 1}, {1, 0}} {
+		org := fmt.Sprintf("org_tie%d", run)
+		h.createOrg(org)
+		spec := stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_" + org, SubscriptionID: "sub_" + org, Tier: billing.TierPro, CurrentPeriodEnd: start.AddDate(0, 1, 0)}
+		mustOK(t, h.deliver(h.factory.Event("evt_co_"+org, "checkout.session.completed", start, h.factory.CheckoutSession("cs_"+org, spec))), "checkout")
+		now := spec
+		now.Status = "past_due" // what Stripe says now
+		h.fake.SetSubscription(now)
+		tie := [][]byte{
+			h.factory.Event("evt_ok_"+org, "invoice.paid", start.Add(5*time.Second), h.factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: "in_a", Amount: 1, Paid: true})),
+			h.factory.Event("evt_ko_"+org, "invoice.payment_failed", start.Add(5*time.Second), h.factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: "in_b", Amount: 1})),
+		}
+		before := h.fake.Requests.Load()
+		for _, i := range order {
+			mustOK(t, h.deliver(tie[i]), "tie")
+		}
+		if h.fake.Requests.Load() == before {
+			t.Errorf("run %d: the API was not asked", run)
+		}
+		st := h.billingStatus(org)
+		events := h.billingEvents(org)
+		last := events[len(events)-1]
+		if st.Status != "past_due" || last.Type != billing.TypeSubscriptionSynced || last.Metadata.Actor != "system:ambiguous_order" || last.Metadata.CausationID == "" {
+			t.Errorf("run %d: status %s, last event %s by %q", run, st.Status, last.Type, last.Metadata.Actor)
+		}
+	}
+	h.verifyLedger()
+}
+
+// TestWebhookHandMadeEvents: an event without api_version is read as ours
+// (no API call), and a completed checkout whose metadata lost its tier
+// takes the tier its session was started with.
+func TestWebhookHandMadeEvents(t *testing.T) {
+	h := newHarness(t)
+	w := newWorld(t, h)
+	rec := h.do("POST", "/api/billing/checkout-session", w.tOwner, map[string]any{"orgId": w.org, "planTier": "ENTERPRISE"})
+	if rec.Code != 200 {
+		t.Fatal(rec.Body)
+	}
+	spec := stripe.SubscriptionSpec{OrgID: w.org, CustomerID: "cus_h", SubscriptionID: "sub_h", Tier: billing.TierEnterprise}
+	cs := h.factory.CheckoutSession("cs_unknown_to_us", spec)
+	cs["metadata"] = map[string]any{"orgId": w.org} // no planTier
+	var env map[string]any
+	_ = json.Unmarshal(h.factory.Event("evt_hand", "checkout.session.completed", time.Now(), cs), &env)
+	env["api_version"] = nil
+	payload, _ := json.Marshal(env)
+	before := h.fake.Requests.Load()
+	if out := mustOK(t, h.deliver(payload), "hand-made"); out != ports.OutcomeApplied {
+		t.Fatalf("outcome %q", out)
+	}
+	if h.fake.Requests.Load() != before {
+		t.Error("an event without api_version was re-fetched")
+	}
+	if st := h.billingStatus(w.org); st.PlanTier != "ENTERPRISE" || st.Status != "active" {
+		t.Errorf("status %+v", st)
 	}
 }

@@ -93,7 +93,9 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 		return ev, nil
 	}
 	obj := env.Data.Object
-	if env.APIVersion != stripego.APIVersion {
+	// Stripe always names the version; an event without one (hand-made)
+	// is read as ours.
+	if env.APIVersion != "" && env.APIVersion != stripego.APIVersion {
 		var err error
 		if obj, err = w.refetch(ctx, env.Type, obj); err != nil {
 			return application.StripeEvent{}, err
@@ -171,11 +173,16 @@ func (w *Webhooks) fact(eventType string, obj json.RawMessage) (*application.Str
 		if err := json.Unmarshal(obj, &cs); err != nil {
 			return nil, fmt.Errorf("%w: checkout session: %v", ErrMalformed, err)
 		}
-		if cs.Mode != stripego.CheckoutSessionModeSubscription {
+		// A session that made a subscription is ours whatever else it says;
+		// one that did not (a one-off payment) is not.
+		if cs.Subscription == nil || cs.Subscription.ID == "" {
+			if cs.Mode == stripego.CheckoutSessionModeSubscription {
+				return nil, fmt.Errorf("%w: subscription checkout without a subscription", ErrMalformed)
+			}
 			return nil, nil
 		}
-		if cs.ID == "" || cs.Customer == nil || cs.Customer.ID == "" || cs.Subscription == nil || cs.Subscription.ID == "" {
-			return nil, fmt.Errorf("%w: checkout session without id, customer or subscription", ErrMalformed)
+		if cs.ID == "" || cs.Customer == nil || cs.Customer.ID == "" {
+			return nil, fmt.Errorf("%w: checkout session without id or customer", ErrMalformed)
 		}
 		hint := cs.ClientReferenceID
 		if hint == "" {

@@ -16,6 +16,11 @@ type Account struct {
 	state   state
 	name    string
 	members map[string]Member
+	// checkouts are the tiers of the checkout sessions started, by session
+	// id, and the last one: a completed checkout whose metadata lost its
+	// tier takes it from here.
+	checkouts    map[string]Tier
+	lastCheckout Tier
 }
 
 // state is every part of the account that Stripe facts set, each a register
@@ -96,25 +101,25 @@ func (a *Account) Apply(e Event) {
 		a.applyMembership(e.Change)
 		return
 	}
-	at := e.OccurredAt
+	at, rank := e.OccurredAt, p.rank()
 	s := &a.state
 	if p.customer != nil {
-		s.Customer.offer(*p.customer, at, stringKey[string])
+		s.Customer.offer(*p.customer, at, rank, stringKey[string])
 	}
 	if p.subscription != nil {
-		s.Subscription.offer(*p.subscription, at, stringKey[string])
+		s.Subscription.offer(*p.subscription, at, rank, stringKey[string])
 	}
 	if p.tier != nil {
-		s.Tier.offer(*p.tier, at, stringKey[Tier])
+		s.Tier.offer(*p.tier, at, rank, stringKey[Tier])
 	}
 	if p.status != nil {
-		s.Status.offer(*p.status, at, stringKey[Status])
+		s.Status.offer(*p.status, at, rank, stringKey[Status])
 	}
 	if p.periodEnd != nil {
-		s.CurrentPeriodEnd.offer(*p.periodEnd, at, timeKey)
+		s.CurrentPeriodEnd.offer(*p.periodEnd, at, rank, timeKey)
 	}
 	if p.cancelAtPeriodEnd != nil {
-		s.CancelAtPeriodEnd.offer(*p.cancelAtPeriodEnd, at, boolKey)
+		s.CancelAtPeriodEnd.offer(*p.cancelAtPeriodEnd, at, rank, boolKey)
 	}
 }
 
@@ -177,15 +182,22 @@ func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 	if at.IsZero() {
 		return Event{}, fmt.Errorf("%w: no Stripe time", ErrInvalidFact)
 	}
+	if pa, isActivation := c.(PlanActivated); isActivation && !pa.Tier.Paid() {
+		pa.Tier = a.checkouts[pa.CheckoutSessionID]
+		if pa.Tier == "" {
+			pa.Tier = a.lastCheckout
+		}
+		if !pa.Tier.Paid() {
+			return Event{}, fmt.Errorf("%w: checkout without a tier, and none started", ErrInvalidTier)
+		}
+		c = pa
+	}
 	p, ok := patchOf(c)
 	if !ok {
 		return Event{}, fmt.Errorf("%w: %s is not a Stripe fact", ErrInvalidFact, c.EventType())
 	}
 	if err := p.validate(); err != nil {
 		return Event{}, err
-	}
-	if pa, isActivation := c.(PlanActivated); isActivation && !pa.Tier.Paid() {
-		return Event{}, fmt.Errorf("%w: checkout for %q", ErrInvalidTier, pa.Tier)
 	}
 	if linked := a.CustomerID(); linked != "" && p.customer != nil && *p.customer != linked {
 		return Event{}, ErrCustomerMismatch

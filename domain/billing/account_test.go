@@ -105,6 +105,12 @@ func TestFold(t *testing.T) {
 		{"a newer fact settles a conflict",
 			[]Event{ev(activated(TierPro), 10), ev(paid("sub_1"), 20), ev(failed(), 20), ev(paid("sub_1"), 21)},
 			view{TierPro, StatusActive, "cus_1", "sub_1", time.Time{}, false}, false},
+		{"same second: a deletion comes after an update, no conflict",
+			[]Event{ev(activated(TierPro), 10), ev(refreshed(StatusActive, TierEnterprise, 1000, true), 20), ev(canceled(1000), 20)},
+			view{TierFree, StatusCanceled, "cus_1", "sub_1", at(1000), false}, false},
+		{"same second: a deletion comes after a failure, no conflict",
+			[]Event{ev(activated(TierPro), 10), ev(failed(), 20), ev(canceled(900), 20)},
+			view{TierFree, StatusCanceled, "cus_1", "sub_1", at(900), false}, false},
 		{"a sync settles a conflict with Stripe's state",
 			[]Event{ev(activated(TierPro), 10), ev(paid("sub_1"), 20), ev(failed(), 20),
 				ev(SubscriptionSynced{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: StatusActive, Tier: TierPro, CurrentPeriodEnd: at(1000), Reason: SyncReasonAmbiguousOrder}, 25)},
@@ -181,6 +187,10 @@ func TestCommands(t *testing.T) {
 				c.CustomerID = "cus_evil"
 				return a.RecordStripeFact(c, at(20))
 			}, nil, ErrCustomerMismatch},
+		{"a checkout fact without a tier takes its started session's", []Event{ev(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_1"}, 1), ev(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_2"}, 2)},
+			func(a *Account) (Event, error) { return a.RecordStripeFact(activated(""), at(10)) }, activated(TierEnterprise), nil},
+		{"a checkout fact of an unknown session takes the last started tier", []Event{ev(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, 2)},
+			func(a *Account) (Event, error) { return a.RecordStripeFact(activated(""), at(10)) }, activated(TierStarter), nil},
 		{"a checkout fact for FREE is refused", nil,
 			func(a *Account) (Event, error) { return a.RecordStripeFact(activated(TierFree), at(10)) }, nil, ErrInvalidTier},
 		{"a fact without a customer is refused", nil,

@@ -75,6 +75,15 @@ func invoicePatch(inv Invoice, st Status) patch {
 	return p
 }
 
+// rank orders facts of the same Stripe second: one that ends the
+// subscription comes after one that does not.
+func (p patch) rank() int {
+	if p.status != nil && p.status.Ended() {
+		return 1
+	}
+	return 0
+}
+
 func (p patch) validate() error {
 	if p.customer == nil || *p.customer == "" {
 		return fmt.Errorf("%w: no customer", ErrInvalidFact)

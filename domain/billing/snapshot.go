@@ -9,18 +9,21 @@ import (
 // snapshot is the serialized form of an Account, kept beside read models so
 // that they can fold new events without reading the whole stream.
 type snapshot struct {
-	OrgID   string            `json:"orgId"`
-	Version int64             `json:"version"`
-	LastAt  time.Time         `json:"lastAt"`
-	State   state             `json:"state"`
-	Name    string            `json:"name,omitempty"`
-	Members map[string]Member `json:"members,omitempty"`
+	OrgID        string            `json:"orgId"`
+	Version      int64             `json:"version"`
+	LastAt       time.Time         `json:"lastAt"`
+	State        state             `json:"state"`
+	Name         string            `json:"name,omitempty"`
+	Members      map[string]Member `json:"members,omitempty"`
+	Checkouts    map[string]Tier   `json:"checkouts,omitempty"`
+	LastCheckout Tier              `json:"lastCheckout,omitempty"`
 }
 
 // MarshalSnapshot returns the account's full state, registers' Stripe times
 // included, as JSON.
 func (a *Account) MarshalSnapshot() ([]byte, error) {
-	return json.Marshal(snapshot{OrgID: a.orgID, Version: a.version, LastAt: a.lastAt, State: a.state, Name: a.name, Members: a.members})
+	return json.Marshal(snapshot{OrgID: a.orgID, Version: a.version, LastAt: a.lastAt, State: a.state, Name: a.name, Members: a.members,
+		Checkouts: a.checkouts, LastCheckout: a.lastCheckout})
 }
 
 // RestoreAccount returns the account saved by [Account.MarshalSnapshot].
@@ -29,5 +32,6 @@ func RestoreAccount(data []byte) (*Account, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("restore account snapshot: %w", err)
 	}
-	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, state: s.State, name: s.Name, members: s.Members}, nil
+	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, state: s.State, name: s.Name, members: s.Members,
+		checkouts: s.Checkouts, lastCheckout: s.LastCheckout}, nil
 }
