@@ -84,7 +84,9 @@ func compare(acc *billing.Account, sub ports.Subscription) []Drift {
 	}
 	add("status", string(acc.Status()), sub.Status)
 	add("planTier", string(acc.Tier()), string(tier))
-	add("currentPeriodEnd", stamp(acc.CurrentPeriodEnd()), stamp(sub.CurrentPeriodEnd))
+	if !sub.CurrentPeriodEnd.IsZero() { // unknown says nothing to correct
+		add("currentPeriodEnd", stamp(acc.CurrentPeriodEnd()), stamp(sub.CurrentPeriodEnd))
+	}
 	add("cancelAtPeriodEnd", fmt.Sprint(acc.CancelAtPeriodEnd()), fmt.Sprint(cancel))
 	return out
 }

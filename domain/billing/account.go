@@ -177,7 +177,8 @@ func (a *Account) CanOpenPortal() error {
 // RecordStripeFact validates a fact reported by Stripe at the given time
 // and returns the event that records it. A fact older than the state it
 // would set is still recorded, so the ledger keeps every fact, and the fold
-// ignores it. A fact naming another customer than the linked one is refused.
+// ignores it. A webhook fact naming another customer than the linked one is
+// refused.
 func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 	if at.IsZero() {
 		return Event{}, fmt.Errorf("%w: no Stripe time", ErrInvalidFact)
@@ -199,8 +200,12 @@ func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 	if err := p.validate(); err != nil {
 		return Event{}, err
 	}
-	if linked := a.CustomerID(); linked != "" && p.customer != nil && *p.customer != linked {
-		return Event{}, ErrCustomerMismatch
+	// A sync is read from the Stripe API by our own subscription id: what it
+	// says of the customer is the truth, not a claim to check.
+	if _, synced := c.(SubscriptionSynced); !synced {
+		if linked := a.CustomerID(); linked != "" && p.customer != nil && *p.customer != linked {
+			return Event{}, ErrCustomerMismatch
+		}
 	}
 	return Event{Change: c, OccurredAt: at}, nil
 }

@@ -191,6 +191,10 @@ func TestCommands(t *testing.T) {
 			func(a *Account) (Event, error) { return a.RecordStripeFact(activated(""), at(10)) }, activated(TierEnterprise), nil},
 		{"a checkout fact of an unknown session takes the last started tier", []Event{ev(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, 2)},
 			func(a *Account) (Event, error) { return a.RecordStripeFact(activated(""), at(10)) }, activated(TierStarter), nil},
+		{"a sync from the API may name another customer", live,
+			func(a *Account) (Event, error) {
+				return a.RecordStripeFact(SubscriptionSynced{CustomerID: "cus_other", SubscriptionID: "sub_1", Status: StatusActive, Reason: SyncReasonReconcile}, at(20))
+			}, SubscriptionSynced{CustomerID: "cus_other", SubscriptionID: "sub_1", Status: StatusActive, Reason: SyncReasonReconcile}, nil},
 		{"a checkout fact for FREE is refused", nil,
 			func(a *Account) (Event, error) { return a.RecordStripeFact(activated(TierFree), at(10)) }, nil, ErrInvalidTier},
 		{"a fact without a customer is refused", nil,
