@@ -164,13 +164,18 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if !a.limits.allow("email:"+strings.ToLower(strings.TrimSpace(in.Email)), 10, time.Minute) ||
-		!a.limits.allow("ip:"+clientIP(r), 30, time.Minute) {
+	// Failed attempts are limited: 10 a minute per email, 100 per client
+	// address. Successful logins cost nothing.
+	keys := []limit{{"email:" + strings.ToLower(strings.TrimSpace(in.Email)), 10}, {"ip:" + clientIP(r), 100}}
+	if a.limits.exhausted(keys...) {
 		a.fail(w, r, application.ErrRateLimited)
 		return
 	}
 	token, err := a.Identity.Login(r.Context(), in.Email, in.Password)
 	if err != nil {
+		if errors.Is(err, application.ErrInvalidCredentials) {
+			a.limits.spend(keys...)
+		}
 		a.fail(w, r, err)
 		return
 	}
@@ -422,26 +427,50 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toStatus(st))
 }
 
-// limiter is a per-key token bucket, for login attempts. It is safe for
-// concurrent use; it forgets keys when it grows large.
+// limiter keeps a token bucket per key (per minute), for failed logins.
+// It is safe for concurrent use; it forgets keys when it grows large.
 type limiter struct {
 	mu   sync.Mutex
 	keys map[string]*rate.Limiter
 }
 
+// limit is a key and its bucket size per minute.
+type limit struct {
+	key   string
+	burst int
+}
+
 func newLimiter() *limiter { return &limiter{keys: map[string]*rate.Limiter{}} }
 
-// allow takes a token from key's bucket of burst tokens refilled over per.
-func (l *limiter) allow(key string, burst int, per time.Duration) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.keys[key]
+func (l *limiter) bucket(k limit) *rate.Limiter {
+	lim, ok := l.keys[k.key]
 	if !ok {
 		if len(l.keys) > 100_000 {
 			l.keys = map[string]*rate.Limiter{}
 		}
-		lim = rate.NewLimiter(rate.Every(per/time.Duration(burst)), burst)
-		l.keys[key] = lim
+		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(k.burst)), k.burst)
+		l.keys[k.key] = lim
 	}
-	return lim.Allow()
+	return lim
+}
+
+// exhausted reports whether any key's bucket is empty.
+func (l *limiter) exhausted(keys ...limit) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if l.bucket(k).Tokens() < 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// spend takes a token from every key's bucket.
+func (l *limiter) spend(keys ...limit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		l.bucket(k).Allow()
+	}
 }

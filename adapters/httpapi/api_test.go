@@ -369,7 +369,13 @@ func TestLoginLogoutAndSessions(t *testing.T) {
 	if rec := h.do("GET", "/api/me", "", nil, "Cookie", "sc_test="+cookie.Value); rec.Code != 401 {
 		t.Errorf("after logout: %d", rec.Code)
 	}
-	// Rate limit: per email.
+	// Successful logins are not limited.
+	for i := range 15 {
+		if rec := login("alice@example.com", "correct horse"); rec.Code != 204 {
+			t.Fatalf("successful login %d: %d", i, rec.Code)
+		}
+	}
+	// Failed ones are, per email.
 	limited := false
 	for range 15 {
 		if login("alice@example.com", "wrong horse").Code == 429 {
