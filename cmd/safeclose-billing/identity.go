@@ -30,8 +30,8 @@ func identityCommand(e env, use, short string, setup func(*cobra.Command), fn fu
 			return withApp(cmd.Context(), cfg, e, func() error {
 				err := fn(cmd, id, svc)
 				var in *application.InputError
-				if errors.As(err, &in) {
-					return usageError{fmt.Errorf("%s %s", in.Field, in.Message)}
+				if errors.As(err, &in) { // e.g. an unknown owner: the command failed (exit 1)
+					return fmt.Errorf("%s %s", in.Field, in.Message)
 				}
 				return err
 			}, &id, &svc)
