@@ -188,17 +188,21 @@ func refused(err error) bool {
 func (s *Service) route(ctx context.Context, e ports.InboxEntry) (org, refusal string, known bool, err error) {
 	linked := ""
 	known = true
+	var ids []string
 	for _, id := range []string{e.CustomerID, e.SubscriptionID} {
-		if id == "" {
-			continue
+		if id != "" {
+			ids = append(ids, id)
 		}
-		o, err := s.links.OrgOf(ctx, id)
-		if errors.Is(err, ports.ErrNotFound) {
+	}
+	orgs, err := s.links.OrgsOf(ctx, ids...)
+	if err != nil {
+		return "", "", false, err
+	}
+	for _, id := range ids {
+		o, ok := orgs[id]
+		if !ok {
 			known = false
 			continue
-		}
-		if err != nil {
-			return "", "", false, err
 		}
 		if linked != "" && o != linked {
 			return linked, fmt.Sprintf("customer and subscription are linked to different organizations (%s, %s)", linked, o), known, nil

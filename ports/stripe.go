@@ -54,8 +54,8 @@ type Inbox interface {
 
 // StripeLinks tells which org a Stripe customer or subscription belongs to.
 type StripeLinks interface {
-	// OrgOf returns the org linked to the Stripe id, or ErrNotFound.
-	OrgOf(ctx context.Context, stripeID string) (string, error)
+	// OrgsOf returns the orgs linked to the Stripe ids that have one, by id.
+	OrgsOf(ctx context.Context, stripeIDs ...string) (map[string]string, error)
 }
 
 // OrgDirectory tells whether an organization exists.

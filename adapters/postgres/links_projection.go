@@ -74,18 +74,20 @@ func insertLinks(ctx context.Context, db bun.IDB, table string, rows []linkRow) 
 	return nil
 }
 
-// OrgOf returns the organization a Stripe customer or subscription is
-// linked to, or ports.ErrNotFound.
-func (p *LinksProjection) OrgOf(ctx context.Context, stripeID string) (string, error) {
-	var org string
-	err := p.db.QueryRowContext(ctx, "SELECT org_id FROM stripe_links WHERE stripe_id = ?", stripeID).Scan(&org)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ports.ErrNotFound
+// OrgsOf implements [ports.StripeLinks] in one query.
+func (p *LinksProjection) OrgsOf(ctx context.Context, stripeIDs ...string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(stripeIDs) == 0 {
+		return out, nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("read stripe link: %w", err)
+	var rows []linkRow
+	if err := p.db.NewSelect().Model(&rows).Where("stripe_id IN (?)", bun.In(stripeIDs)).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read stripe links: %w", err)
 	}
-	return org, nil
+	for _, r := range rows {
+		out[r.StripeID] = r.OrgID
+	}
+	return out, nil
 }
 
 // NewBuilder implements [Projection].

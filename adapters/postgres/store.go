@@ -124,14 +124,13 @@ func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.Appe
 			rows[i] = eventRow{StreamID: r.StreamID, Version: r.Version, Type: r.Type, SchemaVersion: r.SchemaVersion,
 				Data: e.Data, Metadata: meta, OccurredAt: r.OccurredAt, RecordedAt: now, Hash: prev}
 		}
-		if _, err := tx.NewInsert().Model(&rows).Returning("position").Exec(ctx); err != nil {
+		// One statement: the events, and the stream's new last hash.
+		lastHash := tx.NewRaw("UPDATE billing_streams SET last_hash = ? WHERE id = ?", prev, req.StreamID)
+		if _, err := tx.NewInsert().With("head", lastHash).Model(&rows).Returning("position").Exec(ctx); err != nil {
 			if uniqueViolation(err, "billing_events_stream_version_key") {
 				return ports.ErrVersionConflict
 			}
 			return fmt.Errorf("insert events: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE billing_streams SET last_hash = ? WHERE id = ?", prev, req.StreamID); err != nil {
-			return fmt.Errorf("update stream hash: %w", err)
 		}
 		stored = make([]ports.StoredEvent, len(rows))
 		for i, r := range rows {
