@@ -63,12 +63,19 @@ pg_start() {
   if [ -f "$dir/port" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     echo "postgres://postgres@127.0.0.1:$(cat "$dir/port")/postgres?sslmode=disable"; return
   fi
-  # The same port as last time when it is free, so URLs survive a restart.
+  # The same port as last time when it is free, so URLs survive a restart;
+  # a port another process took meanwhile means another try.
   local port; port=$(cat "$dir/port" 2>/dev/null || true)
-  if [ -z "$port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then port=$(free_port); fi
-  as_pg "$bin/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 start \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on} -c shared_buffers=128MB" >/dev/null \
-    || { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
+  local started=""
+  for _ in 1 2 3; do
+    if [ -z "$port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then port=$(free_port); fi
+    if as_pg "$bin/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 start \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on} -c shared_buffers=128MB" >/dev/null; then
+      started=1; break
+    fi
+    port=""
+  done
+  [ -n "$started" ] || { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
   echo "$port" >"$dir/port"
   echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 }
@@ -84,14 +91,21 @@ mock_start() {
   if [ -f "$dir/mock.pid" ] && kill -0 "$(cat "$dir/mock.pid")" 2>/dev/null; then
     echo "http://127.0.0.1:$(cat "$dir/mock.port")"; return
   fi
-  local port; port=$(free_port)
-  local sport; sport=$(free_port)
-  nohup "$(gobin)/stripe-mock" -http-port "$port" -https-port "$sport" >"$dir/stripe-mock.log" 2>&1 &
-  echo $! >"$dir/mock.pid"
-  echo "$port" >"$dir/mock.port"
-  for _ in $(seq 1 100); do
-    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "http://127.0.0.1:$port"; return; fi
-    sleep 0.1
+  # HTTP only; a port another process took meanwhile means another try.
+  local port pid
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    nohup "$(gobin)/stripe-mock" -http-port "$port" >"$dir/stripe-mock.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+      if ! kill -0 "$pid" 2>/dev/null; then break; fi
+      if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+        echo "$pid" >"$dir/mock.pid"; echo "$port" >"$dir/mock.port"
+        echo "http://127.0.0.1:$port"; return
+      fi
+      sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
   done
   echo "stripe-mock did not start" >&2; cat "$dir/stripe-mock.log" >&2; exit 1
 }
