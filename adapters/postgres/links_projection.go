@@ -97,10 +97,13 @@ type linksBuilder struct {
 	links map[string]string
 }
 
+// Add implements [Builder]. (No COPY for links: one Stripe id may appear in
+// two streams' facts, and the first link must win without failing.)
 func (b *linksBuilder) Add(e ports.StoredEvent, de billing.Event) error {
-	for _, r := range linksOf(e.StreamID, de) {
-		if _, seen := b.links[r.StripeID]; !seen {
-			b.links[r.StripeID] = r.OrgID
+	cus, sub := billing.StripeIDs(de.Change)
+	for _, id := range [2]string{cus, sub} {
+		if _, seen := b.links[id]; id != "" && !seen {
+			b.links[id] = e.StreamID
 		}
 	}
 	return nil

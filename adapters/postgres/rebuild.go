@@ -58,7 +58,7 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 	for _, sh := range shards {
 		go func() {
 			for i, p := range s.projections {
-				if err := sh.builders[i].Write(ctx, s.db, aside(p)); err != nil {
+				if err := s.fill(ctx, sh.builders[i], aside(p)); err != nil {
 					errs <- fmt.Errorf("rebuild %s: %w", p.Name(), err)
 					return
 				}
@@ -334,4 +334,19 @@ func (s *Store) scanBinary(ctx context.Context, emit func([]ports.StoredEvent), 
 		progress(pos, n)
 		return nil
 	})
+}
+
+// fill writes a builder's rows into an aside table: by COPY when the
+// builder can, else through its upserts.
+func (s *Store) fill(ctx context.Context, b Builder, table string) error {
+	c, ok := b.(Copier)
+	if !ok {
+		return b.Write(ctx, s.db, table)
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error { return c.Copy(ctx, dc.(*stdlib.Conn).Conn(), table) })
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"github.com/safeclose/billing/domain/billing"
@@ -222,4 +224,33 @@ func (p *StatusProjection) Snapshot(ctx context.Context, stream string) ([]byte,
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
 	return snap, nil
+}
+
+// Copy implements [Copier]: the rebuilt rows by COPY, snapshots encoded
+// with goccy/go-json (jsonb stores the same value whichever encoder wrote it).
+func (b *statusBuilder) Copy(ctx context.Context, conn *pgx.Conn, table string) error {
+	rows := make([][]any, 0, len(b.accounts))
+	for _, sa := range b.accounts {
+		acc := sa.acc
+		snap, err := acc.MarshalSnapshotWith(gojson.Marshal)
+		if err != nil {
+			return err
+		}
+		var end, cus, sub any
+		if t := acc.CurrentPeriodEnd(); !t.IsZero() {
+			end = t
+		}
+		if c := acc.CustomerID(); c != "" {
+			cus = c
+		}
+		if s := acc.SubscriptionID(); s != "" {
+			sub = s
+		}
+		rows = append(rows, []any{acc.OrgID(), string(acc.Tier()), string(acc.Status()), end, acc.CancelAtPeriodEnd(),
+			cus, sub, acc.Version(), sa.updatedAt, string(snap)})
+	}
+	_, err := conn.CopyFrom(ctx, pgx.Identifier{table}, []string{"org_id", "plan_tier", "status", "current_period_end",
+		"cancel_at_period_end", "stripe_customer_id", "stripe_subscription_id", "ledger_version", "updated_at", "snapshot"},
+		pgx.CopyFromRows(rows))
+	return err
 }

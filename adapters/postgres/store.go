@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"github.com/safeclose/billing/domain/billing"
@@ -40,6 +41,12 @@ type Builder interface {
 	// Write upserts the rows built so far into table, which has the
 	// projection's table's shape.
 	Write(ctx context.Context, db bun.IDB, table string) error
+}
+
+// Copier is a Builder that can also fill an empty table by COPY, which the
+// rebuild prefers for its full pass.
+type Copier interface {
+	Copy(ctx context.Context, conn *pgx.Conn, table string) error
 }
 
 // Store is the Postgres event store. It is safe for concurrent use.

@@ -22,7 +22,13 @@ type snapshot struct {
 // MarshalSnapshot returns the account's full state, registers' Stripe times
 // included, as JSON.
 func (a *Account) MarshalSnapshot() ([]byte, error) {
-	return json.Marshal(snapshot{OrgID: a.orgID, Version: a.version, LastAt: a.lastAt, State: a.state, Name: a.name, Members: a.members,
+	return a.MarshalSnapshotWith(json.Marshal)
+}
+
+// MarshalSnapshotWith is MarshalSnapshot with another JSON encoder
+// (adapters writing millions bring a faster one).
+func (a *Account) MarshalSnapshotWith(marshal func(any) ([]byte, error)) ([]byte, error) {
+	return marshal(snapshot{OrgID: a.orgID, Version: a.version, LastAt: a.lastAt, State: a.state, Name: a.name, Members: a.members,
 		Checkouts: a.checkouts, LastCheckout: a.lastCheckout})
 }
 
