@@ -14,7 +14,8 @@ export DATABASE_URL STRIPE_MOCK_URL
 export BENCH_EVENTS=${BENCH_EVENTS:-1000000} BENCH_ORGS=${BENCH_ORGS:-100000}
 echo "== results (also in .data/bench/results.txt)"
 {
-  go test -run '^$' -bench 'Rebuild' -benchtime 1x -timeout 30m ./adapters/postgres/ 2>&1
+  # GOGC as `projections rebuild` sets it for itself.
+  GOGC=400 go test -run '^$' -bench 'Rebuild' -benchtime 1x -timeout 30m ./adapters/postgres/ 2>&1
   go test -run '^$' -bench 'Webhooks|History|Checkout' -benchtime 1x -timeout 30m ./adapters/httpapi/ 2>&1
   go test -run '^$' -bench 'ServeUnderLoad' -benchtime 1x -timeout 30m ./cmd/safeclose-billing/ 2>&1
 } | grep -E '^(rebuild|webhooks|history|bare|status|checkout|direct|serve)' | tee "$dir/results.txt"

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -36,6 +37,14 @@ func projectionsCommand(e env) *cobra.Command {
 						}
 						_ = bar.Set64(pos)
 					}
+				}
+				// The replay allocates much and keeps little: collect less
+				// often, within a bound (unless the operator chose).
+				if _, set := e.lookup("GOGC"); !set {
+					debug.SetGCPercent(400)
+				}
+				if _, set := e.lookup("GOMEMLIMIT"); !set {
+					debug.SetMemoryLimit(2 << 30)
 				}
 				start := time.Now()
 				stats, err := store.Rebuild(cmd.Context(), progress)
