@@ -59,7 +59,7 @@ func NewRouter(d Deps) *Handler {
 	}).Methods(http.MethodGet)
 	if d.Metrics != nil {
 		r.Handle("/metrics", d.Metrics.Handler()).Methods(http.MethodGet)
-		r.Use(timed(d.Metrics))
+		r.Use(timed(d.Metrics, d.Log))
 	}
 	OpenAPIRoutes(r)
 	for _, add := range d.Routes {
@@ -74,8 +74,10 @@ func NewRouter(d Deps) *Handler {
 	return &Handler{router: r, next: withRequestID(r)}
 }
 
-// timed observes every routed request's latency by route template and status.
-func timed(m *metrics.Metrics) mux.MiddlewareFunc {
+// timed observes every routed request's latency by route template and
+// status, and writes one access log line (no query string: it may name orgs
+// but never secrets; no headers: they carry tokens).
+func timed(m *metrics.Metrics, log *zap.Logger) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -87,7 +89,12 @@ func timed(m *metrics.Metrics) mux.MiddlewareFunc {
 					route = tpl
 				}
 			}
-			m.HTTPDuration.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+			took := time.Since(start)
+			m.HTTPDuration.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Observe(took.Seconds())
+			if route != "/metrics" && route != "/healthz" && route != "/readyz" {
+				log.Info("request", zap.String("requestId", RequestID(r.Context())), zap.String("method", r.Method),
+					zap.String("route", route), zap.Int("status", sw.status), zap.Duration("took", took))
+			}
 		})
 	}
 }

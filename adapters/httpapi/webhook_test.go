@@ -423,9 +423,15 @@ func TestWebhookLogLinesNameTheRequestAndTheEvent(t *testing.T) {
 	mustOK(t, h.deliver(l.events[0]), "checkout")
 	spec := stripe.SubscriptionSpec{OrgID: "org_victim", CustomerID: l.cus, SubscriptionID: l.sub, Tier: billing.TierPro, CurrentPeriodEnd: time.Now()}
 	mustOK(t, h.deliver(h.factory.Event("evt_evil", "customer.subscription.updated", time.Now(), h.factory.Subscription(spec))), "refused")
-	seen := 0
+	seen, access := 0, 0
 	for _, entry := range logs.All() {
 		fields := entry.ContextMap()
+		if entry.Message == "request" {
+			access++
+			if id, _ := fields["requestId"].(string); !strings.HasPrefix(id, "req_") || fields["route"] != "/api/billing/webhook" || fields["status"] == nil {
+				t.Errorf("access line %v", fields)
+			}
+		}
 		if fields["stripeEventId"] == nil {
 			continue
 		}
@@ -439,6 +445,9 @@ func TestWebhookLogLinesNameTheRequestAndTheEvent(t *testing.T) {
 	}
 	if seen < 2 {
 		t.Errorf("%d webhook log lines, want the applied and the refused one", seen)
+	}
+	if access != 2 {
+		t.Errorf("%d access log lines, want one per request", access)
 	}
 }
 
