@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/domain/ledger"
 	"github.com/safeclose/billing/ports"
@@ -94,12 +95,7 @@ func (s *Store) project(stream string, added []ports.StoredEvent) error {
 		}
 		acc.Apply(de)
 	}
-	s.status[stream] = ports.BillingStatus{
-		OrgID: stream, PlanTier: string(acc.Tier()), Status: string(acc.Status()),
-		CurrentPeriodEnd: acc.CurrentPeriodEnd(), CancelAtPeriodEnd: acc.CancelAtPeriodEnd(),
-		StripeCustomerID: acc.CustomerID(), StripeSubscriptionID: acc.SubscriptionID(),
-		LedgerVersion: acc.Version(), UpdatedAt: added[len(added)-1].RecordedAt,
-	}
+	s.status[stream] = application.StatusOf(acc, added[len(added)-1].RecordedAt)
 	return nil
 }
 

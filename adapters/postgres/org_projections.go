@@ -41,11 +41,13 @@ func orgRowsOf(events []ports.StoredEvent) ([]orgRow, error) {
 		if e.Type != billing.TypeOrgCreated {
 			continue
 		}
-		c, err := billing.DecodeChange(e.Type, e.SchemaVersion, e.Data)
+		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, orgRow{ID: e.StreamID, Name: c.(billing.OrgCreated).Name, CreatedAt: e.OccurredAt})
+		if row, ok := orgRowOf(e.StreamID, de); ok {
+			rows = append(rows, row)
+		}
 	}
 	return rows, nil
 }

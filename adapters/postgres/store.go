@@ -219,25 +219,15 @@ func loadStream(ctx context.Context, db bun.IDB, streamID string) ([]ports.Store
 // ReadAll implements [ports.EventStore]. It streams rows from one query, so
 // memory stays flat whatever the ledger's size.
 func (s *Store) ReadAll(ctx context.Context, after int64, fn func(ports.StoredEvent) error) error {
-	return s.readAll(ctx, after, true, fn)
-}
-
-// readAll is ReadAll; without withMeta, events carry their metadata JSON
-// only, undecoded (the rebuild has no use for it).
-func (s *Store) readAll(ctx context.Context, after int64, withMeta bool, fn func(ports.StoredEvent) error) error {
 	rows, err := s.db.QueryContext(ctx,
 		"SELECT "+eventColumns+" FROM billing_events WHERE position > ? ORDER BY position", after)
 	if err != nil {
 		return fmt.Errorf("read ledger: %w", err)
 	}
-	return scanRows(rows, withMeta, fn)
+	return scanEvents(rows, fn)
 }
 
 func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error) error {
-	return scanRows(rows, true, fn)
-}
-
-func scanRows(rows *sql.Rows, withMeta bool, fn func(ports.StoredEvent) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
@@ -248,10 +238,8 @@ func scanRows(rows *sql.Rows, withMeta bool, fn func(ports.StoredEvent) error) e
 			&data, &meta, &e.OccurredAt, &e.RecordedAt, &e.Hash); err != nil {
 			return err
 		}
-		if withMeta {
-			if err := json.Unmarshal(meta, &e.Metadata); err != nil {
-				return fmt.Errorf("event %d metadata: %w", e.Position, err)
-			}
+		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+			return fmt.Errorf("event %d metadata: %w", e.Position, err)
 		}
 		e.Data, e.MetadataJSON = data, meta
 		e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -121,7 +122,7 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, err)
 		return
 	}
-	has := func(perm string) bool { return m.Role == billing.RoleOwner || contains(m.Permissions, perm) }
+	has := func(perm string) bool { return m.Role == billing.RoleOwner || slices.Contains(m.Permissions, perm) }
 	v := billingView{Title: "Billing · " + m.OrgName, Email: u.Email, OrgID: org, OrgName: m.OrgName, Status: st,
 		StatusLabel: statusLabel(st.Status), CanBill: has(billing.PermBilling),
 		CanReadHistory: has(billing.PermBilling) || has(billing.PermAudit),
@@ -293,13 +294,4 @@ func statusLabel(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -116,28 +116,24 @@ func reconcileCommand(e env) *cobra.Command {
 	return cmd
 }
 
-// lastDrift reads the last reconciliation's drift count for /metrics.
-func lastDrift(rec ports.Reconciliation) func() float64 {
+// scraped turns a count read from the database into a gauge reading,
+// bounded to a second; an error reads as 0.
+func scraped(read func(ctx context.Context) (int, error)) func() float64 {
 	return func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		run, err := rec.LastRun(ctx)
-		if err != nil {
-			return 0
-		}
-		return float64(run.Drifted)
-	}
-}
-
-// parkedCount reads the parked-event count for /metrics.
-func parkedCount(in *postgres.Inbox) func() float64 {
-	return func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		n, err := in.ParkedCount(ctx)
+		n, err := read(ctx)
 		if err != nil {
 			return 0
 		}
 		return float64(n)
 	}
+}
+
+// lastDrift reads the last reconciliation's drift count for /metrics.
+func lastDrift(rec ports.Reconciliation) func() float64 {
+	return scraped(func(ctx context.Context) (int, error) {
+		run, err := rec.LastRun(ctx)
+		return run.Drifted, err
+	})
 }

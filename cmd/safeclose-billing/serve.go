@@ -78,7 +78,7 @@ func serveCommand(e env) *cobra.Command {
 
 func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service, id *application.Identity, client *stripe.Client, m *metrics.Metrics, clock ports.Clock, rec *postgres.Reconciliation, inbox *postgres.Inbox) http.Handler {
 	m.ObserveReconcileDrift(lastDrift(rec))
-	m.ObserveParked(parkedCount(inbox))
+	m.ObserveParked(scraped(inbox.ParkedCount))
 	hooks := stripe.NewWebhooks(cfg.StripeWebhookSecret, client, clock.Now)
 	hooks.OnRefetch = func(version, typ string) {
 		m.WebhookRefetch.WithLabelValues(version, typ).Inc()
