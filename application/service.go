@@ -127,7 +127,7 @@ func (s *Service) updateWith(ctx context.Context, orgID string, meta ports.Metad
 		if err != nil || len(events) == 0 {
 			return UpdateResult{Account: acc, Attempts: attempt}, err
 		}
-		req := ports.AppendRequest{StreamID: orgID, ExpectedVersion: acc.Version(), Metadata: meta, IdempotencyKey: key, Inbox: inbox}
+		req := ports.AppendRequest{StreamID: orgID, ExpectedVersion: acc.Version(), Metadata: meta, IdempotencyKey: key, Inbox: inbox, Prior: acc}
 		for _, e := range events {
 			data, err := billing.EncodeChange(e.Change)
 			if err != nil {

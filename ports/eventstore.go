@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/safeclose/billing/domain/billing"
 )
 
 // ErrVersionConflict means the stream moved past the expected version
@@ -65,6 +67,11 @@ type AppendRequest struct {
 	// keeps it in the inbox as applied (counting the delivery) in the same
 	// transaction, so a webhook costs one commit.
 	Inbox *InboxEntry
+	// Prior, when set, is the account the caller decided on: the stream
+	// folded up to ExpectedVersion. The store may start its read models
+	// from it instead of reading them, and never changes it. A Prior of
+	// another stream or version is ignored.
+	Prior *billing.Account
 }
 
 // AppendResult tells what an append did.

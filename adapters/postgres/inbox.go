@@ -130,16 +130,19 @@ func (o *Orgs) OrgExists(ctx context.Context, orgID string) (bool, error) {
 // append's transaction: a new row, or a known one (parked, received)
 // settled, its delivery counted.
 func keepApplied(ctx context.Context, tx bun.Tx, e ports.InboxEntry, stream string, now time.Time) error {
-	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: e.Payload,
-		ReceivedAt: now, Deliveries: 1, Outcome: ports.OutcomeApplied, OrgID: &stream, SettledAt: &now,
-		FactType: e.FactType, Fact: e.Fact, OrgHint: e.OrgHint, CustomerID: e.CustomerID, SubscriptionID: e.SubscriptionID}
-	_, err := tx.NewInsert().Model(&row).On("CONFLICT (id) DO UPDATE").
-		Set("outcome = EXCLUDED.outcome").Set("org_id = EXCLUDED.org_id").Set("detail = ''").
-		Set("settled_at = EXCLUDED.settled_at").Set("deliveries = stripe_inbox.deliveries + 1").Exec(ctx)
-	if err != nil {
+	if _, err := keepAppliedQuery(tx, e, stream, now).Exec(ctx); err != nil {
 		return fmt.Errorf("keep stripe event: %w", err)
 	}
 	return nil
+}
+
+func keepAppliedQuery(db bun.IDB, e ports.InboxEntry, stream string, now time.Time) *bun.InsertQuery {
+	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: e.Payload,
+		ReceivedAt: now, Deliveries: 1, Outcome: ports.OutcomeApplied, OrgID: &stream, SettledAt: &now,
+		FactType: e.FactType, Fact: e.Fact, OrgHint: e.OrgHint, CustomerID: e.CustomerID, SubscriptionID: e.SubscriptionID}
+	return db.NewInsert().Model(&row).On("CONFLICT (id) DO UPDATE").
+		Set("outcome = EXCLUDED.outcome").Set("org_id = EXCLUDED.org_id").Set("detail = ''").
+		Set("settled_at = EXCLUDED.settled_at").Set("deliveries = stripe_inbox.deliveries + 1")
 }
 
 // ParkedCount returns how many events are parked.

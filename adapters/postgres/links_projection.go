@@ -68,10 +68,32 @@ func insertLinks(ctx context.Context, db bun.IDB, table string, rows []linkRow) 
 	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (stripe_id) DO NOTHING").Exec(ctx); err != nil {
+	if _, err := insertLinksQuery(db, table, rows).Exec(ctx); err != nil {
 		return fmt.Errorf("insert %s: %w", table, err)
 	}
 	return nil
+}
+
+func insertLinksQuery(db bun.IDB, table string, rows []linkRow) *bun.InsertQuery {
+	return db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (stripe_id) DO NOTHING")
+}
+
+// batch implements [batchable]. The ids the prior account holds were
+// linked when it recorded them (to it, or to the org that had them first),
+// so only new ids are written.
+func (p *LinksProjection) batch(b *batch, prior *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error) {
+	var rows []linkRow
+	for i, de := range decoded {
+		for _, r := range linksOf(events[i].StreamID, de) {
+			if r.StripeID != prior.CustomerID() && r.StripeID != prior.SubscriptionID() {
+				rows = append(rows, r)
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return true, nil
+	}
+	return true, b.add(insertLinksQuery(b.db, "stripe_links", rows))
 }
 
 // OrgsOf implements [ports.StripeLinks] in one query.

@@ -61,11 +61,28 @@ func writeOrgs(ctx context.Context, db bun.IDB, table string, rows []orgRow) err
 	if len(rows) == 0 {
 		return nil
 	}
-	_, err := db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (id) DO UPDATE").Set("name = EXCLUDED.name").Exec(ctx)
-	if err != nil {
+	if _, err := writeOrgsQuery(db, table, rows).Exec(ctx); err != nil {
 		return fmt.Errorf("write %s: %w", table, err)
 	}
 	return nil
+}
+
+func writeOrgsQuery(db bun.IDB, table string, rows []orgRow) *bun.InsertQuery {
+	return db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (id) DO UPDATE").Set("name = EXCLUDED.name")
+}
+
+// batch implements [batchable].
+func (OrgsProjection) batch(b *batch, _ *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error) {
+	var rows []orgRow
+	for i, de := range decoded {
+		if row, ok := orgRowOf(events[i].StreamID, de); ok {
+			rows = append(rows, row)
+		}
+	}
+	if len(rows) == 0 {
+		return true, nil
+	}
+	return true, b.add(writeOrgsQuery(b.db, "orgs", rows))
 }
 
 // Project implements [Projection].
@@ -165,6 +182,12 @@ func (MembershipsProjection) Project(ctx context.Context, tx bun.Tx, stream stri
 		membershipChange(set, stream, c)
 	}
 	return writeMembers(ctx, tx, "memberships", stream, set)
+}
+
+// batch implements [batchable]: membership changes read the org's members
+// and take the transactional path; other events change nothing here.
+func (MembershipsProjection) batch(_ *batch, _ *billing.Account, events []ports.StoredEvent, _ []billing.Event) (bool, error) {
+	return !slices.ContainsFunc(events, func(e ports.StoredEvent) bool { return strings.HasPrefix(e.Type, "Member") }), nil
 }
 
 func writeMembers(ctx context.Context, db bun.IDB, table, org string, set map[string]*membershipRow) error {

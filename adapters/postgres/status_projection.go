@@ -82,6 +82,20 @@ func (p *StatusProjection) Project(ctx context.Context, tx bun.Tx, stream string
 	return upsertStatus(ctx, tx, "billing_status", []statusRow{row})
 }
 
+// batch implements [batchable]: the new row is the prior account with the
+// events folded, and no read.
+func (p *StatusProjection) batch(b *batch, prior *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error) {
+	acc := prior.Clone()
+	for _, de := range decoded {
+		acc.Apply(de)
+	}
+	row, err := newStatusRow(acc, events[len(events)-1].RecordedAt)
+	if err != nil {
+		return false, err
+	}
+	return true, b.add(upsertStatusQuery(b.db, "billing_status", []statusRow{row}))
+}
+
 func applyStored(acc *billing.Account, e ports.StoredEvent) error {
 	de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
 	if err != nil {
@@ -114,7 +128,14 @@ func newStatusRow(acc *billing.Account, updatedAt time.Time) (statusRow, error) 
 }
 
 func upsertStatus(ctx context.Context, db bun.IDB, table string, rows []statusRow) error {
-	_, err := db.NewInsert().Model(&rows).ModelTableExpr(table).
+	if _, err := upsertStatusQuery(db, table, rows).Exec(ctx); err != nil {
+		return fmt.Errorf("upsert %s: %w", table, err)
+	}
+	return nil
+}
+
+func upsertStatusQuery(db bun.IDB, table string, rows []statusRow) *bun.InsertQuery {
+	return db.NewInsert().Model(&rows).ModelTableExpr(table).
 		On("CONFLICT (org_id) DO UPDATE").
 		Set("plan_tier = EXCLUDED.plan_tier").
 		Set("status = EXCLUDED.status").
@@ -124,12 +145,7 @@ func upsertStatus(ctx context.Context, db bun.IDB, table string, rows []statusRo
 		Set("stripe_subscription_id = EXCLUDED.stripe_subscription_id").
 		Set("ledger_version = EXCLUDED.ledger_version").
 		Set("updated_at = EXCLUDED.updated_at").
-		Set("snapshot = EXCLUDED.snapshot").
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("upsert %s: %w", table, err)
-	}
-	return nil
+		Set("snapshot = EXCLUDED.snapshot")
 }
 
 // Status implements [ports.BillingStatusReader].

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
@@ -54,13 +55,15 @@ type Store struct {
 	db          *bun.DB
 	clock       ports.Clock
 	projections []Projection
+	heads       *lru.Cache[string, streamHead]
 }
 
 var _ ports.EventStore = (*Store)(nil)
 
 // NewStore returns the event store over db, keeping projections up to date.
 func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
-	return &Store{db: db, clock: clock, projections: projections}
+	heads, _ := lru.New[string, streamHead](headCacheSize)
+	return &Store{db: db, clock: clock, projections: projections, heads: heads}
 }
 
 type eventRow struct {
@@ -95,6 +98,11 @@ func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.Appe
 	if err != nil {
 		return ports.AppendResult{}, fmt.Errorf("append: metadata: %w", err)
 	}
+	if p := req.Prior; p != nil && p.OrgID() == req.StreamID && p.Version() == req.ExpectedVersion {
+		if res, done, err := s.appendBatched(ctx, req, meta); done {
+			return res, err
+		}
+	}
 	var stored []ports.StoredEvent
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		now := s.clock.Now().Truncate(ledger.Precision)
@@ -118,19 +126,11 @@ func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.Appe
 		if err != nil {
 			return err
 		}
-		rows := make([]eventRow, len(req.Events))
-		for i, e := range req.Events {
-			r := ledger.Record{
-				StreamID: req.StreamID, Version: req.ExpectedVersion + int64(i) + 1,
-				Type: e.Type, SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: meta,
-				OccurredAt: e.OccurredAt.UTC().Truncate(ledger.Precision), RecordedAt: now,
-			}
-			if prev, err = ledger.Hash(prev, r); err != nil {
-				return fmt.Errorf("hash event: %w", err)
-			}
-			rows[i] = eventRow{StreamID: r.StreamID, Version: r.Version, Type: r.Type, SchemaVersion: r.SchemaVersion,
-				Data: e.Data, Metadata: meta, OccurredAt: r.OccurredAt, RecordedAt: now, Hash: prev}
+		rows, err := newEventRows(req, meta, prev, now)
+		if err != nil {
+			return err
 		}
+		prev = rows[len(rows)-1].Hash
 		// One statement: the events, and the stream's new last hash.
 		lastHash := tx.NewRaw("UPDATE billing_streams SET last_hash = ? WHERE id = ?", prev, req.StreamID)
 		if _, err := tx.NewInsert().With("head", lastHash).Model(&rows).Returning("position").Exec(ctx); err != nil {
@@ -154,8 +154,10 @@ func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.Appe
 	case errors.Is(err, errDuplicate):
 		return ports.AppendResult{Duplicate: true}, nil
 	case err != nil:
+		s.heads.Remove(req.StreamID)
 		return ports.AppendResult{}, err
 	}
+	s.remember(stored)
 	return ports.AppendResult{Events: stored}, nil
 }
 
@@ -184,6 +186,26 @@ func advance(ctx context.Context, tx bun.Tx, stream string, expected, n int64) (
 		return nil, fmt.Errorf("advance stream: %w", err)
 	}
 	return prev, nil
+}
+
+// newEventRows stamps and hash-chains the request's events after the
+// stream's last hash prev.
+func newEventRows(req ports.AppendRequest, meta json.RawMessage, prev []byte, now time.Time) ([]eventRow, error) {
+	rows := make([]eventRow, len(req.Events))
+	for i, e := range req.Events {
+		r := ledger.Record{
+			StreamID: req.StreamID, Version: req.ExpectedVersion + int64(i) + 1,
+			Type: e.Type, SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: meta,
+			OccurredAt: e.OccurredAt.UTC().Truncate(ledger.Precision), RecordedAt: now,
+		}
+		var err error
+		if prev, err = ledger.Hash(prev, r); err != nil {
+			return nil, fmt.Errorf("hash event: %w", err)
+		}
+		rows[i] = eventRow{StreamID: r.StreamID, Version: r.Version, Type: r.Type, SchemaVersion: r.SchemaVersion,
+			Data: e.Data, Metadata: meta, OccurredAt: r.OccurredAt, RecordedAt: now, Hash: prev}
+	}
+	return rows, nil
 }
 
 func (r eventRow) stored(meta ports.Metadata) ports.StoredEvent {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -69,7 +70,7 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	serve := exec.Command(binary, "serve", "--no-migrate")
 	serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
 		"STRIPE_WEBHOOK_SECRET=whsec_l", "STRIPE_API_BASE=" + fake.URL, "STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p",
-		"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}
+		"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn", "PPROF_ADDR=" + os.Getenv("SERVE_PPROF_ADDR")}
 	if err := serve.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -79,34 +80,55 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_SECONDS")); err == nil && v > 0 {
 		seconds = v
 	}
+	// Every delivery is built and signed before the clock starts, so that
+	// the load generator's own work takes as little of the two cores as it
+	// can; a worker that runs out starts over (duplicates, rare).
+	const workers, perWorker = 16, 3000
+	type delivery struct {
+		body []byte
+		sig  string
+	}
+	deliveries := make([][]delivery, workers)
+	for w := range deliveries {
+		deliveries[w] = make([]delivery, perWorker)
+		for i := range deliveries[w] {
+			spec := specs[(w*7919+i)%orgs]
+			p := factory.Event(fmt.Sprintf("evt_l%d_%d", w, i), "invoice.paid", time.Now().Add(-time.Minute),
+				factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprintf("in_%d_%d", w, i), Amount: 4900, Paid: true}))
+			deliveries[w][i] = delivery{p, stripe.Sign(p, "whsec_l", time.Now())}
+		}
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 30 * time.Second}
 	var n, failed atomic.Int64
+	cpu0, pg0 := cpuSeconds(b, serve.Process.Pid), postgresCPUSeconds()
 	deadline := time.Now().Add(time.Duration(seconds) * time.Second)
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	for w := range 16 {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; time.Now().Before(deadline); i++ {
-				spec := specs[(w*7919+i)%orgs]
-				p := factory.Event(fmt.Sprintf("evt_l%d_%d", w, i), "invoice.paid", time.Now().Add(-time.Minute),
-					factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprintf("in_%d_%d", w, i), Amount: 4900, Paid: true}))
-				req, _ := http.NewRequest("POST", "http://"+addr+"/api/billing/webhook", bytes.NewReader(p))
-				req.Header.Set("Stripe-Signature", stripe.Sign(p, "whsec_l", time.Now()))
+				d := deliveries[w][i%perWorker]
+				req, _ := http.NewRequest("POST", "http://"+addr+"/api/billing/webhook", bytes.NewReader(d.body))
+				req.Header.Set("Stripe-Signature", d.sig)
 				res, err := client.Do(req)
 				if err != nil || res.StatusCode != 200 {
 					failed.Add(1)
 					continue
 				}
+				_, _ = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
 				n.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
-	rate := float64(n.Load()) / time.Since(start).Seconds()
+	elapsed := time.Since(start).Seconds()
+	rate := float64(n.Load()) / elapsed
+	cpuPer := (cpuSeconds(b, serve.Process.Pid) - cpu0) / float64(n.Load()) * 1e6
+	pgPer := (postgresCPUSeconds() - pg0) / float64(n.Load()) * 1e6
 	rss := peakRSS(b, serve.Process.Pid)
 	b.StopTimer()
 	if failed.Load() > 0 {
@@ -116,8 +138,44 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	b.ReportMetric(rate, "webhooks/s")
 	b.ReportMetric(tps, "pgbench-tps")
 	b.ReportMetric(rss, "peak-RSS-MiB")
-	fmt.Fprintf(os.Stderr, "serve: webhooks c=16 over %d orgs %7.0f/s   pgbench same tx c=16 %7.0f tps   ratio %.2f   peak RSS %.0f MiB\n",
-		orgs, rate, tps, rate/tps, rss)
+	b.ReportMetric(cpuPer, "service-cpu-µs/webhook")
+	b.ReportMetric(pgPer, "postgres-cpu-µs/webhook")
+	fmt.Fprintf(os.Stderr, "serve: webhooks c=16 over %d orgs %7.0f/s   pgbench same tx c=16 %7.0f tps   ratio %.2f   peak RSS %.0f MiB   CPU per webhook: service %.0f µs, Postgres %.0f µs\n",
+		orgs, rate, tps, rate/tps, rss, cpuPer, pgPer)
+}
+
+// postgresCPUSeconds is the CPU time used so far by this machine's live
+// postgres processes (every cluster's: the bench runs one).
+func postgresCPUSeconds() float64 {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	total := 0.0
+	for _, f := range stats {
+		stat, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(stat, []byte("(postgres)")) {
+			continue
+		}
+		total += ticks(stat)
+	}
+	return total
+}
+
+// cpuSeconds is the user and system CPU time the process has used.
+func cpuSeconds(b *testing.B, pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ticks(stat)
+}
+
+// ticks reads utime and stime from a /proc/PID/stat line: the 12th and
+// 13th fields after the command name, which is in parentheses, in clock
+// ticks (100 a second on Linux).
+func ticks(stat []byte) float64 {
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100
 }
 
 func peakRSS(b *testing.B, pid int) float64 {

@@ -291,6 +291,30 @@ func TestSnapshotRestoresTheSameAccount(t *testing.T) {
 	}
 }
 
+func TestCloneFoldsIndependently(t *testing.T) {
+	base := []Event{ev(OrgCreated{Name: "Acme", OwnerUserID: "u1"}, 0), ev(MemberAdded{UserID: "u2", Role: RoleMember, Permissions: []string{"billing:read"}}, 1),
+		ev(CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_1"}, 2), ev(activated(TierPro), 10)}
+	for _, next := range []Event{
+		ev(MemberPermissionsChanged{UserID: "u2", Permissions: []string{"billing:manage"}}, 11),
+		ev(MemberRemoved{UserID: "u2"}, 11),
+		ev(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_2"}, 11),
+		ev(canceled(30), 12),
+	} {
+		a := Fold("org_1", base)
+		c := a.Clone()
+		if !reflect.DeepEqual(a, c) {
+			t.Fatalf("clone %+v, want %+v", c, a)
+		}
+		c.Apply(next)
+		if !reflect.DeepEqual(a, Fold("org_1", base)) {
+			t.Errorf("folding %s into the clone changed the original", next.Type())
+		}
+		if want := Fold("org_1", append(base[:len(base):len(base)], next)); !reflect.DeepEqual(c, want) {
+			t.Errorf("clone after %s: %+v, want %+v", next.Type(), c, want)
+		}
+	}
+}
+
 func TestParse(t *testing.T) {
 	for _, s := range []string{"STARTER", "PRO", "ENTERPRISE"} {
 		if _, err := ParsePaidTier(s); err != nil {

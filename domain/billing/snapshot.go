@@ -3,6 +3,8 @@ package billing
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -40,4 +42,18 @@ func RestoreAccount(data []byte) (*Account, error) {
 	}
 	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, state: s.State, name: s.Name, members: s.Members,
 		checkouts: s.Checkouts, lastCheckout: s.LastCheckout}, nil
+}
+
+// Clone returns a copy of the account that folds on independently of it.
+func (a *Account) Clone() *Account {
+	c := *a
+	c.checkouts = maps.Clone(a.checkouts)
+	if a.members != nil {
+		c.members = make(map[string]Member, len(a.members))
+		for id, m := range a.members {
+			m.Permissions = slices.Clone(m.Permissions)
+			c.members[id] = m
+		}
+	}
+	return &c
 }
