@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/uptrace/bun"
 
 	"github.com/safeclose/billing/domain/billing"
@@ -17,12 +18,22 @@ import (
 // included, so that late webhooks are routed to their org.
 type LinksProjection struct {
 	db *bun.DB
+	// known remembers links read: a link, once written, never changes
+	// (ON CONFLICT DO NOTHING), so a remembered one is never stale.
+	known *lru.Cache[string, string]
 }
+
+// linkCacheSize bounds the links a LinksProjection remembers (about 100
+// bytes each).
+const linkCacheSize = 100_000
 
 var _ Projection = (*LinksProjection)(nil)
 
 // NewLinksProjection returns the projection, reading through db.
-func NewLinksProjection(db *bun.DB) *LinksProjection { return &LinksProjection{db: db} }
+func NewLinksProjection(db *bun.DB) *LinksProjection {
+	known, _ := lru.New[string, string](linkCacheSize)
+	return &LinksProjection{db: db, known: known}
+}
 
 // Name implements [Projection].
 func (*LinksProjection) Name() string { return "stripe_links" }
@@ -99,15 +110,24 @@ func (p *LinksProjection) batch(b *batch, prior *billing.Account, events []ports
 // OrgsOf implements [ports.StripeLinks] in one query.
 func (p *LinksProjection) OrgsOf(ctx context.Context, stripeIDs ...string) (map[string]string, error) {
 	out := map[string]string{}
-	if len(stripeIDs) == 0 {
+	var unknown []string
+	for _, id := range stripeIDs {
+		if org, ok := p.known.Get(id); ok {
+			out[id] = org
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) == 0 {
 		return out, nil
 	}
 	var rows []linkRow
-	if err := p.db.NewSelect().Model(&rows).Where("stripe_id IN (?)", bun.In(stripeIDs)).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := p.db.NewSelect().Model(&rows).Where("stripe_id IN (?)", bun.In(unknown)).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read stripe links: %w", err)
 	}
 	for _, r := range rows {
 		out[r.StripeID] = r.OrgID
+		p.known.Add(r.StripeID, r.OrgID)
 	}
 	return out, nil
 }

@@ -1,0 +1,5 @@
+ALTER TABLE billing_status ALTER COLUMN snapshot SET COMPRESSION pglz;
+
+--bun:split
+
+ALTER TABLE stripe_inbox ALTER COLUMN payload SET COMPRESSION pglz;
