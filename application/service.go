@@ -14,11 +14,16 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
 
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 )
+
+// CachedAccounts bounds the accounts a Service remembers between commands
+// (about 1 KB each).
+const CachedAccounts = 10_000
 
 // MaxAppendAttempts bounds how often a command reloads and decides again
 // after a version conflict (another writer appended to the same stream).
@@ -45,6 +50,12 @@ type Service struct {
 	history    ports.History
 	snaps      ports.Snapshots
 	onConflict func()
+
+	// accounts remembers each org's account after this process's last
+	// append to it. An account at a version is true forever, so a
+	// remembered one is at worst behind: the append then conflicts, and
+	// the command reads the snapshot and decides again.
+	accounts *lru.Cache[string, *billing.Account]
 
 	// streams serializes this process's writers of one stream, so that
 	// concurrent deliveries for one org wait for each other instead of
@@ -83,7 +94,8 @@ func NewService(d Deps) *Service {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
+	accounts, _ := lru.New[string, *billing.Account](CachedAccounts)
+	return &Service{accounts: accounts, store: d.Store, status: d.Status, clock: d.Clock, log: log,
 		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions,
 		users: d.Users, member: d.Memberships, pay: d.Payments, base: strings.TrimRight(d.BaseURL, "/"),
 		history: d.History, snaps: d.Snapshots, onConflict: d.OnConflict}
@@ -117,9 +129,7 @@ func (s *Service) updateWith(ctx context.Context, orgID string, meta ports.Metad
 	mu.Lock()
 	defer mu.Unlock()
 	for attempt := 1; attempt <= MaxAppendAttempts; attempt++ {
-		// From the snapshot first; from the stream itself after a conflict,
-		// in case the snapshot is behind.
-		acc, err := s.loadForUpdate(ctx, orgID, attempt == 1)
+		acc, err := s.loadForUpdate(ctx, orgID, attempt)
 		if err != nil {
 			return UpdateResult{}, err
 		}
@@ -137,6 +147,7 @@ func (s *Service) updateWith(ctx context.Context, orgID string, meta ports.Metad
 		}
 		res, err := s.store.Append(ctx, req)
 		if errors.Is(err, ports.ErrVersionConflict) {
+			s.accounts.Remove(orgID)
 			if s.onConflict != nil {
 				s.onConflict()
 			}
@@ -153,6 +164,7 @@ func (s *Service) updateWith(ctx context.Context, orgID string, meta ports.Metad
 		for _, e := range events {
 			acc.Apply(e)
 		}
+		s.accounts.Add(orgID, acc.Clone())
 		return UpdateResult{Account: acc, Appended: res.Events, Attempts: attempt}, nil
 	}
 	return UpdateResult{}, ErrBusy
@@ -170,10 +182,17 @@ func backoff(ctx context.Context, attempt int) {
 	}
 }
 
-// loadForUpdate loads the account from its snapshot when asked and one
-// exists, else from its stream.
-func (s *Service) loadForUpdate(ctx context.Context, orgID string, fromSnapshot bool) (*billing.Account, error) {
-	if !fromSnapshot || s.snaps == nil {
+// loadForUpdate loads the account for a command's attempt: the first
+// from the account this process remembers, else the snapshot; the second
+// from the snapshot; later ones from the stream itself, in case the
+// snapshot is behind.
+func (s *Service) loadForUpdate(ctx context.Context, orgID string, attempt int) (*billing.Account, error) {
+	if attempt == 1 {
+		if acc, ok := s.accounts.Get(orgID); ok {
+			return acc.Clone(), nil
+		}
+	}
+	if attempt > 2 || s.snaps == nil {
 		return s.loadAccount(ctx, orgID)
 	}
 	snap, err := s.snaps.Snapshot(ctx, orgID)

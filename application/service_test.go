@@ -3,6 +3,7 @@ package application_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func (s *racyStore) Append(ctx context.Context, req ports.AppendRequest) (ports.
 type fakeUsers struct{ ports.Users }
 
 func (fakeUsers) UserByEmail(_ context.Context, email string) (ports.User, error) {
-	return ports.User{ID: "usr_1", Email: email}, nil
+	return ports.User{ID: "usr_" + email, Email: email}, nil
 }
 
 type noOrgs struct{}
@@ -72,6 +73,44 @@ func TestUpdateRetriesLostRacesAndGivesUp(t *testing.T) {
 		if len(events) != 2 || events[0].Type != billing.TypeOrgCreated || events[0].Metadata.Actor != "system:cli" {
 			t.Errorf("%d losses: ledger %+v", tc.losses, events)
 		}
+	}
+}
+
+// Two processes on one ledger: what one remembers of an org is behind once
+// the other appends to it. The append conflicts, and the command decides
+// again on the stored account.
+func TestARememberedAccountBehindAnotherProcessIsDecidedAgain(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.NewStore(memory.NewClock(time.Now()))
+	var conflictsA, conflictsB atomic.Int32
+	a, b := newService(mem, mem, &conflictsA), newService(mem, mem, &conflictsB)
+	org, err := a.CreateOrg(ctx, application.Actor{}, "Acme", "o@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.GrantPermission(ctx, org, "m1@example.com", billing.PermAudit); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.GrantPermission(ctx, org, "m2@example.com", billing.PermAudit); err != nil {
+		t.Fatal(err)
+	}
+	if conflictsA.Load() != 1 || conflictsB.Load() != 0 {
+		t.Errorf("conflicts: a %d, b %d; want 1 (a remembered version 2) and 0", conflictsA.Load(), conflictsB.Load())
+	}
+	// a now remembers the account it appended to: no conflict.
+	if err := a.GrantPermission(ctx, org, "m3@example.com", billing.PermAudit); err != nil || conflictsA.Load() != 1 {
+		t.Errorf("third grant: %v, %d conflicts", err, conflictsA.Load())
+	}
+	events, _ := mem.Load(ctx, org)
+	var added []string
+	for _, e := range events {
+		if e.Type == billing.TypeMemberAdded {
+			c, _ := billing.DecodeChange(e.Type, e.SchemaVersion, e.Data)
+			added = append(added, c.(billing.MemberAdded).Email)
+		}
+	}
+	if want := []string{"o@example.com", "m1@example.com", "m2@example.com", "m3@example.com"}; !slices.Equal(added, want) {
+		t.Errorf("members added %v, want %v", added, want)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	gojson "github.com/goccy/go-json"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
@@ -21,6 +22,8 @@ import (
 // append folds only its new events. It also serves [ports.BillingStatusReader].
 type StatusProjection struct {
 	db *bun.DB
+	// heads is the store's, when a store keeps this projection.
+	heads *lru.Cache[string, streamHead]
 }
 
 var (
@@ -230,14 +233,24 @@ func (b *statusBuilder) Write(ctx context.Context, db bun.IDB, table string) err
 
 // Snapshot implements [ports.Snapshots]. The snapshot is written in the
 // same transaction as the events it folds, so its version is the stream's.
+// The hash of the event at that version comes with it, for the store's
+// next append (see [Store]).
 func (p *StatusProjection) Snapshot(ctx context.Context, stream string) ([]byte, error) {
-	var snap []byte
-	err := p.db.QueryRowContext(ctx, "SELECT snapshot FROM billing_status WHERE org_id = ?", stream).Scan(&snap)
+	var (
+		snap, hash []byte
+		version    int64
+	)
+	err := p.db.QueryRowContext(ctx, `SELECT st.snapshot, st.ledger_version, e.hash FROM billing_status st
+		LEFT JOIN billing_events e ON e.stream_id = st.org_id AND e.stream_version = st.ledger_version
+		WHERE st.org_id = ?`, stream).Scan(&snap, &version, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ports.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	if p.heads != nil && hash != nil {
+		p.heads.Add(stream, streamHead{version: version, hash: hash})
 	}
 	return snap, nil
 }

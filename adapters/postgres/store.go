@@ -63,6 +63,11 @@ var _ ports.EventStore = (*Store)(nil)
 // NewStore returns the event store over db, keeping projections up to date.
 func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
 	heads, _ := lru.New[string, streamHead](headCacheSize)
+	for _, p := range projections {
+		if sp, ok := p.(*StatusProjection); ok {
+			sp.heads = heads // snapshot reads bring the head hash along
+		}
+	}
 	return &Store{db: db, clock: clock, projections: projections, heads: heads}
 }
 
