@@ -30,7 +30,7 @@ type inboxRow struct {
 	Type           string          `bun:"type"`
 	APIVersion     string          `bun:"api_version"`
 	Created        time.Time       `bun:"created"`
-	Payload        json.RawMessage `bun:"payload,type:jsonb"`
+	Payload        jsonText        `bun:"payload"`
 	ReceivedAt     time.Time       `bun:"received_at"`
 	Deliveries     int             `bun:"deliveries"`
 	Outcome        string          `bun:"outcome"`
@@ -38,16 +38,16 @@ type inboxRow struct {
 	Detail         string          `bun:"detail"`
 	SettledAt      *time.Time      `bun:"settled_at"`
 	FactType       string          `bun:"fact_type"`
-	Fact           json.RawMessage `bun:"fact,type:jsonb,nullzero"`
+	Fact           jsonText        `bun:"fact,nullzero"`
 	OrgHint        string          `bun:"org_hint"`
 	CustomerID     string          `bun:"customer_id"`
 	SubscriptionID string          `bun:"subscription_id"`
 }
 
 func (r inboxRow) entry() ports.InboxEntry {
-	e := ports.InboxEntry{ID: r.ID, Type: r.Type, APIVersion: r.APIVersion, Created: r.Created.UTC(), Payload: r.Payload,
+	e := ports.InboxEntry{ID: r.ID, Type: r.Type, APIVersion: r.APIVersion, Created: r.Created.UTC(), Payload: json.RawMessage(r.Payload),
 		ReceivedAt: r.ReceivedAt.UTC(), Deliveries: r.Deliveries, Outcome: r.Outcome, Detail: r.Detail,
-		FactType: r.FactType, Fact: r.Fact, OrgHint: r.OrgHint, CustomerID: r.CustomerID, SubscriptionID: r.SubscriptionID}
+		FactType: r.FactType, Fact: json.RawMessage(r.Fact), OrgHint: r.OrgHint, CustomerID: r.CustomerID, SubscriptionID: r.SubscriptionID}
 	if r.OrgID != nil {
 		e.OrgID = *r.OrgID
 	}
@@ -56,8 +56,8 @@ func (r inboxRow) entry() ports.InboxEntry {
 
 // Receive implements [ports.Inbox].
 func (in *Inbox) Receive(ctx context.Context, e ports.InboxEntry) (ports.InboxEntry, bool, error) {
-	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: e.Payload,
-		ReceivedAt: in.clock.Now(), Deliveries: 1, Outcome: ports.OutcomeReceived, FactType: e.FactType, Fact: e.Fact,
+	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: jsonText(e.Payload),
+		ReceivedAt: in.clock.Now(), Deliveries: 1, Outcome: ports.OutcomeReceived, FactType: e.FactType, Fact: jsonText(e.Fact),
 		OrgHint: e.OrgHint, CustomerID: e.CustomerID, SubscriptionID: e.SubscriptionID}
 	res, err := in.db.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
 	if err != nil {
@@ -137,9 +137,9 @@ func keepApplied(ctx context.Context, tx bun.Tx, e ports.InboxEntry, stream stri
 }
 
 func keepAppliedQuery(db bun.IDB, e ports.InboxEntry, stream string, now time.Time) *bun.InsertQuery {
-	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: e.Payload,
+	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: jsonText(e.Payload),
 		ReceivedAt: now, Deliveries: 1, Outcome: ports.OutcomeApplied, OrgID: &stream, SettledAt: &now,
-		FactType: e.FactType, Fact: e.Fact, OrgHint: e.OrgHint, CustomerID: e.CustomerID, SubscriptionID: e.SubscriptionID}
+		FactType: e.FactType, Fact: jsonText(e.Fact), OrgHint: e.OrgHint, CustomerID: e.CustomerID, SubscriptionID: e.SubscriptionID}
 	return db.NewInsert().Model(&row).On("CONFLICT (id) DO UPDATE").
 		Set("outcome = EXCLUDED.outcome").Set("org_id = EXCLUDED.org_id").Set("detail = ''").
 		Set("settled_at = EXCLUDED.settled_at").Set("deliveries = stripe_inbox.deliveries + 1")

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -47,7 +46,7 @@ type statusRow struct {
 	StripeSubscriptionID *string         `bun:"stripe_subscription_id"`
 	LedgerVersion        int64           `bun:"ledger_version"`
 	UpdatedAt            time.Time       `bun:"updated_at"`
-	Snapshot             json.RawMessage `bun:"snapshot,type:jsonb"`
+	Snapshot             jsonText        `bun:"snapshot"`
 }
 
 // Name implements [Projection].

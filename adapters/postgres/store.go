@@ -79,8 +79,8 @@ type eventRow struct {
 	Version       int64           `bun:"stream_version"`
 	Type          string          `bun:"type"`
 	SchemaVersion int             `bun:"schema_version"`
-	Data          json.RawMessage `bun:"data,type:jsonb"`
-	Metadata      json.RawMessage `bun:"metadata,type:jsonb"`
+	Data          jsonText        `bun:"data"`
+	Metadata      jsonText        `bun:"metadata"`
 	OccurredAt    time.Time       `bun:"occurred_at"`
 	RecordedAt    time.Time       `bun:"recorded_at"`
 	Hash          []byte          `bun:"hash"`
@@ -208,7 +208,7 @@ func newEventRows(req ports.AppendRequest, meta json.RawMessage, prev []byte, no
 			return nil, fmt.Errorf("hash event: %w", err)
 		}
 		rows[i] = eventRow{StreamID: r.StreamID, Version: r.Version, Type: r.Type, SchemaVersion: r.SchemaVersion,
-			Data: e.Data, Metadata: meta, OccurredAt: r.OccurredAt, RecordedAt: now, Hash: prev}
+			Data: jsonText(e.Data), Metadata: jsonText(meta), OccurredAt: r.OccurredAt, RecordedAt: now, Hash: prev}
 	}
 	return rows, nil
 }
@@ -216,7 +216,7 @@ func newEventRows(req ports.AppendRequest, meta json.RawMessage, prev []byte, no
 func (r eventRow) stored(meta ports.Metadata) ports.StoredEvent {
 	return ports.StoredEvent{
 		Position: r.Position, StreamID: r.StreamID, Version: r.Version, Type: r.Type,
-		SchemaVersion: r.SchemaVersion, Data: r.Data, Metadata: meta, MetadataJSON: r.Metadata,
+		SchemaVersion: r.SchemaVersion, Data: json.RawMessage(r.Data), Metadata: meta, MetadataJSON: json.RawMessage(r.Metadata),
 		OccurredAt: r.OccurredAt.UTC(), RecordedAt: r.RecordedAt.UTC(), Hash: r.Hash,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
 
@@ -81,7 +82,7 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 		return application.StripeEvent{}, fmt.Errorf("%w: timestamp too far in the future", ErrBadSignature)
 	}
 	var env envelope
-	if err := json.Unmarshal(payload, &env); err != nil {
+	if err := gojson.Unmarshal(payload, &env); err != nil {
 		return application.StripeEvent{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if env.ID == "" || env.Type == "" || env.Created <= 0 || env.Object != "event" || len(env.Data.Object) == 0 {
