@@ -26,22 +26,22 @@ func NewInbox(db *bun.DB, clock ports.Clock) *Inbox { return &Inbox{db: db, cloc
 type inboxRow struct {
 	bun.BaseModel `bun:"table:stripe_inbox,alias:stripe_inbox"`
 
-	ID             string          `bun:"id,pk"`
-	Type           string          `bun:"type"`
-	APIVersion     string          `bun:"api_version"`
-	Created        time.Time       `bun:"created"`
-	Payload        jsonText        `bun:"payload"`
-	ReceivedAt     time.Time       `bun:"received_at"`
-	Deliveries     int             `bun:"deliveries"`
-	Outcome        string          `bun:"outcome"`
-	OrgID          *string         `bun:"org_id"`
-	Detail         string          `bun:"detail"`
-	SettledAt      *time.Time      `bun:"settled_at"`
-	FactType       string          `bun:"fact_type"`
-	Fact           jsonText        `bun:"fact,nullzero"`
-	OrgHint        string          `bun:"org_hint"`
-	CustomerID     string          `bun:"customer_id"`
-	SubscriptionID string          `bun:"subscription_id"`
+	ID             string     `bun:"id,pk"`
+	Type           string     `bun:"type"`
+	APIVersion     string     `bun:"api_version"`
+	Created        time.Time  `bun:"created"`
+	Payload        jsonText   `bun:"payload"`
+	ReceivedAt     time.Time  `bun:"received_at"`
+	Deliveries     int        `bun:"deliveries"`
+	Outcome        string     `bun:"outcome"`
+	OrgID          *string    `bun:"org_id"`
+	Detail         string     `bun:"detail"`
+	SettledAt      *time.Time `bun:"settled_at"`
+	FactType       string     `bun:"fact_type"`
+	Fact           jsonText   `bun:"fact,nullzero"`
+	OrgHint        string     `bun:"org_hint"`
+	CustomerID     string     `bun:"customer_id"`
+	SubscriptionID string     `bun:"subscription_id"`
 }
 
 func (r inboxRow) entry() ports.InboxEntry {

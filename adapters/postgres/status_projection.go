@@ -37,16 +37,16 @@ func NewStatusProjection(db *bun.DB) *StatusProjection { return &StatusProjectio
 type statusRow struct {
 	bun.BaseModel `bun:"table:billing_status"`
 
-	OrgID                string          `bun:"org_id,pk"`
-	PlanTier             string          `bun:"plan_tier"`
-	Status               string          `bun:"status"`
-	CurrentPeriodEnd     *time.Time      `bun:"current_period_end"`
-	CancelAtPeriodEnd    bool            `bun:"cancel_at_period_end,notnull"`
-	StripeCustomerID     *string         `bun:"stripe_customer_id"`
-	StripeSubscriptionID *string         `bun:"stripe_subscription_id"`
-	LedgerVersion        int64           `bun:"ledger_version"`
-	UpdatedAt            time.Time       `bun:"updated_at"`
-	Snapshot             jsonText        `bun:"snapshot"`
+	OrgID                string     `bun:"org_id,pk"`
+	PlanTier             string     `bun:"plan_tier"`
+	Status               string     `bun:"status"`
+	CurrentPeriodEnd     *time.Time `bun:"current_period_end"`
+	CancelAtPeriodEnd    bool       `bun:"cancel_at_period_end,notnull"`
+	StripeCustomerID     *string    `bun:"stripe_customer_id"`
+	StripeSubscriptionID *string    `bun:"stripe_subscription_id"`
+	LedgerVersion        int64      `bun:"ledger_version"`
+	UpdatedAt            time.Time  `bun:"updated_at"`
+	Snapshot             jsonText   `bun:"snapshot"`
 }
 
 // Name implements [Projection].

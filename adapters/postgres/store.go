@@ -74,16 +74,16 @@ func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
 type eventRow struct {
 	bun.BaseModel `bun:"table:billing_events"`
 
-	Position      int64           `bun:"position,pk,autoincrement"`
-	StreamID      string          `bun:"stream_id"`
-	Version       int64           `bun:"stream_version"`
-	Type          string          `bun:"type"`
-	SchemaVersion int             `bun:"schema_version"`
-	Data          jsonText        `bun:"data"`
-	Metadata      jsonText        `bun:"metadata"`
-	OccurredAt    time.Time       `bun:"occurred_at"`
-	RecordedAt    time.Time       `bun:"recorded_at"`
-	Hash          []byte          `bun:"hash"`
+	Position      int64     `bun:"position,pk,autoincrement"`
+	StreamID      string    `bun:"stream_id"`
+	Version       int64     `bun:"stream_version"`
+	Type          string    `bun:"type"`
+	SchemaVersion int       `bun:"schema_version"`
+	Data          jsonText  `bun:"data"`
+	Metadata      jsonText  `bun:"metadata"`
+	OccurredAt    time.Time `bun:"occurred_at"`
+	RecordedAt    time.Time `bun:"recorded_at"`
+	Hash          []byte    `bun:"hash"`
 }
 
 const eventColumns = "position, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash"
