@@ -14,7 +14,7 @@ start=$(date +%s)
 go test -count=1 -timeout 15m "${@:-./...}"
 if [ $# -eq 0 ]; then
   # Fuzz targets, seeded with realistic payloads, for a bounded time each.
-  for target in "FuzzWebhookMapping ./adapters/stripe" "FuzzDecode ./adapters/httpapi" "FuzzFoldIsOrderIndependent ./domain/billing"; do
+  for target in "FuzzWebhookMapping ./adapters/stripe" "FuzzInvoiceReadingMatchesStripeGo ./adapters/stripe" "FuzzDecode ./adapters/httpapi" "FuzzFoldIsOrderIndependent ./domain/billing"; do
     set -- $target
     go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-10s}" "$2"
   done

@@ -1,0 +1,4 @@
+package stripe
+
+// InvoiceOf is invoiceOf, for the test holding it to stripe-go's reading.
+var InvoiceOf = invoiceOf
