@@ -84,7 +84,7 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 	}
 	// JSON is UTF-8 (RFC 8259); goccy/go-json skips what it does not read
 	// without checking it.
-	if !utf8.Valid(payload) || !gojson.Valid(payload) {
+	if !utf8.Valid(payload) || !json.Valid(payload) {
 		return application.StripeEvent{}, fmt.Errorf("%w: not UTF-8 JSON", ErrMalformed)
 	}
 	var env envelope
