@@ -55,7 +55,7 @@ func (s *Service) HandleStripeEvent(ctx context.Context, ev StripeEvent) (string
 		entry.OrgHint, entry.CustomerID, entry.SubscriptionID = f.OrgHint, f.CustomerID, f.SubscriptionID
 	}
 	if entry.FactType != "" {
-		outcome, done, err := s.applyDirect(ctx, entry)
+		outcome, done, err := s.applyDirect(ctx, entry, ev.Fact.Change)
 		if done || err != nil {
 			return outcome, err
 		}
@@ -75,14 +75,11 @@ func (s *Service) HandleStripeEvent(ctx context.Context, ev StripeEvent) (string
 }
 
 // applyDirect is the common case in one transaction: an event tied to its
-// org at once is kept in the inbox together with its ledger event. It
+// org at once is kept in the inbox together with its ledger event. change
+// is the fact e.Fact encodes. It
 // returns done false, having recorded nothing, when the event must take the
 // slower path (parked, refused).
-func (s *Service) applyDirect(ctx context.Context, e ports.InboxEntry) (string, bool, error) {
-	change, err := billing.DecodeChange(e.FactType, billing.SchemaVersion, e.Fact)
-	if err != nil {
-		return "", false, err
-	}
+func (s *Service) applyDirect(ctx context.Context, e ports.InboxEntry, change billing.Change) (string, bool, error) {
 	org, refusal, known, err := s.route(ctx, e)
 	if err != nil || refusal != "" || org == "" {
 		return "", false, err
