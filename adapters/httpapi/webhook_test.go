@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -245,6 +246,14 @@ func TestWebhookDuplicatesAppendOnce(t *testing.T) {
 	}
 	if n := h.count("SELECT deliveries FROM stripe_inbox WHERE id = 'evt_lc1_3'"); n != 20 {
 		t.Errorf("inbox counted %d deliveries, want 20", n)
+	}
+	// The inbox keeps the very bytes Stripe signed.
+	var kept string
+	if err := h.db.QueryRowContext(context.Background(), "SELECT payload::text FROM stripe_inbox WHERE id = 'evt_lc1_1'").Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept != string(l.events[0]) {
+		t.Errorf("inbox payload differs from the delivered bytes:\n%s\n%s", kept, l.events[0])
 	}
 	h.verifyLedger()
 }

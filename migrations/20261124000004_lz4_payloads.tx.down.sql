@@ -1,5 +1,0 @@
-ALTER TABLE billing_status ALTER COLUMN snapshot SET COMPRESSION pglz;
-
---bun:split
-
-ALTER TABLE stripe_inbox ALTER COLUMN payload SET COMPRESSION pglz;
