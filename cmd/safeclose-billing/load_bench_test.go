@@ -100,7 +100,7 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 30 * time.Second}
 	var n, failed atomic.Int64
-	cpu0, pg0 := cpuSeconds(b, serve.Process.Pid), postgresCPUSeconds()
+	cpu0, pg0, gen0 := cpuSeconds(b, serve.Process.Pid), postgresCPUSeconds(), cpuSeconds(b, os.Getpid())
 	deadline := time.Now().Add(time.Duration(seconds) * time.Second)
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -129,6 +129,7 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	rate := float64(n.Load()) / elapsed
 	cpuPer := (cpuSeconds(b, serve.Process.Pid) - cpu0) / float64(n.Load()) * 1e6
 	pgPer := (postgresCPUSeconds() - pg0) / float64(n.Load()) * 1e6
+	genPer := (cpuSeconds(b, os.Getpid()) - gen0) / float64(n.Load()) * 1e6
 	rss := peakRSS(b, serve.Process.Pid)
 	b.StopTimer()
 	if failed.Load() > 0 {
@@ -143,8 +144,8 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	b.ReportMetric(cpuPer, "service-cpu-µs/webhook")
 	b.ReportMetric(pgPer, "postgres-cpu-µs/webhook")
 	b.ReportMetric(pgbenchPer, "postgres-cpu-µs/pgbench-tx")
-	fmt.Fprintf(os.Stderr, "serve: webhooks c=16 over %d orgs %7.0f/s   pgbench same tx c=16 %7.0f tps   ratio %.2f   peak RSS %.0f MiB   CPU per webhook: service %.0f µs, Postgres %.0f µs (per pgbench tx %.0f µs)\n",
-		orgs, rate, tps, rate/tps, rss, cpuPer, pgPer, pgbenchPer)
+	fmt.Fprintf(os.Stderr, "serve: webhooks c=16 over %d orgs %7.0f/s   pgbench same tx c=16 %7.0f tps   ratio %.2f   peak RSS %.0f MiB   CPU per webhook: service %.0f µs, Postgres %.0f µs (per pgbench tx %.0f µs), load generator %.0f µs\n",
+		orgs, rate, tps, rate/tps, rss, cpuPer, pgPer, pgbenchPer, genPer)
 }
 
 // postgresCPUSeconds is the CPU time used so far by this machine's live
