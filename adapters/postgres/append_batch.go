@@ -2,15 +2,19 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/uptrace/bun"
 
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/domain/ledger"
@@ -38,27 +42,21 @@ type batchable interface {
 	batch(b *batch, prior *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error)
 }
 
-// batch is SQL statements sent as one simple-protocol query, which
-// Postgres runs as one implicit transaction: the first error undoes them
-// all. Values are formatted by bun, escaped.
+// batch is parameterized statements sent together in one round trip, as
+// prepared statements of the connection (parsed and planned once per
+// connection) followed by one Sync, so Postgres runs them as one implicit
+// transaction: the first error undoes them all.
 type batch struct {
-	db  *bun.DB
-	sql []byte
-	n   int // statements
+	stmts []statement
 }
 
-func (b *batch) add(q bun.Query) error {
-	if len(b.sql) > 0 {
-		b.sql = append(b.sql, ";\n"...)
-	}
-	var err error
-	b.sql, err = q.AppendQuery(b.db.QueryGen(), b.sql)
-	b.n++
-	return err
+type statement struct {
+	sql  string
+	args []any
 }
 
-func (b *batch) raw(query string, args ...any) error {
-	return b.add(b.db.NewRaw(query, args...))
+func (b *batch) add(sql string, args ...any) {
+	b.stmts = append(b.stmts, statement{sql, args})
 }
 
 // appendBatched appends in one round trip when the request carries the
@@ -92,21 +90,14 @@ func (s *Store) appendBatched(ctx context.Context, req ports.AppendRequest, meta
 		}
 	}
 	// The key first: a repeated key is a duplicate whatever the version.
-	b := &batch{db: s.db}
+	b := &batch{}
 	if req.IdempotencyKey != "" {
-		if err := b.raw("INSERT INTO billing_event_keys (key, stream_id, recorded_at) VALUES (?, ?, ?)",
-			req.IdempotencyKey, req.StreamID, now); err != nil {
-			return ports.AppendResult{}, true, err
-		}
+		b.add("INSERT INTO billing_event_keys (key, stream_id, recorded_at) VALUES ($1, $2, $3)", req.IdempotencyKey, req.StreamID, now)
 	}
-	returning := b.n
-	if err := b.add(s.eventsInsert(req, prev, rows)); err != nil {
-		return ports.AppendResult{}, true, err
-	}
+	returning := len(b.stmts)
+	addEventsInsert(b, req, prev, rows)
 	if req.Inbox != nil {
-		if err := b.add(keepAppliedQuery(s.db, *req.Inbox, req.StreamID, now)); err != nil {
-			return ports.AppendResult{}, true, err
-		}
+		addKeepApplied(b, *req.Inbox, req.StreamID, now)
 	}
 	for _, p := range s.projections {
 		bp, ok := p.(batchable)
@@ -117,7 +108,7 @@ func (s *Store) appendBatched(ctx context.Context, req ports.AppendRequest, meta
 			return ports.AppendResult{}, err != nil, err
 		}
 	}
-	positions, err := s.run(ctx, b.sql, returning)
+	positions, err := s.run(ctx, b, returning)
 	switch {
 	case uniqueViolation(err, "billing_event_keys_pkey"):
 		return ports.AppendResult{Duplicate: true}, true, nil
@@ -138,24 +129,33 @@ func (s *Store) appendBatched(ctx context.Context, req ports.AppendRequest, meta
 	return ports.AppendResult{Events: stored}, true, nil
 }
 
-// eventsInsert inserts the events and moves the stream's head, in one
+// addEventsInsert inserts the events and moves the stream's head, in one
 // statement: from expected (with last hash prev) to the last event, or
 // created there for a new stream. The events' recorded_at is read from
 // the head's move: when the head did not move it is NULL, which NOT NULL
 // refuses, so the whole batch fails.
-func (s *Store) eventsInsert(req ports.AppendRequest, prev []byte, rows []eventRow) bun.Query {
+func addEventsInsert(b *batch, req ports.AppendRequest, prev []byte, rows []eventRow) {
 	last := rows[len(rows)-1]
-	var head *bun.RawQuery
+	var q strings.Builder
+	var args []any
 	if req.ExpectedVersion == 0 {
-		head = s.db.NewRaw("INSERT INTO billing_streams (id, version, last_hash) VALUES (?, ?, ?) RETURNING 1",
-			req.StreamID, last.Version, last.Hash)
+		q.WriteString("WITH head AS (INSERT INTO billing_streams (id, version, last_hash) VALUES ($1, $2, $3) RETURNING 1)")
+		args = append(args, req.StreamID, last.Version, last.Hash)
 	} else {
-		head = s.db.NewRaw("UPDATE billing_streams SET version = ?, last_hash = ? WHERE id = ? AND version = ? AND last_hash = ? RETURNING 1",
-			last.Version, last.Hash, req.StreamID, req.ExpectedVersion, prev)
+		q.WriteString("WITH head AS (UPDATE billing_streams SET version = $1, last_hash = $2 WHERE id = $3 AND version = $4 AND last_hash = $5 RETURNING 1)")
+		args = append(args, last.Version, last.Hash, req.StreamID, req.ExpectedVersion, prev)
 	}
-	return s.db.NewInsert().With("head", head).Model(&rows).
-		Value("recorded_at", "(SELECT ?::timestamptz FROM head)", last.RecordedAt).
-		Returning("position")
+	q.WriteString(" INSERT INTO billing_events (stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash) VALUES ")
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, (SELECT $%d::timestamptz FROM head), $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+		args = append(args, r.StreamID, r.Version, r.Type, r.SchemaVersion, r.Data, r.Metadata, r.OccurredAt, r.RecordedAt, r.Hash)
+	}
+	q.WriteString(" RETURNING position")
+	b.add(q.String(), args...)
 }
 
 // prevHash is the hash of the stream's event at version: remembered, or
@@ -184,9 +184,10 @@ func (s *Store) remember(stored []ports.StoredEvent) {
 	s.heads.Add(last.StreamID, streamHead{version: last.Version, hash: last.Hash})
 }
 
-// run sends the batch as one query on a pooled connection and returns the
-// positions its statement number returning returned.
-func (s *Store) run(ctx context.Context, query []byte, returning int) ([]int64, error) {
+// run sends the batch on a pooled connection, preparing its statements
+// on the connection the first time, and returns the positions its
+// statement number returning returned.
+func (s *Store) run(ctx context.Context, b *batch, returning int) ([]int64, error) {
 	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -198,7 +199,21 @@ func (s *Store) run(ctx context.Context, query []byte, returning int) ([]int64, 
 		if !ok {
 			return fmt.Errorf("append: driver connection %T is not pgx", dc)
 		}
-		results, err := c.Conn().PgConn().Exec(ctx, string(query)).ReadAll()
+		var pb pgconn.Batch
+		for _, st := range b.stmts {
+			name := statementName(st.sql)
+			if _, err := c.Conn().Prepare(ctx, name, st.sql); err != nil {
+				return err
+			}
+			params := make([][]byte, len(st.args))
+			for i, a := range st.args {
+				if params[i], err = textParam(a); err != nil {
+					return err
+				}
+			}
+			pb.ExecPrepared(name, params, nil, nil)
+		}
+		results, err := c.Conn().PgConn().ExecBatch(ctx, &pb).ReadAll()
 		if err != nil {
 			return err
 		}
@@ -212,6 +227,65 @@ func (s *Store) run(ctx context.Context, query []byte, returning int) ([]int64, 
 		return nil
 	})
 	return positions, err
+}
+
+// statementNames are the prepared statements' names, by SQL.
+var statementNames sync.Map
+
+func statementName(sql string) string {
+	if name, ok := statementNames.Load(sql); ok {
+		return name.(string)
+	}
+	sum := sha256.Sum256([]byte(sql))
+	name := "safeclose_" + hex.EncodeToString(sum[:12])
+	statementNames.Store(sql, name)
+	return name
+}
+
+// textParam encodes a statement argument in Postgres's text format; nil
+// is NULL.
+func textParam(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []byte(v), nil
+	case *string:
+		if v == nil {
+			return nil, nil
+		}
+		return []byte(*v), nil
+	case int:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(nil, v, 10), nil
+	case bool:
+		if v {
+			return []byte("t"), nil
+		}
+		return []byte("f"), nil
+	case time.Time:
+		return v.UTC().AppendFormat(nil, "2006-01-02 15:04:05.999999Z07:00"), nil
+	case *time.Time:
+		if v == nil {
+			return nil, nil
+		}
+		return textParam(*v)
+	case jsonText:
+		if v == nil {
+			return nil, nil
+		}
+		return v, nil
+	case []byte: // bytea
+		if v == nil {
+			return nil, nil
+		}
+		out := make([]byte, 2+hex.EncodedLen(len(v)))
+		copy(out, `\x`)
+		hex.Encode(out[2:], v)
+		return out, nil
+	}
+	return nil, fmt.Errorf("append: no text encoding for %T", v)
 }
 
 // notNullViolation reports whether err is Postgres error 23502 on the named column.

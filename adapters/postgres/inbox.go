@@ -136,6 +136,21 @@ func keepApplied(ctx context.Context, tx bun.Tx, e ports.InboxEntry, stream stri
 	return nil
 }
 
+// addKeepApplied is keepApplied in a batch.
+func addKeepApplied(b *batch, e ports.InboxEntry, stream string, now time.Time) {
+	var fact any
+	if len(e.Fact) > 0 {
+		fact = jsonText(e.Fact)
+	}
+	b.add(`INSERT INTO stripe_inbox AS i (id, type, api_version, created, payload, received_at, deliveries, outcome,
+		org_id, detail, settled_at, fact_type, fact, org_hint, customer_id, subscription_id)
+		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, '', $6, $9, $10, $11, $12, $13)
+		ON CONFLICT (id) DO UPDATE SET outcome = EXCLUDED.outcome, org_id = EXCLUDED.org_id, detail = '',
+		settled_at = EXCLUDED.settled_at, deliveries = i.deliveries + 1`,
+		e.ID, e.Type, e.APIVersion, e.Created, jsonText(e.Payload), now, ports.OutcomeApplied,
+		stream, e.FactType, fact, e.OrgHint, e.CustomerID, e.SubscriptionID)
+}
+
 func keepAppliedQuery(db bun.IDB, e ports.InboxEntry, stream string, now time.Time) *bun.InsertQuery {
 	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: jsonText(e.Payload),
 		ReceivedAt: now, Deliveries: 1, Outcome: ports.OutcomeApplied, OrgID: &stream, SettledAt: &now,

@@ -101,10 +101,10 @@ func (p *LinksProjection) batch(b *batch, prior *billing.Account, events []ports
 			}
 		}
 	}
-	if len(rows) == 0 {
-		return true, nil
+	for _, r := range rows {
+		b.add("INSERT INTO stripe_links (stripe_id, org_id) VALUES ($1, $2) ON CONFLICT (stripe_id) DO NOTHING", r.StripeID, r.OrgID)
 	}
-	return true, b.add(insertLinksQuery(b.db, "stripe_links", rows))
+	return true, nil
 }
 
 // OrgsOf implements [ports.StripeLinks] in one query.

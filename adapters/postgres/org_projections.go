@@ -73,16 +73,13 @@ func writeOrgsQuery(db bun.IDB, table string, rows []orgRow) *bun.InsertQuery {
 
 // batch implements [batchable].
 func (OrgsProjection) batch(b *batch, _ *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error) {
-	var rows []orgRow
 	for i, de := range decoded {
 		if row, ok := orgRowOf(events[i].StreamID, de); ok {
-			rows = append(rows, row)
+			b.add("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+				row.ID, row.Name, row.CreatedAt)
 		}
 	}
-	if len(rows) == 0 {
-		return true, nil
-	}
-	return true, b.add(writeOrgsQuery(b.db, "orgs", rows))
+	return true, nil
 }
 
 // Project implements [Projection].

@@ -95,7 +95,16 @@ func (p *StatusProjection) batch(b *batch, prior *billing.Account, events []port
 	if err != nil {
 		return false, err
 	}
-	return true, b.add(upsertStatusQuery(b.db, "billing_status", []statusRow{row}))
+	b.add(`INSERT INTO billing_status (org_id, plan_tier, status, current_period_end, cancel_at_period_end,
+		stripe_customer_id, stripe_subscription_id, ledger_version, updated_at, snapshot)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (org_id) DO UPDATE SET plan_tier = EXCLUDED.plan_tier, status = EXCLUDED.status,
+		current_period_end = EXCLUDED.current_period_end, cancel_at_period_end = EXCLUDED.cancel_at_period_end,
+		stripe_customer_id = EXCLUDED.stripe_customer_id, stripe_subscription_id = EXCLUDED.stripe_subscription_id,
+		ledger_version = EXCLUDED.ledger_version, updated_at = EXCLUDED.updated_at, snapshot = EXCLUDED.snapshot`,
+		row.OrgID, row.PlanTier, row.Status, row.CurrentPeriodEnd, row.CancelAtPeriodEnd,
+		row.StripeCustomerID, row.StripeSubscriptionID, row.LedgerVersion, row.UpdatedAt, row.Snapshot)
+	return true, nil
 }
 
 func applyStored(acc *billing.Account, e ports.StoredEvent) error {
