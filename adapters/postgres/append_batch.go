@@ -64,7 +64,7 @@ func (b *batch) add(sql string, args ...any) {
 // idempotency key, the inbox row and every read model's rows as one
 // implicit transaction. The checks are the constraints:
 //   - the head moves only from the expected version and last hash; when
-//     it does not, the events get no version and violate NOT NULL;
+//     it does not, the events get no recorded_at and violate NOT NULL;
 //   - UNIQUE (stream_id, stream_version) and the streams' primary key stop
 //     a concurrent append at the same version;
 //   - the keys' primary key stops a second append with the same key.
