@@ -160,18 +160,9 @@ func postgresCPUSeconds() float64 {
 		}
 		// Live processes' own time, and what the postmaster reaped of
 		// backends that exited (pgbench's).
-		total += ticks(stat) + reapedTicks(stat)
+		total += ticks(stat, ownTime) + ticks(stat, reapedTime)
 	}
 	return total
-}
-
-// reapedTicks reads cutime and cstime from a /proc/PID/stat line: the CPU
-// time of the children the process has waited for.
-func reapedTicks(stat []byte) float64 {
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[13], 64)
-	st, _ := strconv.ParseFloat(f[14], 64)
-	return (ut + st) / 100
 }
 
 // cpuSeconds is the user and system CPU time the process has used.
@@ -180,16 +171,23 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return ticks(stat)
+	return ticks(stat, ownTime)
 }
 
-// ticks reads utime and stime from a /proc/PID/stat line: the 12th and
-// 13th fields after the command name, which is in parentheses, in clock
-// ticks (100 a second on Linux).
-func ticks(stat []byte) float64 {
+// Where a /proc/PID/stat line keeps CPU times, counting the fields after
+// the command name (which is in parentheses) from 0: utime and stime, the
+// process's own; cutime and cstime, its children's that it waited for.
+const (
+	ownTime    = 11
+	reapedTime = 13
+)
+
+// ticks reads the user and system time at field (ownTime or reapedTime)
+// of a /proc/PID/stat line, in seconds (clock ticks are 1/100 s on Linux).
+func ticks(stat []byte, field int) float64 {
 	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
+	ut, _ := strconv.ParseFloat(f[field], 64)
+	st, _ := strconv.ParseFloat(f[field+1], 64)
 	return (ut + st) / 100
 }
 
