@@ -1,3 +1,11 @@
+ALTER TABLE billing_status RESET (fillfactor);
+
+--bun:split
+
+ALTER TABLE billing_streams RESET (fillfactor);
+
+--bun:split
+
 ALTER TABLE billing_status ALTER COLUMN snapshot SET COMPRESSION pglz;
 
 --bun:split

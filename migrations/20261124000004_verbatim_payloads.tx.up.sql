@@ -16,3 +16,13 @@ ALTER TABLE billing_status ALTER COLUMN snapshot TYPE json USING snapshot::json;
 --bun:split
 
 ALTER TABLE billing_status ALTER COLUMN snapshot SET COMPRESSION lz4;
+
+--bun:split
+
+-- Every append updates its stream's row and its status row: room on each
+-- page lets Postgres update in place (HOT), without touching the index.
+ALTER TABLE billing_streams SET (fillfactor = 70);
+
+--bun:split
+
+ALTER TABLE billing_status SET (fillfactor = 70);

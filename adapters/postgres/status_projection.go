@@ -116,8 +116,11 @@ func applyStored(acc *billing.Account, e ports.StoredEvent) error {
 	return nil
 }
 
+// newStatusRow is the account's row. Snapshots are encoded with
+// goccy/go-json everywhere (live and rebuilt rows alike, byte for byte, as
+// the rebuild's exactness test holds), and read back with encoding/json.
 func newStatusRow(acc *billing.Account, updatedAt time.Time) (statusRow, error) {
-	snap, err := acc.MarshalSnapshot()
+	snap, err := acc.MarshalSnapshotWith(gojson.Marshal)
 	if err != nil {
 		return statusRow{}, err
 	}
@@ -264,7 +267,7 @@ func (p *StatusProjection) Snapshot(ctx context.Context, stream string) ([]byte,
 }
 
 // Copy implements [Copier]: the rebuilt rows by COPY, snapshots encoded
-// with goccy/go-json (jsonb stores the same value whichever encoder wrote it).
+// as [newStatusRow] encodes them.
 func (b *statusBuilder) Copy(ctx context.Context, conn *pgx.Conn, table string) error {
 	rows := make([][]any, 0, len(b.accounts))
 	for _, sa := range b.accounts {
