@@ -36,7 +36,8 @@ type Users interface {
 	// UserByID returns the user, or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
 	CreateSession(ctx context.Context, s Session) error
-	// TouchSession returns the user of a live session and records its use:
+	// TouchSession returns the user of a live session and records its use
+	// (an adapter may record it only once in a while, a minute say):
 	// ErrNotFound when the session is unknown, expired, or idle since
 	// before idleSince (expired sessions are deleted).
 	TouchSession(ctx context.Context, tokenHash []byte, now, idleSince time.Time) (User, error)

@@ -85,12 +85,24 @@ func (u *Users) CreateSession(ctx context.Context, s ports.Session) error {
 	return nil
 }
 
+// SessionTouchEvery is how often a session's use is written: the idle
+// timeout then counts from up to this much before the last use.
+const SessionTouchEvery = time.Minute
+
 // TouchSession implements [ports.Users].
 func (u *Users) TouchSession(ctx context.Context, hash []byte, now, idleSince time.Time) (ports.User, error) {
+	// A use is written only when the last one recorded is older than
+	// SessionTouchEvery: most requests then only read, and commit nothing.
 	var row userRow
-	err := u.db.NewRaw(`UPDATE sessions s SET last_seen_at = ?
-		FROM users u WHERE s.token_hash = ? AND u.id = s.user_id AND s.expires_at > ? AND s.last_seen_at > ?
-		RETURNING u.id, u.email, u.password_hash, u.created_at`, now, hash, now, idleSince).Scan(ctx, &row)
+	err := u.db.NewRaw(`WITH live AS (
+			SELECT s.token_hash, s.last_seen_at, u.id, u.email, u.password_hash, u.created_at
+			FROM sessions s JOIN users u ON u.id = s.user_id
+			WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?),
+		touched AS (
+			UPDATE sessions s SET last_seen_at = ? FROM live
+			WHERE s.token_hash = live.token_hash AND live.last_seen_at <= ?)
+		SELECT id, email, password_hash, created_at FROM live`,
+		hash, now, idleSince, now, now.Add(-SessionTouchEvery)).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Unknown or dead: make sure a dead one is gone.
 		if _, err := u.db.ExecContext(ctx, "DELETE FROM sessions WHERE token_hash = ?", hash); err != nil {
