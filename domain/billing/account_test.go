@@ -336,3 +336,22 @@ func TestParse(t *testing.T) {
 		t.Error("ParseStatus accepted PAST_DUE")
 	}
 }
+
+func TestStripeIDs(t *testing.T) {
+	for _, tc := range []struct {
+		c        Change
+		cus, sub string
+	}{
+		{activated(TierPro), "cus_1", "sub_1"},
+		{refreshed(StatusActive, TierPro, 10, false), "cus_1", "sub_1"},
+		{canceled(10), "cus_1", "sub_1"},
+		{paid("sub_1"), "cus_1", "sub_1"},
+		{paid(""), "cus_1", ""}, // an invoice outside any subscription
+		{failed(), "cus_1", "sub_1"},
+		{OrgCreated{Name: "Acme"}, "", ""},
+	} {
+		if cus, sub := StripeIDs(tc.c); cus != tc.cus || sub != tc.sub {
+			t.Errorf("%s: %q %q, want %q %q", tc.c.EventType(), cus, sub, tc.cus, tc.sub)
+		}
+	}
+}

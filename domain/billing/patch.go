@@ -105,19 +105,12 @@ func (p patch) validate() error {
 // StripeIDs returns the Stripe customer and subscription a fact names
 // ("" for what it does not name, and for events that are not Stripe facts).
 func StripeIDs(c Change) (customerID, subscriptionID string) {
-	switch e := c.(type) {
-	case PlanActivated:
-		return e.CustomerID, e.SubscriptionID
-	case SubscriptionRefreshed:
-		return e.CustomerID, e.SubscriptionID
-	case SubscriptionSynced:
-		return e.CustomerID, e.SubscriptionID
-	case SubscriptionCanceled:
-		return e.CustomerID, e.SubscriptionID
-	case PaymentSucceeded:
-		return e.CustomerID, e.SubscriptionID
-	case PaymentFailed:
-		return e.CustomerID, e.SubscriptionID
+	p, _ := patchOf(c)
+	if p.customer != nil {
+		customerID = *p.customer
 	}
-	return "", ""
+	if p.subscription != nil {
+		subscriptionID = *p.subscription
+	}
+	return customerID, subscriptionID
 }
