@@ -392,7 +392,15 @@ func TestMembershipChangesAreLedgerEventsWithTheActor(t *testing.T) {
 	h := newHarness(t)
 	w := newWorld(t, h)
 	h.do("PUT", "/api/orgs/"+w.org+"/members/"+w.target.ID+"/permissions", w.tOwner, map[string]any{"permissions": []string{"billing"}})
+	var perms string
+	if err := h.db.QueryRowContext(context.Background(), "SELECT permissions::text FROM memberships WHERE org_id = ? AND user_id = ?",
+		w.org, w.target.ID).Scan(&perms); err != nil || perms != "{billing}" {
+		t.Errorf("memberships after the change: %q, %v", perms, err)
+	}
 	h.do("DELETE", "/api/orgs/"+w.org+"/members/"+w.target.ID, w.tOwner, nil)
+	if n := h.count("SELECT count(*) FROM memberships WHERE org_id = ? AND user_id = ?", w.org, w.target.ID); n != 0 {
+		t.Errorf("%d membership rows after the removal", n)
+	}
 	var types []string
 	for _, e := range h.ledger(w.org) {
 		types = append(types, e.Type)

@@ -33,13 +33,12 @@ type streamHead struct {
 	hash    []byte
 }
 
-// batchable is a Projection that can write its part of an append without
-// reading, from the stream's account before the events: its statements
-// join the append's single round trip.
-type batchable interface {
-	// batch adds the projection's statements for events, folded (decoded)
-	// on top of prior. false sends the append down the transactional path.
-	batch(b *batch, prior *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error)
+// appended is what one append changes, for the projections: the events,
+// stored and decoded, take the stream's account from prior to after.
+type appended struct {
+	prior, after *billing.Account
+	events       []ports.StoredEvent
+	decoded      []billing.Event
 }
 
 // batch is parameterized statements sent together in one round trip, as
@@ -59,37 +58,34 @@ func (b *batch) add(sql string, args ...any) {
 	b.stmts = append(b.stmts, statement{sql, args})
 }
 
-// appendBatched appends in one round trip when the request carries the
-// account it was decided on: the events with the stream's head move, the
-// idempotency key, the inbox row and every read model's rows as one
+// appendOnce appends in one round trip, from prior, the stream's account
+// at the expected version: the idempotency key, the events with the
+// stream's head move, the inbox row and every read model's rows, as one
 // implicit transaction. The checks are the constraints:
+//   - the keys' primary key stops a second append with the same key
+//     (checked first, so whatever the version);
 //   - the head moves only from the expected version and last hash; when
 //     it does not, the events get no recorded_at and violate NOT NULL;
 //   - UNIQUE (stream_id, stream_version) and the streams' primary key stop
-//     a concurrent append at the same version;
-//   - the keys' primary key stops a second append with the same key.
-//
-// done is false, with nothing written, when a read model needs the
-// transactional path.
-func (s *Store) appendBatched(ctx context.Context, req ports.AppendRequest, meta json.RawMessage) (_ ports.AppendResult, done bool, _ error) {
+//     a concurrent append at the same version.
+func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, prior *billing.Account, meta json.RawMessage) (ports.AppendResult, error) {
 	prev, err := s.prevHash(ctx, req.StreamID, req.ExpectedVersion)
 	if err != nil {
-		return ports.AppendResult{}, true, err
+		return ports.AppendResult{}, err
 	}
 	now := s.clock.Now().Truncate(ledger.Precision)
 	rows, err := newEventRows(req, meta, prev, now)
 	if err != nil {
-		return ports.AppendResult{}, true, err
+		return ports.AppendResult{}, err
 	}
-	stored := make([]ports.StoredEvent, len(rows))
-	decoded := make([]billing.Event, len(rows))
+	a := appended{prior: prior, after: prior.Clone(), events: make([]ports.StoredEvent, len(rows)), decoded: make([]billing.Event, len(rows))}
 	for i, r := range rows {
-		stored[i] = r.stored(req.Metadata)
-		if decoded[i], err = billing.DecodeEvent(r.Type, r.SchemaVersion, r.Data, stored[i].OccurredAt); err != nil {
-			return ports.AppendResult{}, true, fmt.Errorf("event %d: %w", r.Version, err)
+		a.events[i] = r.stored(req.Metadata)
+		if a.decoded[i], err = billing.DecodeEvent(r.Type, r.SchemaVersion, r.Data, a.events[i].OccurredAt); err != nil {
+			return ports.AppendResult{}, fmt.Errorf("event %d: %w", r.Version, err)
 		}
+		a.after.Apply(a.decoded[i])
 	}
-	// The key first: a repeated key is a duplicate whatever the version.
 	b := &batch{}
 	if req.IdempotencyKey != "" {
 		b.add("INSERT INTO billing_event_keys (key, stream_id, recorded_at) VALUES ($1, $2, $3)", req.IdempotencyKey, req.StreamID, now)
@@ -100,33 +96,29 @@ func (s *Store) appendBatched(ctx context.Context, req ports.AppendRequest, meta
 		addKeepApplied(b, *req.Inbox, req.StreamID, now)
 	}
 	for _, p := range s.projections {
-		bp, ok := p.(batchable)
-		if !ok {
-			return ports.AppendResult{}, false, nil
-		}
-		if ok, err := bp.batch(b, req.Prior, stored, decoded); err != nil || !ok {
-			return ports.AppendResult{}, err != nil, err
+		if err := p.stage(b, a); err != nil {
+			return ports.AppendResult{}, fmt.Errorf("project %s: %w", p.Name(), err)
 		}
 	}
 	positions, err := s.run(ctx, b, returning)
 	switch {
 	case uniqueViolation(err, "billing_event_keys_pkey"):
-		return ports.AppendResult{Duplicate: true}, true, nil
+		return ports.AppendResult{Duplicate: true}, nil
 	case uniqueViolation(err, "billing_events_stream_version_key"), uniqueViolation(err, "billing_streams_pkey"),
 		notNullViolation(err, "recorded_at"):
 		s.heads.Remove(req.StreamID)
-		return ports.AppendResult{}, true, ports.ErrVersionConflict
+		return ports.AppendResult{}, ports.ErrVersionConflict
 	case err != nil:
 		s.heads.Remove(req.StreamID)
-		return ports.AppendResult{}, true, fmt.Errorf("append: %w", err)
-	case len(positions) != len(stored):
-		return ports.AppendResult{}, true, fmt.Errorf("append: %d positions for %d events", len(positions), len(stored))
+		return ports.AppendResult{}, fmt.Errorf("append: %w", err)
+	case len(positions) != len(a.events):
+		return ports.AppendResult{}, fmt.Errorf("append: %d positions for %d events", len(positions), len(a.events))
 	}
-	for i := range stored {
-		stored[i].Position = positions[i]
+	for i := range a.events {
+		a.events[i].Position = positions[i]
 	}
-	s.remember(stored)
-	return ports.AppendResult{Events: stored}, true, nil
+	s.remember(a.events)
+	return ports.AppendResult{Events: a.events}, nil
 }
 
 // addEventsInsert inserts the events and moves the stream's head, in one
@@ -276,6 +268,22 @@ func textParam(v any) ([]byte, error) {
 			return nil, nil
 		}
 		return v, nil
+	case []string: // text[]
+		out := []byte{'{'}
+		for i, e := range v {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, '"')
+			for _, c := range []byte(e) {
+				if c == '"' || c == '\\' {
+					out = append(out, '\\')
+				}
+				out = append(out, c)
+			}
+			out = append(out, '"')
+		}
+		return append(out, '}'), nil
 	case []byte: // bytea
 		if v == nil {
 			return nil, nil

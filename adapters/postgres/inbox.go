@@ -126,17 +126,9 @@ func (o *Orgs) OrgExists(ctx context.Context, orgID string) (bool, error) {
 	return ok, nil
 }
 
-// keepApplied records a Stripe event as applied to stream, inside the
-// append's transaction: a new row, or a known one (parked, received)
-// settled, its delivery counted.
-func keepApplied(ctx context.Context, tx bun.Tx, e ports.InboxEntry, stream string, now time.Time) error {
-	if _, err := keepAppliedQuery(tx, e, stream, now).Exec(ctx); err != nil {
-		return fmt.Errorf("keep stripe event: %w", err)
-	}
-	return nil
-}
-
-// addKeepApplied is keepApplied in a batch.
+// addKeepApplied records a Stripe event as applied to stream, in the
+// append's batch: a new row, or a known one (parked, received) settled,
+// its delivery counted.
 func addKeepApplied(b *batch, e ports.InboxEntry, stream string, now time.Time) {
 	var fact any
 	if len(e.Fact) > 0 {
@@ -149,15 +141,6 @@ func addKeepApplied(b *batch, e ports.InboxEntry, stream string, now time.Time) 
 		settled_at = EXCLUDED.settled_at, deliveries = i.deliveries + 1`,
 		e.ID, e.Type, e.APIVersion, e.Created, jsonText(e.Payload), now, ports.OutcomeApplied,
 		stream, e.FactType, fact, e.OrgHint, e.CustomerID, e.SubscriptionID)
-}
-
-func keepAppliedQuery(db bun.IDB, e ports.InboxEntry, stream string, now time.Time) *bun.InsertQuery {
-	row := inboxRow{ID: e.ID, Type: e.Type, APIVersion: e.APIVersion, Created: e.Created, Payload: jsonText(e.Payload),
-		ReceivedAt: now, Deliveries: 1, Outcome: ports.OutcomeApplied, OrgID: &stream, SettledAt: &now,
-		FactType: e.FactType, Fact: jsonText(e.Fact), OrgHint: e.OrgHint, CustomerID: e.CustomerID, SubscriptionID: e.SubscriptionID}
-	return db.NewInsert().Model(&row).On("CONFLICT (id) DO UPDATE").
-		Set("outcome = EXCLUDED.outcome").Set("org_id = EXCLUDED.org_id").Set("detail = ''").
-		Set("settled_at = EXCLUDED.settled_at").Set("deliveries = stripe_inbox.deliveries + 1")
 }
 
 // ParkedCount returns how many events are parked.

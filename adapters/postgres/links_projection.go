@@ -62,49 +62,29 @@ func linksOf(stream string, de billing.Event) []linkRow {
 	return out
 }
 
-// Project implements [Projection].
-func (p *LinksProjection) Project(ctx context.Context, tx bun.Tx, _ string, events []ports.StoredEvent) error {
-	var rows []linkRow
-	for _, e := range events {
-		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
-		if err != nil {
-			return fmt.Errorf("event %d: %w", e.Position, err)
-		}
-		rows = append(rows, linksOf(e.StreamID, de)...)
-	}
-	return insertLinks(ctx, tx, "stripe_links", rows)
-}
-
+// insertLinks writes rows; the first link of a Stripe id wins.
 func insertLinks(ctx context.Context, db bun.IDB, table string, rows []linkRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := insertLinksQuery(db, table, rows).Exec(ctx); err != nil {
+	if _, err := db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (stripe_id) DO NOTHING").Exec(ctx); err != nil {
 		return fmt.Errorf("insert %s: %w", table, err)
 	}
 	return nil
 }
 
-func insertLinksQuery(db bun.IDB, table string, rows []linkRow) *bun.InsertQuery {
-	return db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (stripe_id) DO NOTHING")
-}
-
-// batch implements [batchable]. The ids the prior account holds were
+// stage implements [Projection]. The ids the prior account holds were
 // linked when it recorded them (to it, or to the org that had them first),
 // so only new ids are written.
-func (p *LinksProjection) batch(b *batch, prior *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error) {
-	var rows []linkRow
-	for i, de := range decoded {
-		for _, r := range linksOf(events[i].StreamID, de) {
-			if r.StripeID != prior.CustomerID() && r.StripeID != prior.SubscriptionID() {
-				rows = append(rows, r)
+func (p *LinksProjection) stage(b *batch, a appended) error {
+	for i, de := range a.decoded {
+		for _, r := range linksOf(a.events[i].StreamID, de) {
+			if r.StripeID != a.prior.CustomerID() && r.StripeID != a.prior.SubscriptionID() {
+				b.add("INSERT INTO stripe_links (stripe_id, org_id) VALUES ($1, $2) ON CONFLICT (stripe_id) DO NOTHING", r.StripeID, r.OrgID)
 			}
 		}
 	}
-	for _, r := range rows {
-		b.add("INSERT INTO stripe_links (stripe_id, org_id) VALUES ($1, $2) ON CONFLICT (stripe_id) DO NOTHING", r.StripeID, r.OrgID)
-	}
-	return true, nil
+	return nil
 }
 
 // OrgsOf implements [ports.StripeLinks] in one query.

@@ -35,23 +35,6 @@ func (OrgsProjection) Table() string { return "orgs" }
 // StreamColumn implements [Projection].
 func (OrgsProjection) StreamColumn() string { return "id" }
 
-func orgRowsOf(events []ports.StoredEvent) ([]orgRow, error) {
-	var rows []orgRow
-	for _, e := range events {
-		if e.Type != billing.TypeOrgCreated {
-			continue
-		}
-		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
-		if err != nil {
-			return nil, err
-		}
-		if row, ok := orgRowOf(e.StreamID, de); ok {
-			rows = append(rows, row)
-		}
-	}
-	return rows, nil
-}
-
 func orgRowOf(stream string, de billing.Event) (orgRow, bool) {
 	c, ok := de.Change.(billing.OrgCreated)
 	return orgRow{ID: stream, Name: c.Name, CreatedAt: de.OccurredAt}, ok
@@ -61,34 +44,22 @@ func writeOrgs(ctx context.Context, db bun.IDB, table string, rows []orgRow) err
 	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := writeOrgsQuery(db, table, rows).Exec(ctx); err != nil {
+	_, err := db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (id) DO UPDATE").Set("name = EXCLUDED.name").Exec(ctx)
+	if err != nil {
 		return fmt.Errorf("write %s: %w", table, err)
 	}
 	return nil
 }
 
-func writeOrgsQuery(db bun.IDB, table string, rows []orgRow) *bun.InsertQuery {
-	return db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (id) DO UPDATE").Set("name = EXCLUDED.name")
-}
-
-// batch implements [batchable].
-func (OrgsProjection) batch(b *batch, _ *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error) {
-	for i, de := range decoded {
-		if row, ok := orgRowOf(events[i].StreamID, de); ok {
+// stage implements [Projection].
+func (OrgsProjection) stage(b *batch, a appended) error {
+	for i, de := range a.decoded {
+		if row, ok := orgRowOf(a.events[i].StreamID, de); ok {
 			b.add("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
 				row.ID, row.Name, row.CreatedAt)
 		}
 	}
-	return true, nil
-}
-
-// Project implements [Projection].
-func (OrgsProjection) Project(ctx context.Context, tx bun.Tx, _ string, events []ports.StoredEvent) error {
-	rows, err := orgRowsOf(events)
-	if err != nil {
-		return err
-	}
-	return writeOrgs(ctx, tx, "orgs", rows)
+	return nil
 }
 
 // NewBuilder implements [Projection].
@@ -181,10 +152,31 @@ func (MembershipsProjection) Project(ctx context.Context, tx bun.Tx, stream stri
 	return writeMembers(ctx, tx, "memberships", stream, set)
 }
 
-// batch implements [batchable]: membership changes read the org's members
-// and take the transactional path; other events change nothing here.
-func (MembershipsProjection) batch(_ *batch, _ *billing.Account, events []ports.StoredEvent, _ []billing.Event) (bool, error) {
-	return !slices.ContainsFunc(events, func(e ports.StoredEvent) bool { return strings.HasPrefix(e.Type, "Member") }), nil
+// stage implements [Projection]: each member an event names, as the
+// account after the events has them (absent: removed).
+func (MembershipsProjection) stage(b *batch, a appended) error {
+	for _, de := range a.decoded {
+		var user string
+		switch c := de.Change.(type) {
+		case billing.MemberAdded:
+			user = c.UserID
+		case billing.MemberPermissionsChanged:
+			user = c.UserID
+		case billing.MemberRemoved:
+			user = c.UserID
+		default:
+			continue
+		}
+		m, ok := a.after.Member(user)
+		if !ok {
+			b.add("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2", a.after.OrgID(), user)
+			continue
+		}
+		b.add(`INSERT INTO memberships (org_id, user_id, role, permissions) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role, permissions = EXCLUDED.permissions`,
+			a.after.OrgID(), user, m.Role, m.Permissions)
+	}
+	return nil
 }
 
 func writeMembers(ctx context.Context, db bun.IDB, table, org string, set map[string]*membershipRow) error {

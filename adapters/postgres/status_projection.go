@@ -58,42 +58,12 @@ func (*StatusProjection) Table() string { return "billing_status" }
 // StreamColumn implements [Projection].
 func (*StatusProjection) StreamColumn() string { return "org_id" }
 
-// Project implements [Projection].
-func (p *StatusProjection) Project(ctx context.Context, tx bun.Tx, stream string, events []ports.StoredEvent) error {
-	acc := billing.NewAccount(stream)
-	var snap []byte
-	err := tx.QueryRowContext(ctx, "SELECT snapshot FROM billing_status WHERE org_id = ?", stream).Scan(&snap)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return fmt.Errorf("read status snapshot: %w", err)
-	default:
-		if acc, err = billing.RestoreAccount(snap); err != nil {
-			return err
-		}
-	}
-	for _, e := range events {
-		if err := applyStored(acc, e); err != nil {
-			return err
-		}
-	}
-	row, err := newStatusRow(acc, events[len(events)-1].RecordedAt)
+// stage implements [Projection]: the account after the events, with its
+// snapshot.
+func (p *StatusProjection) stage(b *batch, a appended) error {
+	row, err := newStatusRow(a.after, a.events[len(a.events)-1].RecordedAt)
 	if err != nil {
 		return err
-	}
-	return upsertStatus(ctx, tx, "billing_status", []statusRow{row})
-}
-
-// batch implements [batchable]: the new row is the prior account with the
-// events folded, and no read.
-func (p *StatusProjection) batch(b *batch, prior *billing.Account, events []ports.StoredEvent, decoded []billing.Event) (bool, error) {
-	acc := prior.Clone()
-	for _, de := range decoded {
-		acc.Apply(de)
-	}
-	row, err := newStatusRow(acc, events[len(events)-1].RecordedAt)
-	if err != nil {
-		return false, err
 	}
 	b.add(`INSERT INTO billing_status (org_id, plan_tier, status, current_period_end, cancel_at_period_end,
 		stripe_customer_id, stripe_subscription_id, ledger_version, updated_at, snapshot)
@@ -104,15 +74,6 @@ func (p *StatusProjection) batch(b *batch, prior *billing.Account, events []port
 		ledger_version = EXCLUDED.ledger_version, updated_at = EXCLUDED.updated_at, snapshot = EXCLUDED.snapshot`,
 		row.OrgID, row.PlanTier, row.Status, row.CurrentPeriodEnd, row.CancelAtPeriodEnd,
 		row.StripeCustomerID, row.StripeSubscriptionID, row.LedgerVersion, row.UpdatedAt, row.Snapshot)
-	return true, nil
-}
-
-func applyStored(acc *billing.Account, e ports.StoredEvent) error {
-	de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
-	if err != nil {
-		return fmt.Errorf("event %d: %w", e.Position, err)
-	}
-	acc.Apply(de)
 	return nil
 }
 
@@ -142,14 +103,7 @@ func newStatusRow(acc *billing.Account, updatedAt time.Time) (statusRow, error) 
 }
 
 func upsertStatus(ctx context.Context, db bun.IDB, table string, rows []statusRow) error {
-	if _, err := upsertStatusQuery(db, table, rows).Exec(ctx); err != nil {
-		return fmt.Errorf("upsert %s: %w", table, err)
-	}
-	return nil
-}
-
-func upsertStatusQuery(db bun.IDB, table string, rows []statusRow) *bun.InsertQuery {
-	return db.NewInsert().Model(&rows).ModelTableExpr(table).
+	_, err := db.NewInsert().Model(&rows).ModelTableExpr(table).
 		On("CONFLICT (org_id) DO UPDATE").
 		Set("plan_tier = EXCLUDED.plan_tier").
 		Set("status = EXCLUDED.status").
@@ -159,7 +113,12 @@ func upsertStatusQuery(db bun.IDB, table string, rows []statusRow) *bun.InsertQu
 		Set("stripe_subscription_id = EXCLUDED.stripe_subscription_id").
 		Set("ledger_version = EXCLUDED.ledger_version").
 		Set("updated_at = EXCLUDED.updated_at").
-		Set("snapshot = EXCLUDED.snapshot")
+		Set("snapshot = EXCLUDED.snapshot").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("upsert %s: %w", table, err)
+	}
+	return nil
 }
 
 // Status implements [ports.BillingStatusReader].

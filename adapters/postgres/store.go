@@ -19,7 +19,8 @@ import (
 
 // Projection is a read model kept by the store: it is updated in the
 // transaction of every append, and rebuilt from the whole ledger by
-// [Store.Rebuild]. It owns one table.
+// [Store.Rebuild]. It owns one table. (Projections live in this package:
+// their writes join the append's batch.)
 type Projection interface {
 	// Name identifies the projection in logs and progress output.
 	Name() string
@@ -27,9 +28,9 @@ type Projection interface {
 	Table() string
 	// StreamColumn is the column of Table holding the stream (org) id.
 	StreamColumn() string
-	// Project folds events just appended to one stream, inside the
-	// append's transaction. events are in version order.
-	Project(ctx context.Context, tx bun.Tx, streamID string, events []ports.StoredEvent) error
+	// stage adds the projection's writes for one append to the append's
+	// batch. It reads nothing: the batch is the append's one round trip.
+	stage(b *batch, a appended) error
 	// NewBuilder starts an offline build of the table from scratch.
 	NewBuilder() Builder
 }
@@ -88,13 +89,9 @@ type eventRow struct {
 
 const eventColumns = "position, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash"
 
-var errDuplicate = errors.New("duplicate idempotency key")
-
-// Append implements [ports.EventStore]. The version check is a conditional
-// UPDATE of the stream's row (or an INSERT … ON CONFLICT DO NOTHING for a
-// new stream), so two appends at the same expected version can never both
-// pass: the second waits for the first's row lock and then finds the
-// version moved. UNIQUE (stream_id, stream_version) is the backstop.
+// Append implements [ports.EventStore] in one round trip (see
+// [Store.appendOnce]). A request without a usable Prior has the stream
+// folded up to its expected version first.
 func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.AppendResult, error) {
 	if len(req.Events) == 0 {
 		return ports.AppendResult{}, errors.New("append: no events")
@@ -103,94 +100,38 @@ func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.Appe
 	if err != nil {
 		return ports.AppendResult{}, fmt.Errorf("append: metadata: %w", err)
 	}
-	if p := req.Prior; p != nil && p.OrgID() == req.StreamID && p.Version() == req.ExpectedVersion {
-		if res, done, err := s.appendBatched(ctx, req, meta); done {
-			return res, err
+	prior := req.Prior
+	if prior == nil || prior.OrgID() != req.StreamID || prior.Version() != req.ExpectedVersion {
+		if prior, err = s.priorOf(ctx, req.StreamID, req.ExpectedVersion); err != nil {
+			return ports.AppendResult{}, err
 		}
 	}
-	var stored []ports.StoredEvent
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		now := s.clock.Now().Truncate(ledger.Precision)
-		if req.IdempotencyKey != "" {
-			res, err := tx.ExecContext(ctx,
-				"INSERT INTO billing_event_keys (key, stream_id, recorded_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
-				req.IdempotencyKey, req.StreamID, now)
-			if err != nil {
-				return fmt.Errorf("record idempotency key: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return errDuplicate
-			}
-		}
-		if req.Inbox != nil {
-			if err := keepApplied(ctx, tx, *req.Inbox, req.StreamID, now); err != nil {
-				return err
-			}
-		}
-		prev, err := advance(ctx, tx, req.StreamID, req.ExpectedVersion, int64(len(req.Events)))
-		if err != nil {
-			return err
-		}
-		rows, err := newEventRows(req, meta, prev, now)
-		if err != nil {
-			return err
-		}
-		prev = rows[len(rows)-1].Hash
-		// One statement: the events, and the stream's new last hash.
-		lastHash := tx.NewRaw("UPDATE billing_streams SET last_hash = ? WHERE id = ?", prev, req.StreamID)
-		if _, err := tx.NewInsert().With("head", lastHash).Model(&rows).Returning("position").Exec(ctx); err != nil {
-			if uniqueViolation(err, "billing_events_stream_version_key") {
-				return ports.ErrVersionConflict
-			}
-			return fmt.Errorf("insert events: %w", err)
-		}
-		stored = make([]ports.StoredEvent, len(rows))
-		for i, r := range rows {
-			stored[i] = r.stored(req.Metadata)
-		}
-		for _, p := range s.projections {
-			if err := p.Project(ctx, tx, req.StreamID, stored); err != nil {
-				return fmt.Errorf("project %s: %w", p.Name(), err)
-			}
-		}
-		return nil
-	})
-	switch {
-	case errors.Is(err, errDuplicate):
-		return ports.AppendResult{Duplicate: true}, nil
-	case err != nil:
-		s.heads.Remove(req.StreamID)
-		return ports.AppendResult{}, err
-	}
-	s.remember(stored)
-	return ports.AppendResult{Events: stored}, nil
+	return s.appendOnce(ctx, req, prior, meta)
 }
 
-// advance moves the stream from expected to expected+n and returns the
-// hash of its last event before the move.
-func advance(ctx context.Context, tx bun.Tx, stream string, expected, n int64) ([]byte, error) {
-	if expected == 0 {
-		res, err := tx.ExecContext(ctx,
-			"INSERT INTO billing_streams (id, version) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", stream, n)
-		if err != nil {
-			return nil, fmt.Errorf("create stream: %w", err)
-		}
-		if k, _ := res.RowsAffected(); k == 0 {
-			return nil, ports.ErrVersionConflict
-		}
-		return nil, nil
+// priorOf folds the stream up to version, and remembers the hash there.
+// A stream shorter than version is a conflict.
+func (s *Store) priorOf(ctx context.Context, stream string, version int64) (*billing.Account, error) {
+	acc := billing.NewAccount(stream)
+	if version == 0 {
+		return acc, nil
 	}
-	var prev []byte
-	err := tx.QueryRowContext(ctx,
-		"UPDATE billing_streams SET version = ? WHERE id = ? AND version = ? RETURNING last_hash",
-		expected+n, stream, expected).Scan(&prev)
-	if errors.Is(err, sql.ErrNoRows) {
+	events, err := s.Load(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(events)) < version {
 		return nil, ports.ErrVersionConflict
 	}
-	if err != nil {
-		return nil, fmt.Errorf("advance stream: %w", err)
+	for _, e := range events[:version] {
+		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: event %d: %w", stream, e.Version, err)
+		}
+		acc.Apply(de)
 	}
-	return prev, nil
+	s.heads.Add(stream, streamHead{version: version, hash: events[version-1].Hash})
+	return acc, nil
 }
 
 // newEventRows stamps and hash-chains the request's events after the

@@ -9,8 +9,7 @@ import (
 
 // WithPrior wraps an event store so that every append carries the account
 // it was decided on, as the application's appends do: the stream folded
-// up to the expected version, when it has that many events. The contract
-// then runs against the store's path for such appends.
+// up to the expected version, when it has that many events.
 func WithPrior(store ports.EventStore) ports.EventStore { return priorStore{store} }
 
 type priorStore struct{ ports.EventStore }
