@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -124,32 +123,6 @@ func membershipChange(set map[string]*membershipRow, stream string, c billing.Ch
 	case billing.MemberRemoved:
 		set[c.UserID] = nil
 	}
-}
-
-// Project implements [Projection].
-func (MembershipsProjection) Project(ctx context.Context, tx bun.Tx, stream string, events []ports.StoredEvent) error {
-	if !slices.ContainsFunc(events, func(e ports.StoredEvent) bool { return strings.HasPrefix(e.Type, "Member") }) {
-		return nil // the webhook path: nothing to do, no query
-	}
-	var current []membershipRow
-	if err := tx.NewSelect().Model(&current).Where("org_id = ?", stream).Scan(ctx); err != nil {
-		return fmt.Errorf("read memberships: %w", err)
-	}
-	set := map[string]*membershipRow{}
-	for i := range current {
-		set[current[i].UserID] = &current[i]
-	}
-	for _, e := range events {
-		if !strings.HasPrefix(e.Type, "Member") {
-			continue
-		}
-		c, err := billing.DecodeChange(e.Type, e.SchemaVersion, e.Data)
-		if err != nil {
-			return err
-		}
-		membershipChange(set, stream, c)
-	}
-	return writeMembers(ctx, tx, "memberships", stream, set)
 }
 
 // stage implements [Projection]: each member an event names, as the
