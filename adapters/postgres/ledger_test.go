@@ -259,7 +259,7 @@ func randomFact(stream string, rng *rand.Rand) (billing.Change, time.Time) {
 	cus, sub := "cus_"+stream, fmt.Sprintf("sub_%s_%d", stream, rng.IntN(2))
 	tier := billing.PaidTiers[rng.IntN(3)]
 	inv := billing.Invoice{InvoiceID: fmt.Sprintf("in_%d", rng.Int64()), CustomerID: cus, SubscriptionID: sub, AmountPaid: 1900, AmountDue: 1900, Currency: "eur", AttemptCount: 1}
-	switch rng.IntN(7) {
+	switch rng.IntN(11) {
 	case 0:
 		return billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: cus, SubscriptionID: sub, Tier: tier}, at
 	case 1:
@@ -273,8 +273,16 @@ func randomFact(stream string, rng *rand.Rand) (billing.Change, time.Time) {
 		return billing.PaymentFailed{Invoice: inv}, at
 	case 5:
 		return billing.CheckoutStarted{Tier: tier, CheckoutSessionID: "cs_x"}, at
-	default:
+	case 6:
 		return billing.MemberAdded{UserID: "u", Email: "u@example.com", Role: "member", Permissions: []string{"audit"}}, at
+	case 7:
+		return billing.MemberAdded{UserID: "o", Email: "o@example.com", Role: "owner"}, at
+	case 8:
+		return billing.MemberPermissionsChanged{UserID: []string{"u", "o"}[rng.IntN(2)], Permissions: []string{"billing"}}, at
+	case 9:
+		return billing.MemberRemoved{UserID: "u"}, at
+	default:
+		return billing.OrgCreated{Name: "Org " + stream, OwnerUserID: "o"}, at
 	}
 }
 
@@ -287,6 +295,8 @@ func dumpReadModels(t testing.TB, db interface {
 	for _, q := range []string{
 		"SELECT 'status/' || org_id, row_to_json(s)::text FROM billing_status s",
 		"SELECT 'link/' || stripe_id, org_id FROM stripe_links",
+		"SELECT 'org/' || id, row_to_json(o)::text FROM orgs o",
+		"SELECT 'member/' || org_id || '/' || user_id, row_to_json(m)::text FROM memberships m",
 	} {
 		rows, err := db.QueryContext(context.Background(), q)
 		if err != nil {

@@ -62,14 +62,26 @@ func (OrgsProjection) stage(b *batch, a appended) error {
 }
 
 // NewBuilder implements [Projection].
-func (OrgsProjection) NewBuilder() Builder { return &orgsBuilder{} }
+func (OrgsProjection) NewBuilder() Builder { return &orgsBuilder{at: map[string]int{}} }
 
-type orgsBuilder struct{ rows []orgRow }
+type orgsBuilder struct {
+	rows []orgRow
+	at   map[string]int // index in rows, by org
+}
 
+// Add implements [Builder]. A later OrgCreated of the same org renames it,
+// as the live upsert does.
 func (b *orgsBuilder) Add(e ports.StoredEvent, de billing.Event) error {
-	if row, ok := orgRowOf(e.StreamID, de); ok {
-		b.rows = append(b.rows, row)
+	row, ok := orgRowOf(e.StreamID, de)
+	if !ok {
+		return nil
 	}
+	if i, seen := b.at[row.ID]; seen {
+		b.rows[i].Name = row.Name
+		return nil
+	}
+	b.at[row.ID] = len(b.rows)
+	b.rows = append(b.rows, row)
 	return nil
 }
 
@@ -111,14 +123,10 @@ func (MembershipsProjection) StreamColumn() string { return "org_id" }
 func membershipChange(set map[string]*membershipRow, stream string, c billing.Change) {
 	switch c := c.(type) {
 	case billing.MemberAdded:
-		perms := c.Permissions
-		if c.Role == billing.RoleOwner {
-			perms = billing.AllPermissions
-		}
-		set[c.UserID] = &membershipRow{OrgID: stream, UserID: c.UserID, Role: c.Role, Permissions: perms}
+		set[c.UserID] = &membershipRow{OrgID: stream, UserID: c.UserID, Role: c.Role, Permissions: billing.PermissionsOf(c.Role, c.Permissions)}
 	case billing.MemberPermissionsChanged:
 		if m := set[c.UserID]; m != nil {
-			m.Permissions = c.Permissions
+			m.Permissions = billing.PermissionsOf(m.Role, c.Permissions)
 		}
 	case billing.MemberRemoved:
 		set[c.UserID] = nil

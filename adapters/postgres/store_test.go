@@ -18,7 +18,8 @@ import (
 func newStore(t testing.TB) (*postgres.Store, *postgres.StatusProjection, *pgtest.DB) {
 	db := pgtest.New(t)
 	status := postgres.NewStatusProjection(db.DB)
-	store := postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{status, postgres.NewLinksProjection(db.DB)})
+	store := postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{status, postgres.NewLinksProjection(db.DB),
+		postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
 	return store, status, db
 }
 

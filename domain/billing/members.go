@@ -86,10 +86,10 @@ func (a *Account) applyMembership(c Change) {
 	case OrgCreated:
 		a.name = e.Name
 	case MemberAdded:
-		a.members[e.UserID] = Member{UserID: e.UserID, Email: e.Email, Role: e.Role, Permissions: ownerPerms(e.Role, e.Permissions)}
+		a.members[e.UserID] = Member{UserID: e.UserID, Email: e.Email, Role: e.Role, Permissions: PermissionsOf(e.Role, e.Permissions)}
 	case MemberPermissionsChanged:
 		if m, ok := a.members[e.UserID]; ok {
-			m.Permissions = ownerPerms(m.Role, e.Permissions)
+			m.Permissions = PermissionsOf(m.Role, e.Permissions)
 			a.members[e.UserID] = m
 		}
 	case MemberRemoved:
@@ -97,7 +97,9 @@ func (a *Account) applyMembership(c Change) {
 	}
 }
 
-func ownerPerms(role string, perms []string) []string {
+// PermissionsOf returns what a member of role holds when granted perms:
+// owners hold every permission.
+func PermissionsOf(role string, perms []string) []string {
 	if role == RoleOwner {
 		return slices.Clone(AllPermissions)
 	}
