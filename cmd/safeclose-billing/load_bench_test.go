@@ -75,7 +75,7 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	serve := exec.Command(binary, "serve", "--no-migrate")
 	serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
 		"STRIPE_WEBHOOK_SECRET=whsec_l", "STRIPE_API_BASE=" + fake.URL, "STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p",
-		"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn", "PPROF_ADDR=" + os.Getenv("SERVE_PPROF_ADDR")}
+		"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}
 	if err := serve.Start(); err != nil {
 		b.Fatal(err)
 	}
