@@ -1,7 +1,9 @@
 package stripe_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/safeclose/billing/adapters/stripe"
+	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 )
 
@@ -82,5 +85,20 @@ func checkInvoiceReading(t *testing.T, obj []byte) {
 	}
 	if wantOK && (!reflect.DeepEqual(got, want) || hint != wantHint) {
 		t.Fatalf("%s:\nlean      %+v %q\nstripe-go %+v %q", obj, got, hint, want, wantHint)
+	}
+}
+
+// A signed payload that is not UTF-8 JSON is malformed, before anything
+// in it is read.
+func TestParseRefusesWhatIsNotUTF8JSON(t *testing.T) {
+	hooks := stripe.NewWebhooks("whsec_t", nil, time.Now)
+	for _, payload := range [][]byte{
+		[]byte(`{"id":"evt_1","object":"event","type":"invoice.paid","created":1,"data":{"object":{"id":"in_\xff"}}}`),
+		[]byte(`{"id":"evt_1","object":"event","type":"invoice.paid","created":1,"data":{"object":{}},"x":{{}}}`),
+	} {
+		_, err := hooks.Parse(context.Background(), payload, stripe.Sign(payload, "whsec_t", time.Now()))
+		if !errors.Is(err, application.ErrMalformedEvent) {
+			t.Errorf("%q: %v, want malformed", payload, err)
+		}
 	}
 }
