@@ -10,28 +10,18 @@ import (
 // ledger; commands check invariants against it and return the events to
 // append. An Account is not safe for concurrent use.
 type Account struct {
-	orgID   string
-	version int64
-	lastAt  time.Time // OccurredAt of the newest event folded
-	state   state
-	name    string
-	members map[string]Member
-	// checkouts are the tiers of the checkout sessions started, by session
-	// id, and the last one: a completed checkout whose metadata lost its
-	// tier takes it from here.
-	checkouts    map[string]Tier
+	orgID      string
+	version    int64
+	lastAt     time.Time // OccurredAt of the newest event folded
+	lastFactAt time.Time // OccurredAt of the newest Stripe fact folded
+	state      state
+	name       string
+	members    map[string]Member
+	// checkouts are the checkout sessions started or completed, by session
+	// id, and lastCheckout the tier of the last one started: a completed
+	// checkout whose metadata lost its tier takes it from here.
+	checkouts    map[string]checkout
 	lastCheckout Tier
-}
-
-// state is every part of the account that Stripe facts set, each a register
-// stamped with the Stripe time that set it.
-type state struct {
-	Customer          register[string]    `json:"customer"`
-	Subscription      register[string]    `json:"subscription"`
-	Tier              register[Tier]      `json:"tier"`
-	Status            register[Status]    `json:"status"`
-	CurrentPeriodEnd  register[time.Time] `json:"currentPeriodEnd"`
-	CancelAtPeriodEnd register[bool]      `json:"cancelAtPeriodEnd"`
 }
 
 // NewAccount returns the account of an organization with an empty ledger:
@@ -44,83 +34,95 @@ func (a *Account) OrgID() string { return a.orgID }
 // Version returns the number of events folded into the account.
 func (a *Account) Version() int64 { return a.version }
 
-// Tier returns the plan tier in force.
+// current returns what the facts of the current subscription set.
+func (a *Account) current() subscription { return a.state.Subs[a.state.currentID()] }
+
+// Tier returns the plan tier in force: the current subscription's.
 func (a *Account) Tier() Tier {
-	if a.state.Tier.Value == "" {
-		return TierFree
+	if t := a.current().Tier.Value; t != "" {
+		return t
 	}
-	return a.state.Tier.Value
+	return TierFree
 }
 
-// Status returns the subscription status, [StatusNone] before any.
+// Status returns the current subscription's status, [StatusNone] before any.
 func (a *Account) Status() Status {
-	if a.state.Status.Value == "" {
-		return StatusNone
+	if st := a.current().Status.Value; st != "" {
+		return st
 	}
-	return a.state.Status.Value
+	return StatusNone
 }
 
-// CustomerID returns the linked Stripe customer, or "".
-func (a *Account) CustomerID() string { return a.state.Customer.Value }
+// CustomerID returns the current subscription's Stripe customer; without
+// a subscription, the customer named last; else "".
+func (a *Account) CustomerID() string {
+	if c := a.current().Customer.Value; c != "" {
+		return c
+	}
+	return a.state.Customer.Value
+}
 
 // SubscriptionID returns the current Stripe subscription, or "".
-func (a *Account) SubscriptionID() string { return a.state.Subscription.Value }
+func (a *Account) SubscriptionID() string { return a.state.currentID() }
 
-// CurrentPeriodEnd returns the end of the current billing period, or the zero time.
-func (a *Account) CurrentPeriodEnd() time.Time { return a.state.CurrentPeriodEnd.Value }
+// CurrentPeriodEnd returns the end of the current subscription's billing
+// period, or the zero time.
+func (a *Account) CurrentPeriodEnd() time.Time { return a.current().CurrentPeriodEnd.Value }
 
-// CancelAtPeriodEnd reports whether the subscription ends at the period's end.
-func (a *Account) CancelAtPeriodEnd() bool { return a.state.CancelAtPeriodEnd.Value }
+// CancelAtPeriodEnd reports whether the current subscription ends at the
+// period's end.
+func (a *Account) CancelAtPeriodEnd() bool { return a.current().CancelAtPeriodEnd.Value }
 
 // LastEventAt returns the OccurredAt of the newest event folded in.
 func (a *Account) LastEventAt() time.Time { return a.lastAt }
 
+// ReadAt returns the time to stamp on what the service reads from
+// Stripe's API at now (a sync, a reconcile): the later of now and one
+// second after the newest Stripe fact folded, so that it outranks every
+// fact known when it was read, whatever the clocks' skew.
+func (a *Account) ReadAt(now time.Time) time.Time {
+	if a.lastFactAt.IsZero() {
+		return now
+	}
+	if next := a.lastFactAt.Add(time.Second); next.After(now) {
+		return next
+	}
+	return now
+}
+
 // NeedsSync reports whether two Stripe facts with the same time disagree
-// about some part of the state, so that only the Stripe API can say which
-// came last. It returns the subscription to fetch.
+// about some part of the current subscription, so that only the Stripe API
+// can say which came last. It returns the subscription to fetch.
 func (a *Account) NeedsSync() (subscriptionID string, ok bool) {
-	s := a.state
-	conflicted := s.Subscription.Conflict || s.Tier.Conflict || s.Status.Conflict ||
-		s.CurrentPeriodEnd.Conflict || s.CancelAtPeriodEnd.Conflict || s.Customer.Conflict
-	if !conflicted || s.Subscription.Value == "" {
+	id := a.state.currentID()
+	if id == "" || !a.state.Subs[id].conflicted() {
 		return "", false
 	}
-	return s.Subscription.Value, true
+	return id, true
 }
 
 // Apply folds one event into the account. It never fails: events are facts
 // already recorded. Stripe facts older than the part of the state they set
-// leave it unchanged.
+// leave it unchanged, and facts of a subscription other than the current
+// one change nothing shown.
 func (a *Account) Apply(e Event) {
 	a.version++
 	if e.OccurredAt.After(a.lastAt) {
 		a.lastAt = e.OccurredAt
+	}
+	switch e.Change.(type) {
+	case CheckoutStarted, PlanActivated:
+		a.applyCheckout(e)
 	}
 	p, ok := patchOf(e.Change)
 	if !ok {
 		a.applyMembership(e.Change)
 		return
 	}
-	at, rank := e.OccurredAt, p.rank()
-	s := &a.state
-	if p.customer != nil {
-		s.Customer.offer(*p.customer, at, rank, stringKey[string])
+	if e.OccurredAt.After(a.lastFactAt) {
+		a.lastFactAt = e.OccurredAt
 	}
-	if p.subscription != nil {
-		s.Subscription.offer(*p.subscription, at, rank, stringKey[string])
-	}
-	if p.tier != nil {
-		s.Tier.offer(*p.tier, at, rank, stringKey[Tier])
-	}
-	if p.status != nil {
-		s.Status.offer(*p.status, at, rank, stringKey[Status])
-	}
-	if p.periodEnd != nil {
-		s.CurrentPeriodEnd.offer(*p.periodEnd, at, rank, timeKey)
-	}
-	if p.cancelAtPeriodEnd != nil {
-		s.CancelAtPeriodEnd.offer(*p.cancelAtPeriodEnd, at, rank, boolKey)
-	}
+	a.state.apply(p, e.OccurredAt)
 }
 
 // Fold returns the account made of events, in any order.
@@ -130,19 +132,6 @@ func Fold(orgID string, events []Event) *Account {
 		a.Apply(e)
 	}
 	return a
-}
-
-// StartCheckout records that a checkout session for tier was opened. It
-// refuses a tier that is not paid and an organization that already has a
-// live subscription, so that nobody pays twice.
-func (a *Account) StartCheckout(tier Tier, sessionID string, at time.Time) (Event, error) {
-	if err := a.CanStartCheckout(tier); err != nil {
-		return Event{}, err
-	}
-	if sessionID == "" {
-		return Event{}, fmt.Errorf("%w: empty checkout session id", ErrInvalidFact)
-	}
-	return Event{Change: CheckoutStarted{Tier: tier, CheckoutSessionID: sessionID}, OccurredAt: at}, nil
 }
 
 // CanStartCheckout reports, as an error, why a checkout for tier may not
@@ -177,14 +166,16 @@ func (a *Account) CanOpenPortal() error {
 // RecordStripeFact validates a fact reported by Stripe at the given time
 // and returns the event that records it. A fact older than the state it
 // would set is still recorded, so the ledger keeps every fact, and the fold
-// ignores it. A webhook fact naming another customer than the linked one is
-// refused.
+// ignores it; so is a fact of a subscription other than the current one. A
+// webhook fact naming another customer than the one its subscription has
+// (or, for a new subscription, than every customer of the organization) is
+// refused; a completed checkout may bring a new customer.
 func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 	if at.IsZero() {
 		return Event{}, fmt.Errorf("%w: no Stripe time", ErrInvalidFact)
 	}
 	if pa, isActivation := c.(PlanActivated); isActivation && !pa.Tier.Paid() {
-		pa.Tier = a.checkouts[pa.CheckoutSessionID]
+		pa.Tier = a.checkouts[pa.CheckoutSessionID].Tier
 		if pa.Tier == "" {
 			pa.Tier = a.lastCheckout
 		}
@@ -201,9 +192,13 @@ func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 		return Event{}, err
 	}
 	// A sync is read from the Stripe API by our own subscription id: what it
-	// says of the customer is the truth, not a claim to check.
-	if _, synced := c.(SubscriptionSynced); !synced {
-		if linked := a.CustomerID(); linked != "" && p.customer != nil && *p.customer != linked {
+	// says of the customer is the truth, not a claim to check. A completed
+	// checkout was started for this organization, whichever customer
+	// Checkout made.
+	switch c.(type) {
+	case SubscriptionSynced, PlanActivated:
+	default:
+		if a.state.customerMismatch(p) {
 			return Event{}, ErrCustomerMismatch
 		}
 	}

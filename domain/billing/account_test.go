@@ -27,6 +27,21 @@ func paid(sub string) PaymentSucceeded {
 	return PaymentSucceeded{Invoice{InvoiceID: "in_1", CustomerID: "cus_1", SubscriptionID: sub, AmountPaid: 2000, Currency: "usd"}}
 }
 
+// activated2 is the completed checkout of a second subscription, sub_2,
+// on the customer given.
+func activated2(customer string, tier Tier) PlanActivated {
+	return PlanActivated{CheckoutSessionID: "cs_2", CustomerID: customer, SubscriptionID: "sub_2", Tier: tier}
+}
+
+func refreshed2(customer string, st Status, tier Tier, periodEnd int, cancel bool) SubscriptionRefreshed {
+	return SubscriptionRefreshed{CustomerID: customer, SubscriptionID: "sub_2", Status: st, Tier: tier,
+		CurrentPeriodEnd: at(periodEnd), CancelAtPeriodEnd: cancel}
+}
+
+func paid2(customer string) PaymentSucceeded {
+	return PaymentSucceeded{Invoice{InvoiceID: "in_3", CustomerID: customer, SubscriptionID: "sub_2", AmountPaid: 2000, Currency: "usd"}}
+}
+
 func failed() PaymentFailed {
 	return PaymentFailed{Invoice{InvoiceID: "in_2", CustomerID: "cus_1", SubscriptionID: "sub_1", AmountDue: 2000, Currency: "usd", AttemptCount: 1}}
 }
@@ -115,10 +130,48 @@ func TestFold(t *testing.T) {
 			[]Event{ev(activated(TierPro), 10), ev(paid("sub_1"), 20), ev(failed(), 20),
 				ev(SubscriptionSynced{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: StatusActive, Tier: TierPro, CurrentPeriodEnd: at(1000), Reason: SyncReasonAmbiguousOrder}, 25)},
 			view{TierPro, StatusActive, "cus_1", "sub_1", at(1000), false}, false},
-		{"a new subscription after cancellation",
+		{"a new subscription after cancellation: the old period end is not the new one's",
 			[]Event{ev(activated(TierPro), 10), ev(canceled(1000), 30),
 				ev(PlanActivated{CheckoutSessionID: "cs_2", CustomerID: "cus_1", SubscriptionID: "sub_2", Tier: TierStarter}, 40)},
-			view{TierStarter, StatusActive, "cus_1", "sub_2", at(1000), false}, false},
+			view{TierStarter, StatusActive, "cus_1", "sub_2", time.Time{}, false}, false},
+		// One current subscription: the most recent completed checkout's.
+		{"two checkouts on one customer, then the older one canceled: the newer one stays",
+			[]Event{ev(activated(TierPro), 10), ev(activated2("cus_1", TierEnterprise), 20),
+				ev(refreshed2("cus_1", StatusActive, TierEnterprise, 2000, false), 21), ev(canceled(1000), 30)},
+			view{TierEnterprise, StatusActive, "cus_1", "sub_2", at(2000), false}, false},
+		{"a late payment failure of the replaced subscription changes nothing",
+			[]Event{ev(activated(TierPro), 10), ev(canceled(1000), 20), ev(activated2("cus_1", TierStarter), 30),
+				ev(paid2("cus_1"), 31), ev(failed(), 40)},
+			view{TierStarter, StatusActive, "cus_1", "sub_2", time.Time{}, false}, false},
+		{"a late deletion and update of the replaced subscription change nothing",
+			[]Event{ev(activated(TierPro), 10), ev(activated2("cus_1", TierStarter), 30),
+				ev(refreshed(StatusActive, TierPro, 900, true), 40), ev(canceled(900), 50)},
+			view{TierStarter, StatusActive, "cus_1", "sub_2", time.Time{}, false}, false},
+		{"a second checkout that made a new customer is current, with its customer",
+			[]Event{ev(activated(TierPro), 10), ev(activated2("cus_2", TierEnterprise), 20), ev(paid("sub_1"), 30)},
+			view{TierEnterprise, StatusActive, "cus_2", "sub_2", time.Time{}, false}, false},
+		{"facts of the newer subscription before its checkout apply once it completes",
+			[]Event{ev(activated(TierPro), 10), ev(refreshed2("cus_1", StatusPastDue, TierEnterprise, 3000, true), 25),
+				ev(activated2("cus_1", TierEnterprise), 20)},
+			view{TierEnterprise, StatusPastDue, "cus_1", "sub_2", at(3000), true}, false},
+		{"an older checkout delivered last does not take over",
+			[]Event{ev(activated2("cus_1", TierStarter), 20), ev(activated(TierPro), 10), ev(failed(), 40)},
+			view{TierStarter, StatusActive, "cus_1", "sub_2", time.Time{}, false}, false},
+		{"before any checkout, the first subscription named is current",
+			[]Event{ev(refreshed2("cus_1", StatusActive, TierEnterprise, 2000, false), 30), ev(refreshed(StatusTrialing, TierPro, 1000, false), 20)},
+			view{TierPro, StatusTrialing, "cus_1", "sub_1", at(1000), false}, false},
+		{"a same-second conflict of an old subscription asks for no sync",
+			[]Event{ev(activated(TierPro), 10), ev(activated2("cus_1", TierStarter), 15), ev(paid("sub_1"), 20), ev(failed(), 20)},
+			view{TierStarter, StatusActive, "cus_1", "sub_2", time.Time{}, false}, false},
+		{"reconcile makes a live subscription current once the current one ended",
+			[]Event{ev(activated(TierPro), 10), ev(refreshed2("cus_1", StatusActive, TierEnterprise, 2000, false), 12), ev(canceled(1000), 20),
+				ev(SubscriptionSynced{CustomerID: "cus_1", SubscriptionID: "sub_2", Status: StatusActive, Tier: TierEnterprise,
+					CurrentPeriodEnd: at(2000), Reason: SyncReasonReconcile, Current: true}, 21)},
+			view{TierEnterprise, StatusActive, "cus_1", "sub_2", at(2000), false}, false},
+		{"a finding about an extra subscription changes nothing shown",
+			[]Event{ev(activated(TierPro), 10), ev(SubscriptionSynced{CustomerID: "cus_1", SubscriptionID: "sub_2", Status: StatusActive,
+				Tier: TierEnterprise, CurrentPeriodEnd: at(2000), Reason: SyncReasonExtraSubscription}, 21)},
+			view{TierPro, StatusActive, "cus_1", "sub_1", time.Time{}, false}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,20 +209,20 @@ func TestCommands(t *testing.T) {
 		wantErr error
 	}{
 		{"checkout on FREE starts", nil,
-			func(a *Account) (Event, error) { return a.StartCheckout(TierPro, "cs_9", at(1)) },
+			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_9"}, at(1)) },
 			CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_9"}, nil},
 		{"checkout for FREE is refused", nil,
-			func(a *Account) (Event, error) { return a.StartCheckout(TierFree, "cs_9", at(1)) }, nil, ErrInvalidTier},
+			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierFree, CheckoutSessionID: "cs_9"}, at(1)) }, nil, ErrInvalidTier},
 		{"checkout for an unknown tier is refused", nil,
-			func(a *Account) (Event, error) { return a.StartCheckout("pro", "cs_9", at(1)) }, nil, ErrInvalidTier},
+			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: "pro", CheckoutSessionID: "cs_9"}, at(1)) }, nil, ErrInvalidTier},
 		{"checkout without a session id is refused", nil,
-			func(a *Account) (Event, error) { return a.StartCheckout(TierPro, "", at(1)) }, nil, ErrInvalidFact},
+			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierPro, CheckoutSessionID: ""}, at(1)) }, nil, ErrInvalidFact},
 		{"checkout with an active subscription is refused", live,
-			func(a *Account) (Event, error) { return a.StartCheckout(TierEnterprise, "cs_9", at(11)) }, nil, ErrSubscriptionExists},
+			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_9"}, at(11)) }, nil, ErrSubscriptionExists},
 		{"checkout while past_due is refused", append(live, ev(failed(), 20)),
-			func(a *Account) (Event, error) { return a.StartCheckout(TierEnterprise, "cs_9", at(21)) }, nil, ErrSubscriptionExists},
+			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_9"}, at(21)) }, nil, ErrSubscriptionExists},
 		{"checkout after cancellation starts", append(live, ev(canceled(100), 20)),
-			func(a *Account) (Event, error) { return a.StartCheckout(TierStarter, "cs_9", at(21)) },
+			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, at(21)) },
 			CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, nil},
 		{"portal before a customer is refused", nil,
 			func(a *Account) (Event, error) { return a.OpenPortal("bps_1", at(1)) }, nil, ErrNoCustomer},
@@ -181,12 +234,22 @@ func TestCommands(t *testing.T) {
 			func(a *Account) (Event, error) { return a.RecordStripeFact(activated(TierPro), at(10)) }, activated(TierPro), nil},
 		{"a stale Stripe fact is still recorded", append(live, ev(canceled(100), 30)),
 			func(a *Account) (Event, error) { return a.RecordStripeFact(failed(), at(20)) }, failed(), nil},
-		{"a fact for another customer is refused", live,
+		{"a fact naming another customer than its subscription's is refused", live,
 			func(a *Account) (Event, error) {
-				c := activated(TierPro)
+				c := refreshed(StatusActive, TierPro, 100, false)
 				c.CustomerID = "cus_evil"
 				return a.RecordStripeFact(c, at(20))
 			}, nil, ErrCustomerMismatch},
+		{"a fact of a new subscription of an unknown customer is refused", live,
+			func(a *Account) (Event, error) { return a.RecordStripeFact(refreshed2("cus_evil", StatusActive, TierPro, 100, false), at(20)) },
+			nil, ErrCustomerMismatch},
+		{"a fact of a new subscription of a known customer is recorded", live,
+			func(a *Account) (Event, error) { return a.RecordStripeFact(paid2("cus_1"), at(20)) }, paid2("cus_1"), nil},
+		{"a completed checkout that made a new customer is recorded", live,
+			func(a *Account) (Event, error) { return a.RecordStripeFact(activated2("cus_2", TierPro), at(20)) },
+			activated2("cus_2", TierPro), nil},
+		{"a late fact of a replaced subscription's customer is recorded", []Event{ev(activated(TierPro), 10), ev(activated2("cus_2", TierPro), 20)},
+			func(a *Account) (Event, error) { return a.RecordStripeFact(failed(), at(30)) }, failed(), nil},
 		{"a checkout fact without a tier takes its started session's", []Event{ev(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_1"}, 1), ev(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_2"}, 2)},
 			func(a *Account) (Event, error) { return a.RecordStripeFact(activated(""), at(10)) }, activated(TierEnterprise), nil},
 		{"a checkout fact of an unknown session takes the last started tier", []Event{ev(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, 2)},

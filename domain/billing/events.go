@@ -61,9 +61,15 @@ type MemberRemoved struct {
 }
 
 // CheckoutStarted records that a member opened a Stripe Checkout session.
+// RequestedBy and IdempotencyKey let a repeated request (a double click)
+// send Stripe the same key; Supersedes lists the organization's earlier
+// open sessions, which the service expires.
 type CheckoutStarted struct {
-	Tier              Tier   `json:"tier"`
-	CheckoutSessionID string `json:"checkoutSessionId"`
+	Tier              Tier     `json:"tier"`
+	CheckoutSessionID string   `json:"checkoutSessionId"`
+	RequestedBy       string   `json:"requestedBy,omitempty"`
+	IdempotencyKey    string   `json:"idempotencyKey,omitempty"`
+	Supersedes        []string `json:"supersedes,omitempty"`
 }
 
 // PortalOpened records that a member opened the Stripe Customer Portal.
@@ -136,12 +142,19 @@ type SubscriptionSynced struct {
 	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd"`
 	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
 	Reason            string    `json:"reason"`
+	// Current: reconcile made this subscription the organization's
+	// current one (the current one had ended and this one alone is live).
+	Current bool `json:"current,omitempty"`
 }
 
 // Reasons for a [SubscriptionSynced].
 const (
 	SyncReasonAmbiguousOrder = "ambiguous_order"
 	SyncReasonReconcile      = "reconcile"
+	// SyncReasonExtraSubscription records a live subscription of the
+	// organization's customer other than its current one, as reconcile
+	// found it; it changes nothing the organization sees.
+	SyncReasonExtraSubscription = "extra_subscription"
 )
 
 func (OrgCreated) EventType() string               { return TypeOrgCreated }

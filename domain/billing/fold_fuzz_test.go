@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// FuzzFoldIsOrderIndependent: any set of Stripe facts folds to the same
-// state in any order.
+// FuzzFoldIsOrderIndependent: any set of Stripe facts, about several
+// subscriptions of one organization, folds to the same state in any order.
 func FuzzFoldIsOrderIndependent(f *testing.F) {
 	f.Add(int64(1), uint8(6))
 	f.Add(int64(42), uint8(12))
@@ -18,20 +18,29 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 		var events []Event
 		for range int(n % 24) {
 			at := t0.Add(time.Duration(rng.Intn(6)) * time.Second) // many ties
-			sub := []string{"sub_1", "sub_2"}[rng.Intn(2)]
+			// Three subscriptions, the third on a second customer: a
+			// re-subscription, a second checkout, and late facts of the
+			// replaced ones.
+			i := rng.Intn(3)
+			sub, cus, cs := []string{"sub_1", "sub_2", "sub_3"}[i], []string{"cus_1", "cus_1", "cus_2"}[i], []string{"cs_1", "cs_2", "cs_3"}[i]
 			var c Change
-			switch rng.Intn(5) {
+			switch rng.Intn(7) {
 			case 0:
-				c = PlanActivated{CheckoutSessionID: "cs", CustomerID: "cus_1", SubscriptionID: sub, Tier: PaidTiers[rng.Intn(3)]}
+				c = PlanActivated{CheckoutSessionID: cs, CustomerID: cus, SubscriptionID: sub, Tier: PaidTiers[rng.Intn(3)]}
 			case 1:
-				c = SubscriptionRefreshed{CustomerID: "cus_1", SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
+				c = SubscriptionRefreshed{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
 					Tier: PaidTiers[rng.Intn(3)], CurrentPeriodEnd: at.Add(time.Hour * time.Duration(rng.Intn(3))), CancelAtPeriodEnd: rng.Intn(2) == 0}
 			case 2:
-				c = SubscriptionCanceled{CustomerID: "cus_1", SubscriptionID: sub, CurrentPeriodEnd: at}
+				c = SubscriptionCanceled{CustomerID: cus, SubscriptionID: sub, CurrentPeriodEnd: at}
 			case 3:
-				c = PaymentSucceeded{Invoice{InvoiceID: "in", CustomerID: "cus_1", SubscriptionID: sub}}
+				c = PaymentSucceeded{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub}}
+			case 4:
+				c = SubscriptionSynced{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
+					Tier: PaidTiers[rng.Intn(3)], Reason: SyncReasonReconcile, Current: rng.Intn(2) == 0}
+			case 5:
+				c = CheckoutStarted{Tier: PaidTiers[rng.Intn(3)], CheckoutSessionID: cs}
 			default:
-				c = PaymentFailed{Invoice{InvoiceID: "in", CustomerID: "cus_1", SubscriptionID: sub}}
+				c = PaymentFailed{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub}}
 			}
 			events = append(events, Event{Change: c, OccurredAt: at})
 		}
@@ -40,6 +49,14 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 		got := Fold("org", events)
 		if !reflect.DeepEqual(got.state, want.state) {
 			t.Fatalf("order changed the state:\n%+v\n%+v", got.state, want.state)
+		}
+		if viewOf(got) != viewOf(want) || !got.lastFactAt.Equal(want.lastFactAt) {
+			t.Fatalf("order changed the view: %+v, want %+v", viewOf(got), viewOf(want))
+		}
+		for id, c := range want.checkouts {
+			if got.checkouts[id].Completed != c.Completed {
+				t.Fatalf("order changed whether checkout %s completed", id)
+			}
 		}
 		if _, a := got.NeedsSync(); func() bool { _, b := want.NeedsSync(); return a != b }() {
 			t.Fatal("order changed whether a sync is needed")

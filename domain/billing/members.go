@@ -78,11 +78,6 @@ func (a *Account) applyMembership(c Change) {
 		a.members = map[string]Member{}
 	}
 	switch e := c.(type) {
-	case CheckoutStarted:
-		if a.checkouts == nil {
-			a.checkouts = map[string]Tier{}
-		}
-		a.checkouts[e.CheckoutSessionID], a.lastCheckout = e.Tier, e.Tier
 	case OrgCreated:
 		a.name = e.Name
 	case MemberAdded:

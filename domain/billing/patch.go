@@ -13,6 +13,9 @@ type patch struct {
 	status            *Status
 	periodEnd         *time.Time
 	cancelAtPeriodEnd *bool
+	// selects: the fact makes its subscription the current one (a
+	// completed checkout, or reconcile's choice).
+	selects bool
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -26,11 +29,14 @@ func patchOf(c Change) (p patch, ok bool) {
 			subscription: ptr(e.SubscriptionID),
 			tier:         ptr(e.Tier),
 			status:       ptr(StatusActive),
+			selects:      true,
 		}, true
 	case SubscriptionRefreshed:
 		return subscriptionPatch(e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.CurrentPeriodEnd, e.CancelAtPeriodEnd), true
 	case SubscriptionSynced:
-		return subscriptionPatch(e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.CurrentPeriodEnd, e.CancelAtPeriodEnd), true
+		p := subscriptionPatch(e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.CurrentPeriodEnd, e.CancelAtPeriodEnd)
+		p.selects = e.Current
+		return p, true
 	case SubscriptionCanceled:
 		return subscriptionPatch(e.CustomerID, e.SubscriptionID, StatusCanceled, TierFree, e.CurrentPeriodEnd, false), true
 	case PaymentSucceeded:

@@ -2,23 +2,35 @@ package billing
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 )
 
+// snapshotFormat is the version of the snapshot's shape. A snapshot of
+// another format is refused by [RestoreAccount] ([ErrSnapshotFormat]): the
+// caller folds the stream instead, and the next append writes the new
+// format.
+const snapshotFormat = 2
+
+// ErrSnapshotFormat means a snapshot was written in another format.
+var ErrSnapshotFormat = errors.New("account snapshot of another format")
+
 // snapshot is the serialized form of an Account, kept beside read models so
 // that they can fold new events without reading the whole stream.
 type snapshot struct {
-	OrgID        string            `json:"orgId"`
-	Version      int64             `json:"version"`
-	LastAt       time.Time         `json:"lastAt"`
-	State        state             `json:"state"`
-	Name         string            `json:"name,omitempty"`
-	Members      map[string]Member `json:"members,omitempty"`
-	Checkouts    map[string]Tier   `json:"checkouts,omitempty"`
-	LastCheckout Tier              `json:"lastCheckout,omitempty"`
+	Format       int                 `json:"format"`
+	OrgID        string              `json:"orgId"`
+	Version      int64               `json:"version"`
+	LastAt       time.Time           `json:"lastAt"`
+	LastFactAt   time.Time           `json:"lastFactAt"`
+	State        state               `json:"state"`
+	Name         string              `json:"name,omitempty"`
+	Members      map[string]Member   `json:"members,omitempty"`
+	Checkouts    map[string]checkout `json:"checkouts,omitempty"`
+	LastCheckout Tier                `json:"lastCheckout,omitempty"`
 }
 
 // MarshalSnapshot returns the account's full state, registers' Stripe times
@@ -30,8 +42,8 @@ func (a *Account) MarshalSnapshot() ([]byte, error) {
 // MarshalSnapshotWith is MarshalSnapshot with another JSON encoder
 // (adapters writing millions bring a faster one).
 func (a *Account) MarshalSnapshotWith(marshal func(any) ([]byte, error)) ([]byte, error) {
-	return marshal(snapshot{OrgID: a.orgID, Version: a.version, LastAt: a.lastAt, State: a.state, Name: a.name, Members: a.members,
-		Checkouts: a.checkouts, LastCheckout: a.lastCheckout})
+	return marshal(snapshot{Format: snapshotFormat, OrgID: a.orgID, Version: a.version, LastAt: a.lastAt, LastFactAt: a.lastFactAt,
+		State: a.state, Name: a.name, Members: a.members, Checkouts: a.checkouts, LastCheckout: a.lastCheckout})
 }
 
 // RestoreAccount returns the account saved by [Account.MarshalSnapshot].
@@ -40,14 +52,18 @@ func RestoreAccount(data []byte) (*Account, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("restore account snapshot: %w", err)
 	}
-	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, state: s.State, name: s.Name, members: s.Members,
-		checkouts: s.Checkouts, lastCheckout: s.LastCheckout}, nil
+	if s.Format != snapshotFormat {
+		return nil, fmt.Errorf("restore account snapshot: %w (%d, want %d)", ErrSnapshotFormat, s.Format, snapshotFormat)
+	}
+	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, lastFactAt: s.LastFactAt, state: s.State, name: s.Name,
+		members: s.Members, checkouts: s.Checkouts, lastCheckout: s.LastCheckout}, nil
 }
 
 // Clone returns a copy of the account that folds on independently of it.
 func (a *Account) Clone() *Account {
 	c := *a
 	c.checkouts = maps.Clone(a.checkouts)
+	c.state.Subs = maps.Clone(a.state.Subs)
 	if a.members != nil {
 		c.members = make(map[string]Member, len(a.members))
 		for id, m := range a.members {

@@ -1,0 +1,113 @@
+package billing
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func started(id string, tier Tier, by, key string) CheckoutStarted {
+	return CheckoutStarted{Tier: tier, CheckoutSessionID: id, RequestedBy: by, IdempotencyKey: key}
+}
+
+func TestStartCheckoutSupersedesOpenSessions(t *testing.T) {
+	tests := []struct {
+		name  string
+		given []Event
+		start CheckoutStarted
+		at    time.Time
+		want  []string
+	}{
+		{"no session before", nil, started("cs_9", TierPro, "u1", "k9"), at(10), nil},
+		{"earlier open sessions are superseded",
+			[]Event{ev(started("cs_1", TierPro, "u1", "k1"), 1), ev(started("cs_2", TierStarter, "u2", "k2"), 2)},
+			started("cs_9", TierPro, "u1", "k9"), at(10), []string{"cs_1", "cs_2"}},
+		{"the session just returned again (a double click) is never superseded",
+			[]Event{ev(started("cs_1", TierPro, "u1", "k1"), 1)},
+			started("cs_1", TierPro, "u1", "k1"), at(2), nil},
+		{"completed, superseded and expired sessions are not open",
+			[]Event{ev(started("cs_1", TierPro, "u1", "k1"), 1), ev(started("cs_2", TierPro, "u1", "k2"), 2),
+				ev(CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_3", Supersedes: []string{"cs_2"}}, 3),
+				ev(PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro}, 4),
+				ev(SubscriptionCanceled{CustomerID: "cus_1", SubscriptionID: "sub_1"}, 5)},
+			started("cs_9", TierPro, "u1", "k9"), at(3).Add(CheckoutLifetime - time.Second), []string{"cs_3"}},
+		{"a session older than a day has expired in Stripe",
+			[]Event{ev(started("cs_1", TierPro, "u1", "k1"), 1)},
+			started("cs_9", TierPro, "u1", "k9"), at(1).Add(CheckoutLifetime), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Fold("org_1", tt.given).StartCheckout(tt.start, tt.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sup := got.Change.(CheckoutStarted).Supersedes; !reflect.DeepEqual(sup, tt.want) {
+				t.Errorf("supersedes %v, want %v", sup, tt.want)
+			}
+		})
+	}
+}
+
+func TestRepeatedCheckoutKey(t *testing.T) {
+	const window = 5 * time.Minute
+	given := []Event{ev(started("cs_1", TierPro, "u1", "k1"), 0), ev(started("cs_2", TierPro, "u1", "k2"), 10)}
+	tests := []struct {
+		name   string
+		given  []Event
+		tier   Tier
+		user   string
+		now    time.Time
+		want   string
+		wantOK bool
+	}{
+		{"the same user and tier within the window: the newest open session's key", given, TierPro, "u1", at(20), "k2", true},
+		{"across a minute boundary still the same", given, TierPro, "u1", at(10).Add(window), "k2", true},
+		{"after the window a new intent", given, TierPro, "u1", at(11).Add(window), "", false},
+		{"another tier is a new intent", given, TierEnterprise, "u1", at(20), "", false},
+		{"another user is a new intent", given, TierPro, "u2", at(20), "", false},
+		{"a superseded session is not repeated",
+			append(given[:2:2], ev(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_3", Supersedes: []string{"cs_1", "cs_2"}}, 15)),
+			TierPro, "u1", at(20), "", false},
+		{"a completed session is not repeated",
+			append(given[:2:2], ev(PlanActivated{CheckoutSessionID: "cs_2", CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro}, 15)),
+			TierPro, "u1", at(20), "k1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := Fold("org_1", tt.given).RepeatedCheckoutKey(tt.tier, tt.user, tt.now, window)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("key %q %v, want %q %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestReadAtOutranksEveryFact(t *testing.T) {
+	a := Fold("org_1", []Event{ev(activated(TierPro), 10), ev(OrgCreated{Name: "late clock"}, 500)})
+	if got := a.ReadAt(at(5)); !got.Equal(at(11)) {
+		t.Errorf("clock behind the newest fact: %v, want one second after it", got)
+	}
+	if got := a.ReadAt(at(100)); !got.Equal(at(100)) {
+		t.Errorf("clock ahead: %v, want the clock", got)
+	}
+	if got := NewAccount("org_1").ReadAt(at(3)); !got.Equal(at(3)) {
+		t.Errorf("no fact: %v, want the clock", got)
+	}
+}
+
+func TestSnapshotOfAnotherFormatIsRefused(t *testing.T) {
+	old := []byte(`{"orgId":"org_1","version":3,"state":{"customer":{"v":"cus_1"}}}`)
+	if _, err := RestoreAccount(old); !errors.Is(err, ErrSnapshotFormat) {
+		t.Errorf("format 1 snapshot: %v, want ErrSnapshotFormat", err)
+	}
+}
+
+func TestKnowsStripeID(t *testing.T) {
+	a := Fold("org_1", []Event{ev(activated(TierPro), 10), ev(activated2("cus_2", TierPro), 20), ev(paid(""), 30)})
+	for id, want := range map[string]bool{"cus_1": true, "cus_2": true, "sub_1": true, "sub_2": true, "sub_3": false, "": false} {
+		if got := a.KnowsStripeID(id); got != want {
+			t.Errorf("KnowsStripeID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package billing
+
+import (
+	"slices"
+	"time"
+)
+
+// subscription is what the facts of one Stripe subscription set, each part
+// a register stamped with the Stripe time that set it.
+type subscription struct {
+	Customer          register[string]    `json:"customer"`
+	Tier              register[Tier]      `json:"tier"`
+	Status            register[Status]    `json:"status"`
+	CurrentPeriodEnd  register[time.Time] `json:"currentPeriodEnd"`
+	CancelAtPeriodEnd register[bool]      `json:"cancelAtPeriodEnd"`
+}
+
+func (s subscription) conflicted() bool {
+	return s.Customer.Conflict || s.Tier.Conflict || s.Status.Conflict || s.CurrentPeriodEnd.Conflict || s.CancelAtPeriodEnd.Conflict
+}
+
+// state is every part of the account that Stripe facts set. Facts are kept
+// per subscription; the plan, status, period end and cancel flag shown are
+// those of the current subscription only, so a late fact of an old,
+// replaced subscription changes nothing the organization sees.
+//
+// The current subscription is the one the most recent completed checkout
+// created (by Stripe time), or the one reconcile chose; before any, the
+// first subscription a fact names. Both are registers too, so the fold
+// stays independent of delivery order.
+type state struct {
+	Current  register[string]        `json:"current"`
+	First    register[string]        `json:"first"`
+	Customer register[string]        `json:"customer"` // the newest customer named, for an org without subscription
+	Subs     map[string]subscription `json:"subs,omitempty"`
+}
+
+// offerEarliest keeps the value of the earliest time (the smaller value on
+// a tie), whatever the order of the offers.
+func (r *register[T]) offerEarliest(v T, at time.Time, key func(T) string) {
+	if r.At.IsZero() || at.Before(r.At) || (at.Equal(r.At) && key(v) < key(r.Value)) {
+		r.Value, r.At = v, at
+	}
+}
+
+// apply folds what a Stripe fact of time at sets.
+func (s *state) apply(p patch, at time.Time) {
+	rank := p.rank()
+	s.Customer.offer(*p.customer, at, rank, stringKey[string])
+	if p.subscription == nil {
+		return // an invoice outside any subscription
+	}
+	id := *p.subscription
+	s.First.offerEarliest(id, at, stringKey[string])
+	if p.selects {
+		// Which of two checkouts of one second is current cannot be told
+		// from the facts; the register's choice is deterministic, and
+		// asking Stripe would not say either, so it is no conflict.
+		s.Current.offer(id, at, 0, stringKey[string])
+		s.Current.Conflict = false
+	}
+	if s.Subs == nil {
+		s.Subs = map[string]subscription{}
+	}
+	sub := s.Subs[id]
+	sub.Customer.offer(*p.customer, at, rank, stringKey[string])
+	if p.tier != nil {
+		sub.Tier.offer(*p.tier, at, rank, stringKey[Tier])
+	}
+	if p.status != nil {
+		sub.Status.offer(*p.status, at, rank, stringKey[Status])
+	}
+	if p.periodEnd != nil {
+		sub.CurrentPeriodEnd.offer(*p.periodEnd, at, rank, timeKey)
+	}
+	if p.cancelAtPeriodEnd != nil {
+		sub.CancelAtPeriodEnd.offer(*p.cancelAtPeriodEnd, at, rank, boolKey)
+	}
+	s.Subs[id] = sub
+}
+
+// currentID is the current subscription's id, or "".
+func (s *state) currentID() string {
+	if s.Current.Value != "" {
+		return s.Current.Value
+	}
+	return s.First.Value
+}
+
+// SubscriptionIDs returns every Stripe subscription the ledger has facts
+// about, sorted; the current one is [Account.SubscriptionID].
+func (a *Account) SubscriptionIDs() []string {
+	out := make([]string, 0, len(a.state.Subs))
+	for id := range a.state.Subs {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// KnowsStripeID reports whether a fact folded into the account named the
+// Stripe customer or subscription id.
+func (a *Account) KnowsStripeID(id string) bool {
+	if id == "" {
+		return false
+	}
+	if a.state.Customer.Value == id {
+		return true
+	}
+	for sid, sub := range a.state.Subs {
+		if sid == id || sub.Customer.Value == id {
+			return true
+		}
+	}
+	return false
+}
+
+// knowsCustomer reports whether any fact named the customer.
+func (s *state) knowsCustomer(id string) bool {
+	if s.Customer.Value == id {
+		return true
+	}
+	for _, sub := range s.Subs {
+		if sub.Customer.Value == id {
+			return true
+		}
+	}
+	return false
+}
+
+// customerMismatch reports whether a fact's customer contradicts what the
+// ledger knows: the customer of the subscription it names, or, for a
+// subscription not seen yet, every customer of the organization.
+func (s *state) customerMismatch(p patch) bool {
+	if p.subscription != nil {
+		if sub, ok := s.Subs[*p.subscription]; ok && sub.Customer.Value != "" {
+			return sub.Customer.Value != *p.customer
+		}
+	}
+	if s.Customer.Value == "" {
+		return false
+	}
+	return !s.knowsCustomer(*p.customer)
+}
