@@ -209,20 +209,34 @@ func TestCommands(t *testing.T) {
 		wantErr error
 	}{
 		{"checkout on FREE starts", nil,
-			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_9"}, at(1)) },
+			func(a *Account) (Event, error) {
+				return a.StartCheckout(CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_9"}, at(1))
+			},
 			CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_9"}, nil},
 		{"checkout for FREE is refused", nil,
-			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierFree, CheckoutSessionID: "cs_9"}, at(1)) }, nil, ErrInvalidTier},
+			func(a *Account) (Event, error) {
+				return a.StartCheckout(CheckoutStarted{Tier: TierFree, CheckoutSessionID: "cs_9"}, at(1))
+			}, nil, ErrInvalidTier},
 		{"checkout for an unknown tier is refused", nil,
-			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: "pro", CheckoutSessionID: "cs_9"}, at(1)) }, nil, ErrInvalidTier},
+			func(a *Account) (Event, error) {
+				return a.StartCheckout(CheckoutStarted{Tier: "pro", CheckoutSessionID: "cs_9"}, at(1))
+			}, nil, ErrInvalidTier},
 		{"checkout without a session id is refused", nil,
-			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierPro, CheckoutSessionID: ""}, at(1)) }, nil, ErrInvalidFact},
+			func(a *Account) (Event, error) {
+				return a.StartCheckout(CheckoutStarted{Tier: TierPro, CheckoutSessionID: ""}, at(1))
+			}, nil, ErrInvalidFact},
 		{"checkout with an active subscription is refused", live,
-			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_9"}, at(11)) }, nil, ErrSubscriptionExists},
+			func(a *Account) (Event, error) {
+				return a.StartCheckout(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_9"}, at(11))
+			}, nil, ErrSubscriptionExists},
 		{"checkout while past_due is refused", append(live, ev(failed(), 20)),
-			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_9"}, at(21)) }, nil, ErrSubscriptionExists},
+			func(a *Account) (Event, error) {
+				return a.StartCheckout(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_9"}, at(21))
+			}, nil, ErrSubscriptionExists},
 		{"checkout after cancellation starts", append(live, ev(canceled(100), 20)),
-			func(a *Account) (Event, error) { return a.StartCheckout(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, at(21)) },
+			func(a *Account) (Event, error) {
+				return a.StartCheckout(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, at(21))
+			},
 			CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, nil},
 		{"portal before a customer is refused", nil,
 			func(a *Account) (Event, error) { return a.OpenPortal("bps_1", at(1)) }, nil, ErrNoCustomer},
@@ -241,7 +255,9 @@ func TestCommands(t *testing.T) {
 				return a.RecordStripeFact(c, at(20))
 			}, nil, ErrCustomerMismatch},
 		{"a fact of a new subscription of an unknown customer is refused", live,
-			func(a *Account) (Event, error) { return a.RecordStripeFact(refreshed2("cus_evil", StatusActive, TierPro, 100, false), at(20)) },
+			func(a *Account) (Event, error) {
+				return a.RecordStripeFact(refreshed2("cus_evil", StatusActive, TierPro, 100, false), at(20))
+			},
 			nil, ErrCustomerMismatch},
 		{"a fact of a new subscription of a known customer is recorded", live,
 			func(a *Account) (Event, error) { return a.RecordStripeFact(paid2("cus_1"), at(20)) }, paid2("cus_1"), nil},
