@@ -6,14 +6,19 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 )
 
-// doubleClickWindow is how long a repeated checkout request reuses the
-// same Stripe idempotency key, so a double click makes one session.
-const doubleClickWindow = 60 // seconds
+// RepeatWindow is how long a user's repeated checkout request for the
+// same tier (a double click, a second tab) sends Stripe the key of the
+// session it started, so that Stripe answers with that same session while
+// it is open.
+const RepeatWindow = 5 * time.Minute
 
 // BillingPageURL is where Stripe sends the user back to.
 func (s *Service) BillingPageURL(orgID string) string {
@@ -22,7 +27,15 @@ func (s *Service) BillingPageURL(orgID string) string {
 
 // StartCheckout opens a Stripe Checkout session for tier and records
 // CheckoutStarted. It refuses (billing.ErrSubscriptionExists) when the
-// org already has a live subscription: it must use the portal.
+// org already has a live subscription: it must use the portal. The org's
+// other open sessions are expired in Stripe, so that only one checkout can
+// still be paid.
+//
+// The idempotency key is the one of the same user's open session for the
+// same tier started within [RepeatWindow] (a repeated request), else one
+// made of the account's version: a new intent always comes after the
+// CheckoutStarted of the one before it, so it never repeats a key, while
+// concurrent repeats read the same version and send the same key.
 func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierName string) (string, error) {
 	tier, err := billing.ParsePaidTier(tierName)
 	if err != nil {
@@ -31,30 +44,46 @@ func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierNam
 	if _, err := s.Authorize(ctx, actor.UserID, orgID, billing.PermBilling); err != nil {
 		return "", err
 	}
-	acc, err := s.loadAccount(ctx, orgID)
+	acc, err := s.freshAccount(ctx, orgID)
 	if err != nil {
 		return "", err
 	}
 	if err := acc.CanStartCheckout(tier); err != nil {
 		return "", err
 	}
-	now := s.clock.Now()
-	key := sha256.Sum256(fmt.Appendf(nil, "checkout|%s|%s|%s|%s|%d", orgID, tier, acc.CustomerID(), actor.UserID, now.Unix()/doubleClickWindow))
+	key, repeated := acc.RepeatedCheckoutKey(tier, actor.UserID, s.clock.Now(), RepeatWindow)
+	if !repeated {
+		sum := sha256.Sum256(fmt.Appendf(nil, "checkout|%s|%s|%s|%s|%d", orgID, tier, acc.CustomerID(), actor.UserID, acc.Version()))
+		key = "checkout-" + hex.EncodeToString(sum[:16])
+	}
 	page := s.BillingPageURL(orgID)
 	sess, err := s.pay.CreateCheckoutSession(ctx, ports.CheckoutSessionRequest{
 		OrgID: orgID, Tier: string(tier), CustomerID: acc.CustomerID(),
 		SuccessURL: page + "?checkout=success", CancelURL: page + "?checkout=canceled",
-		IdempotencyKey: "checkout-" + hex.EncodeToString(key[:16]),
+		IdempotencyKey: key,
 	})
 	if err != nil {
 		return "", err
 	}
+	var superseded []string
 	_, err = s.update(ctx, orgID, actor.meta(), "", func(acc *billing.Account) ([]billing.Event, error) {
-		ev, err := acc.StartCheckout(tier, sess.ID, s.clock.Now())
+		ev, err := acc.StartCheckout(billing.CheckoutStarted{Tier: tier, CheckoutSessionID: sess.ID,
+			RequestedBy: actor.UserID, IdempotencyKey: key}, s.clock.Now())
+		if err == nil {
+			superseded = ev.Change.(billing.CheckoutStarted).Supersedes
+		}
 		return []billing.Event{ev}, err
 	})
 	if err != nil {
 		return "", err
+	}
+	for _, id := range superseded {
+		if err := s.pay.ExpireCheckoutSession(ctx, id); err != nil {
+			// Already paid, expired or unreachable: if it completes anyway,
+			// the most recent completed checkout is the current one.
+			s.logger(ctx).Warn("could not expire a superseded checkout session", zap.String("orgId", orgID),
+				zap.String("checkoutSessionId", id), zap.Error(err))
+		}
 	}
 	return sess.URL, nil
 }
@@ -66,7 +95,7 @@ func (s *Service) OpenPortal(ctx context.Context, actor Actor, orgID string) (st
 	if _, err := s.Authorize(ctx, actor.UserID, orgID, billing.PermBilling); err != nil {
 		return "", err
 	}
-	acc, err := s.loadAccount(ctx, orgID)
+	acc, err := s.freshAccount(ctx, orgID)
 	if err != nil {
 		return "", err
 	}

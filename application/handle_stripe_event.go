@@ -47,6 +47,10 @@ type StripeFact struct {
 func (s *Service) HandleStripeEvent(ctx context.Context, ev StripeEvent) (string, error) {
 	entry := ports.InboxEntry{ID: ev.ID, Type: ev.Type, APIVersion: ev.APIVersion, Created: ev.Created, Payload: ev.Payload}
 	if f := ev.Fact; f != nil {
+		if r, ok := f.Change.(billing.SubscriptionRefreshed); ok && r.Tier == "" && r.PriceID != "" {
+			s.logger(ctx).Warn("subscription on a price of no tier: the tier is kept; reconcile reports it", zap.String("stripeEventId", ev.ID),
+				zap.String("priceId", r.PriceID), zap.String("stripeSubscriptionId", r.SubscriptionID))
+		}
 		data, err := billing.EncodeChange(f.Change)
 		if err != nil {
 			return "", err
@@ -239,23 +243,32 @@ func (s *Service) syncIfAmbiguous(ctx context.Context, org string, acc *billing.
 }
 
 // SyncSubscription reads a subscription from the Stripe API and records
-// it in the org's ledger, stamped after every fact already folded, since
-// what the API says now is newer than all of them.
+// it in the org's ledger.
 func (s *Service) SyncSubscription(ctx context.Context, org, subscriptionID, reason, cause string) error {
 	sub, err := s.subs.Subscription(ctx, subscriptionID)
 	if err != nil {
 		return err
 	}
+	return s.recordSubscription(ctx, org, sub, reason, cause, false)
+}
+
+// recordSubscription records a subscription as read from the Stripe API,
+// stamped at the later of the clock and one second after the newest fact
+// folded (billing.Account.ReadAt), since what the API says now is newer
+// than all of them. With current, it becomes the org's current
+// subscription.
+func (s *Service) recordSubscription(ctx context.Context, org string, sub ports.Subscription, reason, cause string, current bool) error {
 	change := billing.SubscriptionSynced{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Status: billing.Status(sub.Status),
 		Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID, CurrentPeriodEnd: sub.CurrentPeriodEnd.UTC(),
-		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, Reason: reason}
-	meta := ports.Metadata{Actor: "system:" + reason, CausationID: cause}
-	_, err = s.update(ctx, org, meta, "", func(acc *billing.Account) ([]billing.Event, error) {
-		at := s.clock.Now()
-		if last := acc.LastEventAt(); !at.After(last) {
-			at = last.Add(time.Microsecond)
-		}
-		ev, err := acc.RecordStripeFact(change, at)
+		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, Reason: reason, Current: current}
+	// Reconcile's findings are its own, whatever their reason.
+	actor := "system:" + reason
+	if reason == billing.SyncReasonExtraSubscription {
+		actor = "system:" + billing.SyncReasonReconcile
+	}
+	meta := ports.Metadata{Actor: actor, CausationID: cause}
+	_, err := s.update(ctx, org, meta, "", func(acc *billing.Account) ([]billing.Event, error) {
+		ev, err := acc.RecordStripeFact(change, acc.ReadAt(s.clock.Now()))
 		return []billing.Event{ev}, err
 	})
 	return err

@@ -129,12 +129,19 @@ func (s *Service) updateWith(ctx context.Context, orgID string, meta ports.Metad
 	mu.Lock()
 	defer mu.Unlock()
 	for attempt := 1; attempt <= MaxAppendAttempts; attempt++ {
-		acc, err := s.loadForUpdate(ctx, orgID, attempt)
+		acc, remembered, err := s.loadForUpdate(ctx, orgID, attempt)
 		if err != nil {
 			return UpdateResult{}, err
 		}
 		events, err := decide(acc)
 		if err != nil || len(events) == 0 {
+			if remembered {
+				// No append checks this decision against the ledger, and
+				// another instance may have appended since this one
+				// remembered the account: decide again on a fresh read.
+				s.accounts.Remove(orgID)
+				continue
+			}
 			return UpdateResult{Account: acc, Attempts: attempt}, err
 		}
 		req := ports.AppendRequest{StreamID: orgID, ExpectedVersion: acc.Version(), Metadata: meta, IdempotencyKey: key, Inbox: inbox, Prior: acc}
@@ -183,16 +190,27 @@ func backoff(ctx context.Context, attempt int) {
 }
 
 // loadForUpdate loads the account for a command's attempt: the first
-// from the account this process remembers, else the snapshot; the second
-// from the snapshot; later ones from the stream itself, in case the
-// snapshot is behind.
-func (s *Service) loadForUpdate(ctx context.Context, orgID string, attempt int) (*billing.Account, error) {
+// from the account this process remembers (remembered true), else the
+// snapshot; the second from the snapshot; later ones from the stream
+// itself, in case the snapshot is behind.
+func (s *Service) loadForUpdate(ctx context.Context, orgID string, attempt int) (acc *billing.Account, remembered bool, err error) {
 	if attempt == 1 {
 		if acc, ok := s.accounts.Get(orgID); ok {
-			return acc.Clone(), nil
+			return acc.Clone(), true, nil
 		}
 	}
-	if attempt > 2 || s.snaps == nil {
+	if attempt > 2 {
+		acc, err := s.loadAccount(ctx, orgID)
+		return acc, false, err
+	}
+	acc, err = s.freshAccount(ctx, orgID)
+	return acc, false, err
+}
+
+// freshAccount reads the account as the ledger has committed it: from the
+// snapshot written with the stream's last append, else from the stream.
+func (s *Service) freshAccount(ctx context.Context, orgID string) (*billing.Account, error) {
+	if s.snaps == nil {
 		return s.loadAccount(ctx, orgID)
 	}
 	snap, err := s.snaps.Snapshot(ctx, orgID)
@@ -204,6 +222,7 @@ func (s *Service) loadForUpdate(ctx context.Context, orgID string, attempt int) 
 	}
 	acc, err := billing.RestoreAccount(snap)
 	if err != nil || acc.OrgID() != orgID {
+		// Another format (written before an upgrade) or damaged: fold.
 		return s.loadAccount(ctx, orgID)
 	}
 	return acc, nil

@@ -81,6 +81,9 @@ type Subscription struct {
 // SubscriptionSource reads subscriptions from the payment provider.
 type SubscriptionSource interface {
 	Subscription(ctx context.Context, id string) (Subscription, error)
+	// CustomerSubscriptions returns every subscription of the customer,
+	// ended ones included.
+	CustomerSubscriptions(ctx context.Context, customerID string) ([]Subscription, error)
 }
 
 // CheckoutSessionRequest asks the payment provider for a subscription
@@ -104,6 +107,10 @@ type HostedSession struct {
 type PaymentProvider interface {
 	CreateCheckoutSession(ctx context.Context, req CheckoutSessionRequest) (HostedSession, error)
 	CreatePortalSession(ctx context.Context, customerID, returnURL string) (HostedSession, error)
+	// ExpireCheckoutSession expires an open Checkout session, so that it
+	// can no longer be paid. A session that is no longer open is not an
+	// error worth retrying: the caller logs it.
+	ExpireCheckoutSession(ctx context.Context, id string) error
 }
 
 // ReconcileRun is the summary of one reconciliation.

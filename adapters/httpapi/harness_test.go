@@ -91,13 +91,15 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	pay := stripe.NewClient(stripe.Config{SecretKey: "sk_test_mock", APIBase: opt.paymentsBase, Prices: prices, Timeout: 2 * time.Second})
 	store = postgres.NewStore(db.DB, clock, []postgres.Projection{status, links, postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
 	users := postgres.NewUsers(db.DB)
+	inbox := postgres.NewInbox(db.DB, clock)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
-		Inbox: postgres.NewInbox(db.DB, clock), Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
+		Inbox: inbox, Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
 		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), Snapshots: status, BaseURL: opt.baseURL})
 	identity := application.NewIdentity(users, clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)
 	hooks.OnRefetch = func(v, typ string) { m.WebhookRefetch.WithLabelValues(v, typ).Inc() }
+	hooks.Seen = inbox.Seen
 	handler := httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
 		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: opt.baseURL}).Routes,

@@ -75,6 +75,15 @@ func (in *Inbox) Receive(ctx context.Context, e ports.InboxEntry) (ports.InboxEn
 	return stored.entry(), false, nil
 }
 
+// Seen reports whether a Stripe event with the id was ever received.
+func (in *Inbox) Seen(ctx context.Context, id string) (bool, error) {
+	var seen bool
+	if err := in.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM stripe_inbox WHERE id = $1)", id).Scan(&seen); err != nil {
+		return false, fmt.Errorf("look up stripe event: %w", err)
+	}
+	return seen, nil
+}
+
 // Settle implements [ports.Inbox]. Only a received or parked event is
 // settled: a slower concurrent attempt never rewrites a final outcome.
 func (in *Inbox) Settle(ctx context.Context, id, outcome, orgID, detail string) error {

@@ -79,7 +79,7 @@ func insertLinks(ctx context.Context, db bun.IDB, table string, rows []linkRow) 
 func (p *LinksProjection) stage(b *batch, a appended) error {
 	for i, de := range a.decoded {
 		for _, r := range linksOf(a.events[i].StreamID, de) {
-			if r.StripeID != a.prior.CustomerID() && r.StripeID != a.prior.SubscriptionID() {
+			if !a.prior.KnowsStripeID(r.StripeID) {
 				b.add("INSERT INTO stripe_links (stripe_id, org_id) VALUES ($1, $2) ON CONFLICT (stripe_id) DO NOTHING", r.StripeID, r.OrgID)
 			}
 		}

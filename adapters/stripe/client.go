@@ -80,6 +80,25 @@ func (c *Client) Subscription(ctx context.Context, id string) (ports.Subscriptio
 	return c.subscription(s), nil
 }
 
+// CustomerSubscriptions implements [ports.SubscriptionSource]. Stripe
+// filters by customer; only subscriptions whose customer is the one asked
+// for are kept, whatever the server answers.
+func (c *Client) CustomerSubscriptions(ctx context.Context, customerID string) ([]ports.Subscription, error) {
+	params := &stripego.SubscriptionListParams{Customer: stripego.String(customerID), Status: stripego.String("all")}
+	params.Context = ctx
+	var out []ports.Subscription
+	it := c.api.Subscriptions.List(params)
+	for it.Next() {
+		if sub := c.subscription(it.Subscription()); sub.CustomerID == customerID {
+			out = append(out, sub)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, mapError("list subscriptions", err)
+	}
+	return out, nil
+}
+
 func (c *Client) subscription(s *stripego.Subscription) ports.Subscription {
 	out := ports.Subscription{ID: s.ID, Status: string(s.Status), CancelAtPeriodEnd: s.CancelAtPeriodEnd}
 	if s.Customer != nil {

@@ -52,3 +52,13 @@ func (c *Client) CreatePortalSession(ctx context.Context, customerID, returnURL 
 	}
 	return ports.HostedSession{ID: s.ID, URL: s.URL}, nil
 }
+
+// ExpireCheckoutSession implements [ports.PaymentProvider].
+func (c *Client) ExpireCheckoutSession(ctx context.Context, id string) error {
+	p := &stripego.CheckoutSessionExpireParams{}
+	p.Context = ctx
+	if _, err := c.api.CheckoutSessions.Expire(id, p); err != nil {
+		return mapError("expire checkout session", err)
+	}
+	return nil
+}

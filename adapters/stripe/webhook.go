@@ -46,6 +46,11 @@ type Webhooks struct {
 	// OnRefetch, when set, is called when an event of another API version
 	// had its object fetched again in ours.
 	OnRefetch func(apiVersion, eventType string)
+	// Seen, when set, tells whether an event id was received before: a
+	// repeated delivery of an event of another API version is then not
+	// fetched again (its fact is in the inbox), and its [Webhooks.Parse]
+	// result carries no fact.
+	Seen func(ctx context.Context, eventID string) (bool, error)
 }
 
 // NewWebhooks returns the webhook parser for the signing secret; client
@@ -103,6 +108,13 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 	// Stripe always names the version; an event without one (hand-made)
 	// is read as ours.
 	if env.APIVersion != "" && env.APIVersion != stripego.APIVersion {
+		if w.Seen != nil {
+			// A lookup that fails is no reason to refuse the delivery:
+			// fetch as if it were new.
+			if seen, err := w.Seen(ctx, env.ID); err == nil && seen {
+				return ev, nil
+			}
+		}
 		var err error
 		if obj, err = w.refetch(ctx, env.Type, obj); err != nil {
 			return application.StripeEvent{}, err

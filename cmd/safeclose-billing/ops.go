@@ -93,7 +93,7 @@ func reconcileCommand(e env) *cobra.Command {
 			return withApp(cmd.Context(), cfg, e, func() error {
 				out := cmd.OutOrStdout()
 				run, err := svc.Reconcile(cmd.Context(), rec, org, apply, func(d application.Drift) {
-					fmt.Fprintf(out, "%s %s: %s -> %s\n", d.OrgID, d.Field, d.Ledger, d.Stripe)
+					fmt.Fprintln(out, d.String())
 				})
 				if err != nil {
 					return err

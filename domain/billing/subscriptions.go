@@ -98,6 +98,23 @@ func (a *Account) SubscriptionIDs() []string {
 	return out
 }
 
+// CustomerIDs returns every Stripe customer the ledger has facts about,
+// sorted.
+func (a *Account) CustomerIDs() []string {
+	var out []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	add(a.state.Customer.Value)
+	for _, sub := range a.state.Subs {
+		add(sub.Customer.Value)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // KnowsStripeID reports whether a fact folded into the account named the
 // Stripe customer or subscription id.
 func (a *Account) KnowsStripeID(id string) bool {

@@ -6,6 +6,8 @@ package stripefake
 
 import (
 	"encoding/json"
+	"fmt"
+	"sort"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -70,6 +72,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","message":"fake: only authenticated GET"}}`))
 		return
 	}
+	if r.URL.Path == "/v1/subscriptions" {
+		_ = json.NewEncoder(w).Encode(s.subscriptionsOf(r.URL.Query().Get("customer")))
+		return
+	}
 	s.mu.Lock()
 	obj, ok := s.objects[r.URL.Path]
 	s.mu.Unlock()
@@ -79,4 +85,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(obj)
+}
+
+// subscriptionsOf is the list GET /v1/subscriptions?customer= answers:
+// every subscription put in the fake whose customer is the one asked.
+func (s *Server) subscriptionsOf(customer string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data := []map[string]any{}
+	for path, obj := range s.objects {
+		if strings.HasPrefix(path, "/v1/subscriptions/") && (customer == "" || obj["customer"] == customer) {
+			data = append(data, obj)
+		}
+	}
+	sort.Slice(data, func(i, j int) bool { return fmt.Sprint(data[i]["id"]) < fmt.Sprint(data[j]["id"]) })
+	return map[string]any{"object": "list", "url": "/v1/subscriptions", "has_more": false, "data": data}
 }
