@@ -50,6 +50,7 @@ type harness struct {
 	handler  http.Handler
 	identity *application.Identity
 	mock     *stripemock.Recorder
+	opt      options
 }
 
 // options change the harness.
@@ -75,21 +76,37 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	}
 	fake := stripefake.New(factory)
 	t.Cleanup(fake.Close)
-	clock := system.Clock{}
-	status, links := postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB)
-	var store *postgres.Store
-	log := opt.log
-	if log == nil {
-		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	if opt.log == nil {
+		opt.log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
-	client := stripe.NewClient(stripe.Config{SecretKey: "sk_test_fake", APIBase: fake.URL, Prices: prices, Timeout: 2 * time.Second})
 	var mock *stripemock.Recorder
 	if opt.paymentsBase == "" {
 		mock = stripemock.NewRecorder(t)
 		opt.paymentsBase = mock.URL
 	}
+	h := &harness{t: t, db: db, fake: fake, factory: factory, mock: mock, opt: opt}
+	h.build()
+	return h
+}
+
+// instance returns another instance of the service over the same database
+// and Stripe doubles, remembering nothing of this one's accounts and links,
+// as a second process behind a load balancer would.
+func (h *harness) instance() *harness {
+	other := &harness{t: h.t, db: h.db, fake: h.fake, factory: h.factory, mock: h.mock, opt: h.opt}
+	other.build()
+	return other
+}
+
+// build makes the service's instance: its store, projections, use cases
+// and router.
+func (h *harness) build() {
+	db, opt, log := h.db, h.opt, h.opt.log
+	clock := system.Clock{}
+	status, links := postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB)
+	client := stripe.NewClient(stripe.Config{SecretKey: "sk_test_fake", APIBase: h.fake.URL, Prices: prices, Timeout: 2 * time.Second})
 	pay := stripe.NewClient(stripe.Config{SecretKey: "sk_test_mock", APIBase: opt.paymentsBase, Prices: prices, Timeout: 2 * time.Second})
-	store = postgres.NewStore(db.DB, clock, []postgres.Projection{status, links, postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
+	store := postgres.NewStore(db.DB, clock, []postgres.Projection{status, links, postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
 	users := postgres.NewUsers(db.DB)
 	inbox := postgres.NewInbox(db.DB, clock)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
@@ -100,13 +117,12 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	hooks := stripe.NewWebhooks(secret, client, time.Now)
 	hooks.OnRefetch = func(v, typ string) { m.WebhookRefetch.WithLabelValues(v, typ).Inc() }
 	hooks.Seen = inbox.Seen
-	handler := httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, Routes: []func(*mux.Router){
+	h.handler = httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
 		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: opt.baseURL}).Routes,
 		(&web.Pages{Log: log, Identity: identity, App: svc, CookieName: "sc_test"}).Routes,
 	}})
-	return &harness{t: t, db: db, store: store, status: status, svc: svc, fake: fake, factory: factory, metrics: m,
-		handler: handler, identity: identity, mock: mock}
+	h.store, h.status, h.svc, h.metrics, h.identity = store, status, svc, m, identity
 }
 
 // createOrg makes an org with the given id (owned by a fresh user) the

@@ -331,8 +331,17 @@ func TestWebhookOfAnotherAPIVersionIsReadFromTheAPI(t *testing.T) {
 	if st := h.billingStatus(l.org); st.PlanTier != "STARTER" || !st.CurrentPeriodEnd.Equal(l.periodEnd2) {
 		t.Errorf("status %+v", st)
 	}
-	// With the API down: 503, so Stripe delivers again; nothing recorded.
+	// A repeated delivery is recognized before any API call: its fact is in
+	// the inbox. It is answered even while the API is down.
+	fetched := h.fake.Requests.Load()
 	h.fake.Down.Store(true)
+	if out := mustOK(t, h.deliver(payload), "newer version again"); out != ports.OutcomeDuplicate {
+		t.Errorf("repeated delivery: outcome %q, want duplicate", out)
+	}
+	if h.fake.Requests.Load() != fetched {
+		t.Error("a repeated delivery was fetched from the API again")
+	}
+	// With the API down: 503, so Stripe delivers again; nothing recorded.
 	env["id"] = "evt_new2"
 	payload, _ = json.Marshal(env)
 	if rec := h.deliver(payload); rec.Code != http.StatusServiceUnavailable {

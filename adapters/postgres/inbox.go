@@ -78,7 +78,7 @@ func (in *Inbox) Receive(ctx context.Context, e ports.InboxEntry) (ports.InboxEn
 // Seen reports whether a Stripe event with the id was ever received.
 func (in *Inbox) Seen(ctx context.Context, id string) (bool, error) {
 	var seen bool
-	if err := in.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM stripe_inbox WHERE id = $1)", id).Scan(&seen); err != nil {
+	if err := in.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM stripe_inbox WHERE id = ?)", id).Scan(&seen); err != nil {
 		return false, fmt.Errorf("look up stripe event: %w", err)
 	}
 	return seen, nil

@@ -7,9 +7,9 @@ package stripefake
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
