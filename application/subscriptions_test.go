@@ -81,7 +81,7 @@ func (f *fakeSubs) CustomerSubscriptions(_ context.Context, customer string) ([]
 type linked struct{ orgs map[string]string }
 
 func (l linked) LinkedOrgs(context.Context, string) (map[string]string, error) { return l.orgs, nil }
-func (linked) RecordRun(context.Context, ports.ReconcileRun) error           { return nil }
+func (linked) RecordRun(context.Context, ports.ReconcileRun) error             { return nil }
 func (linked) LastRun(context.Context) (ports.ReconcileRun, error) {
 	return ports.ReconcileRun{}, ports.ErrNotFound
 }

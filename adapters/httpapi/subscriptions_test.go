@@ -182,7 +182,7 @@ func TestTwoInstancesAnswerFromTheCommittedLedger(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("round %d: %d %s", i, rec.Code, rec.Body)
 		}
-		status := rr.on(i + 1).do("GET", "/api/billing/events?orgId="+w.org, tX, nil).Code
+		status := rr.on(i+1).do("GET", "/api/billing/events?orgId="+w.org, tX, nil).Code
 		if want := map[bool]int{true: 200, false: 403}[len(perms) > 0]; status != want {
 			t.Errorf("round %d (%v): history as X %d, want %d", i, perms, status, want)
 		}
