@@ -161,9 +161,11 @@ func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, erro
 		outcome = ports.OutcomeDuplicate
 	}
 	if !res.Duplicate {
+		// A duplicate costs no Stripe call: the delivery that recorded
+		// the fact settled any ambiguity it made.
 		log.Info("stripe event applied", zap.String("eventType", e.FactType), zap.Int("attempts", res.Attempts))
+		s.syncIfAmbiguous(ctx, org, res.Account, e.ID)
 	}
-	s.syncIfAmbiguous(ctx, org, res.Account, e.ID)
 	s.unpark(ctx, e.CustomerID, e.SubscriptionID)
 	return outcome, nil
 }
