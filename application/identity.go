@@ -50,6 +50,9 @@ func NewID(prefix string) string {
 // CreateUser creates a user with a bcrypt-hashed password.
 func (id *Identity) CreateUser(ctx context.Context, email, password string) (ports.User, error) {
 	email = strings.TrimSpace(email)
+	if err := checkText("email", email); err != nil {
+		return ports.User{}, err
+	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		return ports.User{}, invalid("email", "must be an email address")
 	}
@@ -74,6 +77,9 @@ func (id *Identity) CreateUser(ctx context.Context, email, password string) (por
 // An unknown email and a wrong password fail alike, and in about the same
 // time: the password is checked against a dummy hash when there is no user.
 func (id *Identity) Login(ctx context.Context, email, password string) (string, error) {
+	if err := checkText("email", email); err != nil {
+		return "", err
+	}
 	u, err := id.users.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
@@ -114,6 +120,9 @@ func (id *Identity) OpenSession(ctx context.Context, userID string) (string, err
 
 // SessionForEmail opens a session for the user with the email (operator command).
 func (id *Identity) SessionForEmail(ctx context.Context, email string) (string, error) {
+	if err := checkText("email", email); err != nil {
+		return "", err
+	}
 	u, err := id.users.UserByEmail(ctx, email)
 	if errors.Is(err, ports.ErrNotFound) {
 		return "", invalid("email", "no user has this email")

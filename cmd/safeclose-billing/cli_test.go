@@ -137,6 +137,9 @@ func TestOperatorJourney(t *testing.T) {
 	if _, errs, code := c.run("x\n", "users", "create", "--email", "ops@example.com"); code == 0 || !strings.Contains(errs, "password") {
 		t.Errorf("short password accepted: %d %s", code, errs)
 	}
+	if _, errs, code := c.run("", "orgs", "create", "--name", "Ops\tCo", "--owner", "ops@example.com"); code != 1 || !strings.Contains(errs, "name must not contain control characters") {
+		t.Errorf("a name with a tab: exit %d, %s", code, errs)
+	}
 	org := strings.TrimSpace(c.ok("", "orgs", "create", "--name", "Ops Co", "--owner", "ops@example.com"))
 	if !regexp.MustCompile(`^org_[a-z0-9]+$`).MatchString(org) {
 		t.Fatalf("orgs create printed %q", org)
