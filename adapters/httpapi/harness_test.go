@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -50,6 +51,7 @@ type harness struct {
 	handler  http.Handler
 	identity *application.Identity
 	mock     *stripemock.Recorder
+	opt      options
 }
 
 // options change the harness.
@@ -57,6 +59,8 @@ type options struct {
 	paymentsBase string // Stripe API for checkout and portal; "" for stripe-mock behind a recorder
 	baseURL      string // APP_BASE_URL; "" for baseURL
 	log          *zap.Logger
+	// trustedProxies are HTTP_TRUSTED_PROXIES; none by default.
+	trustedProxies []netip.Prefix
 }
 
 func newHarness(t testing.TB, opts ...options) *harness {
@@ -68,43 +72,57 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	if opt.baseURL == "" {
 		opt.baseURL = baseURL
 	}
-	db := pgtest.New(t)
+	if opt.log == nil {
+		opt.log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
 	factory, err := stripe.NewFactory(prices)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake := stripefake.New(factory)
 	t.Cleanup(fake.Close)
-	clock := system.Clock{}
-	status, links := postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB)
-	var store *postgres.Store
-	log := opt.log
-	if log == nil {
-		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	}
-	client := stripe.NewClient(stripe.Config{SecretKey: "sk_test_fake", APIBase: fake.URL, Prices: prices, Timeout: 2 * time.Second})
-	var mock *stripemock.Recorder
+	h := &harness{t: t, db: pgtest.New(t), fake: fake, factory: factory, opt: opt}
 	if opt.paymentsBase == "" {
-		mock = stripemock.NewRecorder(t)
-		opt.paymentsBase = mock.URL
+		h.mock = stripemock.NewRecorder(t)
+		h.opt.paymentsBase = h.mock.URL
 	}
+	i := h.instance()
+	h.store, h.status, h.svc, h.metrics, h.handler, h.identity = i.store, i.status, i.svc, i.metrics, i.handler, i.identity
+	return h
+}
+
+// instance is one instance of the service, as `serve` builds it.
+type instance struct {
+	store    *postgres.Store
+	status   *postgres.StatusProjection
+	svc      *application.Service
+	metrics  *metrics.Metrics
+	handler  http.Handler
+	identity *application.Identity
+}
+
+// instance builds another instance of the service over the harness's
+// database and Stripe: it shares nothing with the others but them.
+func (h *harness) instance() instance {
+	db, opt, log, clock := h.db, h.opt, h.opt.log, system.Clock{}
+	status, links := postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB)
+	client := stripe.NewClient(stripe.Config{SecretKey: "sk_test_fake", APIBase: h.fake.URL, Prices: prices, Timeout: 2 * time.Second})
 	pay := stripe.NewClient(stripe.Config{SecretKey: "sk_test_mock", APIBase: opt.paymentsBase, Prices: prices, Timeout: 2 * time.Second})
-	store = postgres.NewStore(db.DB, clock, []postgres.Projection{status, links, postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
+	store := postgres.NewStore(db.DB, clock, []postgres.Projection{status, links, postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
 	users := postgres.NewUsers(db.DB)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
 		Inbox: postgres.NewInbox(db.DB, clock), Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
 		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), Snapshots: status, BaseURL: opt.baseURL})
-	identity := application.NewIdentity(users, clock)
+	identity := application.NewIdentity(users, postgres.NewLoginLimiter(db.DB), clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)
 	hooks.OnRefetch = func(v, typ string) { m.WebhookRefetch.WithLabelValues(v, typ).Inc() }
-	handler := httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, Routes: []func(*mux.Router){
+	handler := httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, TrustedProxies: opt.trustedProxies, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
 		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: opt.baseURL}).Routes,
 		(&web.Pages{Log: log, Identity: identity, App: svc, CookieName: "sc_test"}).Routes,
 	}})
-	return &harness{t: t, db: db, store: store, status: status, svc: svc, fake: fake, factory: factory, metrics: m,
-		handler: handler, identity: identity, mock: mock}
+	return instance{store: store, status: status, svc: svc, metrics: m, handler: handler, identity: identity}
 }
 
 // createOrg makes an org with the given id (owned by a fresh user) the
