@@ -21,7 +21,6 @@ require (
 	go.uber.org/zap v1.27.0
 	golang.org/x/crypto v0.59.0
 	golang.org/x/term v0.48.0
-	golang.org/x/time v0.14.0
 )
 
 require (

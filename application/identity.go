@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -26,18 +27,28 @@ const (
 	bcryptCost    = 11
 )
 
+// Failed logins are limited over a sliding LoginWindow: LoginsPerEmail
+// per email and LoginsPerAddress per client address.
+const (
+	LoginWindow      = time.Minute
+	LoginsPerEmail   = 10
+	LoginsPerAddress = 100
+)
+
 // Identity runs logins and sessions. It is safe for concurrent use.
 type Identity struct {
-	users ports.Users
-	clock ports.Clock
+	users  ports.Users
+	limits ports.LoginLimiter
+	clock  ports.Clock
 
 	dummyOnce sync.Once
 	dummy     []byte
 }
 
-// NewIdentity returns the identity use cases over users.
-func NewIdentity(users ports.Users, clock ports.Clock) *Identity {
-	return &Identity{users: users, clock: clock}
+// NewIdentity returns the identity use cases over users, counting login
+// attempts with limits.
+func NewIdentity(users ports.Users, limits ports.LoginLimiter, clock ports.Clock) *Identity {
+	return &Identity{users: users, limits: limits, clock: clock}
 }
 
 // NewID returns a random id with the prefix, such as "org_…".
@@ -50,6 +61,9 @@ func NewID(prefix string) string {
 // CreateUser creates a user with a bcrypt-hashed password.
 func (id *Identity) CreateUser(ctx context.Context, email, password string) (ports.User, error) {
 	email = strings.TrimSpace(email)
+	if err := checkText("email", email); err != nil {
+		return ports.User{}, err
+	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		return ports.User{}, invalid("email", "must be an email address")
 	}
@@ -73,19 +87,68 @@ func (id *Identity) CreateUser(ctx context.Context, email, password string) (por
 // Login checks the password and opens a new session, returning its token.
 // An unknown email and a wrong password fail alike, and in about the same
 // time: the password is checked against a dummy hash when there is no user.
-func (id *Identity) Login(ctx context.Context, email, password string) (string, error) {
+//
+// Every attempt is counted against the email and the client address (the
+// zero Addr when unknown: then only the email) before the password is
+// checked, and refunded when the password is right: concurrent guesses
+// cannot pass a limit that each checks before the others are counted.
+// Past a limit, Login returns ErrRateLimited without checking anything.
+func (id *Identity) Login(ctx context.Context, email, password string, client netip.Addr) (string, error) {
+	email = strings.TrimSpace(email)
+	if err := checkText("email", email); err != nil {
+		return "", err
+	}
+	keys := []ports.LimitKey{{Key: "email:" + strings.ToLower(email), Limit: LoginsPerEmail}}
+	if client.IsValid() {
+		keys = append(keys, ports.LimitKey{Key: "addr:" + addressKey(client), Limit: LoginsPerAddress})
+	}
+	reserved, ok, err := id.limits.Reserve(ctx, keys, LoginWindow, id.clock.Now())
+	if err != nil {
+		return "", fmt.Errorf("count login attempt: %w", err)
+	}
+	if !ok {
+		return "", ErrRateLimited
+	}
+	u, err := id.checkPassword(ctx, email, password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		return "", err // counted
+	}
+	if rerr := id.limits.Refund(ctx, reserved); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("refund login attempt: %w", rerr))
+	}
+	if err != nil {
+		return "", err
+	}
+	return id.OpenSession(ctx, u.ID)
+}
+
+// checkPassword returns the user whose email and password these are, or
+// ErrInvalidCredentials.
+func (id *Identity) checkPassword(ctx context.Context, email, password string) (ports.User, error) {
 	u, err := id.users.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
 		_ = bcrypt.CompareHashAndPassword(id.dummyHash(), []byte(password))
-		return "", ErrInvalidCredentials
+		return ports.User{}, ErrInvalidCredentials
 	case err != nil:
-		return "", err
+		return ports.User{}, err
 	}
 	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
-		return "", ErrInvalidCredentials
+		return ports.User{}, ErrInvalidCredentials
 	}
-	return id.OpenSession(ctx, u.ID)
+	return u, nil
+}
+
+// addressKey is what a client address is counted as: an IPv4 address
+// itself, an IPv6 address by its /64, the smallest block a site is given
+// (one client may use any address in it).
+func addressKey(a netip.Addr) string {
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 func (id *Identity) dummyHash() []byte {
@@ -114,6 +177,9 @@ func (id *Identity) OpenSession(ctx context.Context, userID string) (string, err
 
 // SessionForEmail opens a session for the user with the email (operator command).
 func (id *Identity) SessionForEmail(ctx context.Context, email string) (string, error) {
+	if err := checkText("email", email); err != nil {
+		return "", err
+	}
 	u, err := id.users.UserByEmail(ctx, email)
 	if errors.Is(err, ports.ErrNotFound) {
 		return "", invalid("email", "no user has this email")

@@ -65,6 +65,9 @@ func (s *Service) AuthorizeAny(ctx context.Context, userID, orgID string, anyOf 
 // acting user for the API) and returns its id.
 func (s *Service) CreateOrg(ctx context.Context, actor Actor, name, ownerEmail string) (string, error) {
 	name = strings.TrimSpace(name)
+	if err := checkText("name", name); err != nil {
+		return "", err
+	}
 	if name == "" || len(name) > 200 {
 		return "", invalid("name", "must be 1 to 200 characters")
 	}
@@ -80,6 +83,9 @@ func (s *Service) CreateOrg(ctx context.Context, actor Actor, name, ownerEmail s
 }
 
 func (s *Service) userByEmail(ctx context.Context, email, field string) (ports.User, error) {
+	if err := checkText(field, email); err != nil {
+		return ports.User{}, err
+	}
 	u, err := s.users.UserByEmail(ctx, email)
 	if errors.Is(err, ports.ErrNotFound) {
 		return ports.User{}, invalid(field, "no user has this email")

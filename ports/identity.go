@@ -64,3 +64,31 @@ type Memberships interface {
 	// Members returns the org's members, by email.
 	Members(ctx context.Context, orgID string) ([]Membership, error)
 }
+
+// LimitKey is one count of login attempts: what is counted (an email, a
+// client address) and how many attempts it may have within the window.
+type LimitKey struct {
+	Key   string
+	Limit int // at least 1
+}
+
+// Reservation is an attempt counted by [LoginLimiter.Reserve], kept so that
+// it can be refunded.
+type Reservation struct {
+	Keys []string
+	At   time.Time // the attempt's time, at the store's precision
+}
+
+// LoginLimiter counts login attempts per key over a sliding window, in one
+// place shared by every instance of the service. Implementations are safe
+// for concurrent use.
+type LoginLimiter interface {
+	// Reserve counts one attempt at now against every key, atomically and
+	// all or nothing: when any key already has Limit attempts counted after
+	// now-window, it counts nothing and returns ok false. A refused attempt
+	// is not counted, so it never extends the refusal.
+	Reserve(ctx context.Context, keys []LimitKey, window time.Duration, now time.Time) (r Reservation, ok bool, err error)
+	// Refund uncounts a reserved attempt (it was not a failure). Refunding
+	// an attempt that has left the window does nothing.
+	Refund(ctx context.Context, r Reservation) error
+}

@@ -3,16 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
@@ -26,8 +23,6 @@ type API struct {
 	App        *application.Service
 	CookieName string
 	BaseURL    string // the app's public origin; its scheme decides Secure cookies
-
-	limits *limiter
 }
 
 type userKey struct{}
@@ -39,9 +34,6 @@ func currentUser(ctx context.Context) ports.User {
 
 // Routes adds the API's routes.
 func (a *API) Routes(r *mux.Router) {
-	if a.limits == nil {
-		a.limits = newLimiter()
-	}
 	api := r.PathPrefix("/api").Subrouter()
 	api.Use(a.sameOrigin)
 	api.HandleFunc("/auth/login", a.login).Methods(http.MethodPost)
@@ -164,32 +156,20 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	// Failed attempts are limited: 10 a minute per email, 100 per client
-	// address. Successful logins cost nothing.
-	keys := []limit{{"email:" + strings.ToLower(strings.TrimSpace(in.Email)), 10}, {"ip:" + clientIP(r), 100}}
-	if a.limits.exhausted(keys...) {
-		a.fail(w, r, application.ErrRateLimited)
-		return
+	// The application limits failed attempts per email and per client
+	// address (the TCP peer, or the client a trusted proxy names).
+	client := ClientAddr(r.Context())
+	if !client.IsValid() {
+		client = parseAddr(r.RemoteAddr) // served without NewRouter
 	}
-	token, err := a.Identity.Login(r.Context(), in.Email, in.Password)
+	token, err := a.Identity.Login(r.Context(), in.Email, in.Password, client)
 	if err != nil {
-		if errors.Is(err, application.ErrInvalidCredentials) {
-			a.limits.spend(keys...)
-		}
 		a.fail(w, r, err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: a.CookieName, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(a.BaseURL, "https://"), MaxAge: int(application.SessionMaxAge.Seconds())})
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
@@ -425,52 +405,4 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toStatus(st))
-}
-
-// limiter keeps a token bucket per key (per minute), for failed logins.
-// It is safe for concurrent use; it forgets keys when it grows large.
-type limiter struct {
-	mu   sync.Mutex
-	keys map[string]*rate.Limiter
-}
-
-// limit is a key and its bucket size per minute.
-type limit struct {
-	key   string
-	burst int
-}
-
-func newLimiter() *limiter { return &limiter{keys: map[string]*rate.Limiter{}} }
-
-func (l *limiter) bucket(k limit) *rate.Limiter {
-	lim, ok := l.keys[k.key]
-	if !ok {
-		if len(l.keys) > 100_000 {
-			l.keys = map[string]*rate.Limiter{}
-		}
-		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(k.burst)), k.burst)
-		l.keys[k.key] = lim
-	}
-	return lim
-}
-
-// exhausted reports whether any key's bucket is empty.
-func (l *limiter) exhausted(keys ...limit) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		if l.bucket(k).Tokens() < 1 {
-			return true
-		}
-	}
-	return false
-}
-
-// spend takes a token from every key's bucket.
-func (l *limiter) spend(keys ...limit) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		l.bucket(k).Allow()
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -58,6 +59,8 @@ type options struct {
 	paymentsBase string // Stripe API for checkout and portal; "" for stripe-mock behind a recorder
 	baseURL      string // APP_BASE_URL; "" for baseURL
 	log          *zap.Logger
+	// trustedProxies are HTTP_TRUSTED_PROXIES; none by default.
+	trustedProxies []netip.Prefix
 }
 
 func newHarness(t testing.TB, opts ...options) *harness {
@@ -69,22 +72,21 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	if opt.baseURL == "" {
 		opt.baseURL = baseURL
 	}
-	db := pgtest.New(t)
+	if opt.log == nil {
+		opt.log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
 	factory, err := stripe.NewFactory(prices)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake := stripefake.New(factory)
 	t.Cleanup(fake.Close)
-	if opt.log == nil {
-		opt.log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	}
 	var mock *stripemock.Recorder
 	if opt.paymentsBase == "" {
 		mock = stripemock.NewRecorder(t)
 		opt.paymentsBase = mock.URL
 	}
-	h := &harness{t: t, db: db, fake: fake, factory: factory, mock: mock, opt: opt}
+	h := &harness{t: t, db: pgtest.New(t), fake: fake, factory: factory, mock: mock, opt: opt}
 	h.build()
 	return h
 }
@@ -112,12 +114,12 @@ func (h *harness) build() {
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
 		Inbox: inbox, Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
 		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), Snapshots: status, BaseURL: opt.baseURL})
-	identity := application.NewIdentity(users, clock)
+	identity := application.NewIdentity(users, postgres.NewLoginLimiter(db.DB), clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)
 	hooks.OnRefetch = func(v, typ string) { m.WebhookRefetch.WithLabelValues(v, typ).Inc() }
 	hooks.Seen = inbox.Seen
-	h.handler = httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, Routes: []func(*mux.Router){
+	h.handler = httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, TrustedProxies: opt.trustedProxies, Routes: []func(*mux.Router){
 		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
 		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: opt.baseURL}).Routes,
 		(&web.Pages{Log: log, Identity: identity, App: svc, CookieName: "sc_test"}).Routes,

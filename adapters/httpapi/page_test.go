@@ -243,3 +243,43 @@ func TestBillingPageInABrowser(t *testing.T) {
 		t.Errorf("foreign org page: %q", got)
 	}
 }
+
+// After logging in, the login page follows ?next= only on the app's own
+// origin: a path the browser reads as another host sends it home instead.
+func TestLoginNeverSendsTheBrowserOffSite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	h := newHarness(t, options{baseURL: base})
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h.handler}}
+	srv.Start()
+	defer srv.Close()
+	u := h.user("owner@example.com")
+	b := browser(t)
+	for _, tc := range []struct{ next, wantPath string }{
+		{`/%5Cevil.example`, "/"},                 // "/\evil.example"
+		{`/%09/evil.example`, "/"},                // a tab the URL parser drops: "//evil.example"
+		{`/\evil.example`, "/"},                   // the backslash as typed
+		{`/.//evil.example/x`, "/evil.example/x"}, // on this origin: followed, as this origin's path
+	} {
+		err := chromedp.Run(b,
+			chromedp.Navigate(base+"/login?next="+tc.next),
+			chromedp.WaitVisible("#login-form", chromedp.ByQuery),
+			chromedp.SendKeys("#email", u.Email, chromedp.ByQuery),
+			chromedp.SendKeys("#password", "correct horse", chromedp.ByQuery),
+			chromedp.Click(`#login-form button[type="submit"]`, chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatalf("log in with next=%s: %v", tc.next, err)
+		}
+		// The router answers "//x" by a redirect to "/x".
+		cond := `window.location.origin === ` + jsString(base) + ` && window.location.pathname.replace(/^\/+/, "/") === ` + jsString(tc.wantPath)
+		if !eventually(b, 10*time.Second, cond) {
+			var at string
+			_ = chromedp.Run(b, chromedp.Evaluate(`window.location.href`, &at))
+			t.Errorf("next=%s: the browser is at %q, want %s%s", tc.next, at, base, tc.wantPath)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -28,6 +29,9 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// Routes add further routes (webhook, billing, identity) to the router.
 	Routes []func(r *mux.Router)
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see [ClientAddress]); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler is the service's HTTP handler.
@@ -71,12 +75,13 @@ func NewRouter(d Deps) *Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, d.Log, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed on this route."))
 	})
-	return &Handler{router: r, next: withRequestID(r)}
+	return &Handler{router: r, next: withClient(d.TrustedProxies, withRequestID(r))}
 }
 
 // timed observes every routed request's latency by route template and
-// status, and writes one access log line (no query string: it may name orgs
-// but never secrets; no headers: they carry tokens).
+// status, and writes one access log line with the client's address (no
+// query string: it may name orgs but never secrets; no headers: they carry
+// tokens).
 func timed(m *metrics.Metrics, log *zap.Logger) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +97,11 @@ func timed(m *metrics.Metrics, log *zap.Logger) mux.MiddlewareFunc {
 			took := time.Since(start)
 			m.HTTPDuration.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Observe(took.Seconds())
 			if route != "/metrics" && route != "/healthz" && route != "/readyz" {
-				log.Info("request", zap.String("requestId", RequestID(r.Context())), zap.String("method", r.Method),
+				client := ""
+				if a := ClientAddr(r.Context()); a.IsValid() {
+					client = a.String()
+				}
+				log.Info("request", zap.String("requestId", RequestID(r.Context())), zap.String("client", client), zap.String("method", r.Method),
 					zap.String("route", route), zap.Int("status", sw.status), zap.Duration("took", took))
 			}
 		})

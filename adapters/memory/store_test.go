@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/safeclose/billing/adapters/memory"
+	"github.com/safeclose/billing/ports"
 	"github.com/safeclose/billing/ports/porttest"
 )
 
@@ -13,4 +14,8 @@ func TestStoreContract(t *testing.T) {
 		s := memory.NewStore(memory.NewClock(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)))
 		return porttest.Ledger{Store: s, Scanner: s, Status: s}
 	})
+}
+
+func TestLoginLimiterContract(t *testing.T) {
+	porttest.RunLoginLimiter(t, func(*testing.T) ports.LoginLimiter { return memory.NewLoginLimiter() })
 }

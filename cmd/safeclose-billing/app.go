@@ -101,6 +101,7 @@ func coreModule(cfg Config, out io.Writer) fx.Option {
 			postgres.NewUsers,
 			func(u *postgres.Users) ports.Users { return u },
 			func(u *postgres.Users) ports.Memberships { return u },
+			fx.Annotate(postgres.NewLoginLimiter, fx.As(new(ports.LoginLimiter))),
 			func(c *stripe.Client) ports.PaymentProvider { return c },
 			application.NewIdentity,
 			postgres.NewReconciliation,

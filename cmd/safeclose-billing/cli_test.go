@@ -92,6 +92,8 @@ func TestConfigurationErrorsStopWithExit2(t *testing.T) {
 		{[]string{"DATABASE_URL=postgres://x/y"}, []string{"serve"}, "STRIPE_SECRET_KEY"},
 		{[]string{"DATABASE_URL=postgres://x/y", "STRIPE_SECRET_KEY=pk_live_oops", "STRIPE_PRICE_STARTER=a", "STRIPE_PRICE_PRO=b", "STRIPE_PRICE_ENTERPRISE=c", "STRIPE_WEBHOOK_SECRET=whsec_x"}, []string{"serve"}, "STRIPE_SECRET_KEY"},
 		{[]string{"DATABASE_URL=postgres://x/y", "APP_BASE_URL=localhost:8080"}, []string{"migrate", "status"}, "APP_BASE_URL"},
+		{[]string{"DATABASE_URL=postgres://x/y", "HTTP_TRUSTED_PROXIES=10.0.0.0/8, proxy.internal"}, []string{"migrate", "status"}, "HTTP_TRUSTED_PROXIES"},
+		{[]string{"DATABASE_URL=postgres://x/y", "HTTP_TRUSTED_PROXIES=10.0.0.0/33"}, []string{"migrate", "status"}, "HTTP_TRUSTED_PROXIES"},
 	} {
 		c := cli{t: t, env: append(base, tc.env...)}
 		out, errs, code := c.run("", tc.args...)
@@ -122,7 +124,8 @@ func TestOperatorJourney(t *testing.T) {
 	addr := freeAddr(t)
 	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
 		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_cli", "STRIPE_API_BASE=" + fake.URL,
-		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}}
+		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn",
+		"HTTP_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1, 2001:db8::/32"}}
 
 	if out := c.ok("", "migrate", "status"); !strings.Contains(out, "applied") || strings.Contains(out, "pending") {
 		t.Errorf("migrate status: %s", out)
@@ -136,6 +139,9 @@ func TestOperatorJourney(t *testing.T) {
 	c.ok("another password\n", "users", "create", "--email", "aud@example.com")
 	if _, errs, code := c.run("x\n", "users", "create", "--email", "ops@example.com"); code == 0 || !strings.Contains(errs, "password") {
 		t.Errorf("short password accepted: %d %s", code, errs)
+	}
+	if _, errs, code := c.run("", "orgs", "create", "--name", "Ops\tCo", "--owner", "ops@example.com"); code != 1 || !strings.Contains(errs, "name must not contain control characters") {
+		t.Errorf("a name with a tab: exit %d, %s", code, errs)
 	}
 	org := strings.TrimSpace(c.ok("", "orgs", "create", "--name", "Ops Co", "--owner", "ops@example.com"))
 	if !regexp.MustCompile(`^org_[a-z0-9]+$`).MatchString(org) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -27,6 +28,10 @@ type Config struct {
 	StripePriceEnt      string `env:"STRIPE_PRICE_ENTERPRISE"`
 	SessionCookieName   string `env:"SESSION_COOKIE_NAME" envDefault:"safeclose_session"`
 	LogLevel            string `env:"LOG_LEVEL" envDefault:"info"`
+	TrustedProxiesList  string `env:"HTTP_TRUSTED_PROXIES"`
+
+	// TrustedProxies is HTTP_TRUSTED_PROXIES parsed.
+	TrustedProxies []netip.Prefix
 }
 
 // ConfigError names the setting that stops the program.
@@ -53,7 +58,7 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 	environ := map[string]string{}
 	for _, k := range []string{"DATABASE_URL", "DATABASE_READ_URL", "HTTP_ADDR", "APP_BASE_URL", "STRIPE_SECRET_KEY",
 		"STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_ENTERPRISE",
-		"SESSION_COOKIE_NAME", "LOG_LEVEL"} {
+		"SESSION_COOKIE_NAME", "LOG_LEVEL", "HTTP_TRUSTED_PROXIES"} {
 		if v, ok := lookup(k); ok {
 			environ[k] = v
 		}
@@ -115,6 +120,11 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 			return c, &ConfigError{ch.name, err.Error()}
 		}
 	}
+	proxies, err := prefixes(c.TrustedProxiesList)
+	if err != nil {
+		return c, &ConfigError{"HTTP_TRUSTED_PROXIES", err.Error()}
+	}
+	c.TrustedProxies = proxies
 	if n.stripe {
 		prices := map[string]bool{}
 		for _, p := range []string{c.StripePriceStarter, c.StripePricePro, c.StripePriceEnt} {
@@ -172,6 +182,31 @@ func prefixed(prefixes ...string) func(string) error {
 		}
 		return fmt.Errorf("must start with %s", strings.Join(prefixes, " or "))
 	}
+}
+
+// prefixes reads a comma-separated list of CIDRs ("10.0.0.0/8,
+// 2001:db8::/32"); a lone address stands for itself (/32 or /128).
+func prefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("must be comma-separated CIDRs: %q is not one", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 { // ::ffff:10.0.0.0/104 is 10.0.0.0/8
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func noSpace(v string) error {

@@ -18,6 +18,19 @@
 
   const page = document.body.dataset;
 
+  // onThisOrigin returns next as an absolute URL when it points to this
+  // origin, else "". It asks the URL parser, not a string prefix: browsers
+  // read "/\evil.example", and "/%09/evil.example" (a tab, which they drop),
+  // as "//evil.example", another host. The absolute URL is what the browser
+  // follows, so nothing is parsed twice.
+  const onThisOrigin = (next) => {
+    if (!next) return "";
+    try {
+      const u = new URL(next, window.location.origin);
+      return u.origin === window.location.origin ? u.href : "";
+    } catch (e) { return ""; }
+  };
+
   document.querySelectorAll("[data-checkout]").forEach((b) => b.addEventListener("click", async () => {
     b.disabled = true; say("Opening Stripe Checkout…");
     try {
@@ -64,8 +77,7 @@
     say("Logging in…");
     try {
       await post("/api/auth/login", { email: f.get("email"), password: f.get("password") });
-      const next = new URLSearchParams(window.location.search).get("next");
-      window.location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : "/");
+      window.location.assign(onThisOrigin(new URLSearchParams(window.location.search).get("next")) || "/");
     } catch (e) { say(e.message); }
   });
 })();
