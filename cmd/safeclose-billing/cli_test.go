@@ -22,6 +22,7 @@ import (
 	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/adapters/stripe/stripefake"
 	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/migrations"
 )
 
 var binary string
@@ -650,5 +651,72 @@ func TestVerifyDuringWebhookLoad(t *testing.T) {
 	out := c.ok("", "ledger", "verify")
 	if want := fmt.Sprintf("ledger intact: %d events in %d streams", applied.Load()+2*int64(len(orgs)), len(orgs)); !strings.Contains(out, want) {
 		t.Errorf("after the load: %q, want %q", out, want)
+	}
+}
+
+// TestMigrationLockWait holds the migration lock as a long migration
+// would: `migrate up` waits past the 30 s that a statement_timeout would
+// allow and applies once the lock is free; `serve` gives up after its
+// bounded wait, exit 1, saying what to do.
+func TestMigrationLockWait(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	holder, err := sql.Open("pgx", db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	lock, err := holder.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrations.LockKey)); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
+		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_m", "STRIPE_API_BASE=http://127.0.0.1:1",
+		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}}
+	type result struct {
+		out, errs string
+		code      int
+	}
+	start := func(args ...string) chan result {
+		done := make(chan result, 1)
+		go func() {
+			out, errs, code := c.run("", args...)
+			done <- result{out, errs, code}
+		}()
+		return done
+	}
+	migrate := start("migrate", "up")
+	serve := start("serve")
+	select {
+	case r := <-serve:
+		t.Logf("serve: exit %d: %s", r.code, r.errs)
+		if r.code != 1 || !strings.Contains(r.errs, "migration lock") || !strings.Contains(r.errs, "migrate up") {
+			t.Errorf("serve with the migration lock held: exit %d, stderr %q; want exit 1 naming the lock and `migrate up`", r.code, r.errs)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("serve still waiting for the migration lock after 2 minutes")
+	}
+	// serve waited its 30 s; the operator's command waits on.
+	time.Sleep(3 * time.Second)
+	select {
+	case r := <-migrate:
+		t.Fatalf("migrate up stopped waiting for the lock: exit %d, stderr %q", r.code, r.errs)
+	default:
+	}
+	if _, err := lock.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", int64(migrations.LockKey)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-migrate:
+		if r.code != 0 || !strings.Contains(r.out, "no pending migrations") {
+			t.Errorf("migrate up once the lock is free: exit %d, stdout %q, stderr %q", r.code, r.out, r.errs)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("migrate up did not finish after the lock was released")
 	}
 }
