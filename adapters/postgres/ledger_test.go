@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -226,6 +228,76 @@ func TestRebuildWhileServing(t *testing.T) {
 		t.Fatal("read models after concurrent rebuilds differ from a clean rebuild")
 	}
 	t.Logf("%d reads and %d writes during 3 rebuilds", reads.Load(), writes.Load())
+}
+
+// A long reader of a live table (here an open transaction that read it)
+// holds the rebuild's swap off. While the swap waits for its lock, every
+// append queues behind it: the wait is bounded, so an append goes through
+// while the reader still runs, and the rebuild gives up saying why; once
+// the reader is gone it succeeds.
+func TestRebuildSwapGivesWayToALongReader(t *testing.T) {
+	store, _, db := newStore(t)
+	postgres.SetSwapPolicy(store, time.Second, 3, 500*time.Millisecond)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(6, 6))
+	for i := range 20 {
+		appendRandom(t, store, fmt.Sprintf("org_%04d", i), rng, 3)
+	}
+	reader, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback() //nolint:errcheck // a no-op once rolled back
+	var n int
+	if err := reader.QueryRowContext(ctx, "SELECT count(*) FROM billing_status").Scan(&n); err != nil || n != 20 {
+		t.Fatalf("reader: %d rows, %v", n, err)
+	}
+	rebuilt := make(chan error, 1)
+	go func() {
+		_, err := store.Rebuild(ctx, nil)
+		rebuilt <- err
+	}()
+	// The swap is queued for its lock.
+	for waiting := 0; waiting == 0; {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks
+			WHERE NOT granted AND mode = 'AccessExclusiveLock' AND relation = 'billing_status'::regclass`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-rebuilt:
+			t.Fatalf("the rebuild ended (%v) without waiting for the reader", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	appended := make(chan error, 1)
+	go func() {
+		c, at := randomFact("org_0001", rng)
+		_, err := store.Append(ctx, ports.AppendRequest{StreamID: "org_0001", ExpectedVersion: 3, Events: []ports.NewEvent{porttest.Event(t, c, at)}})
+		appended <- err
+	}()
+	select {
+	case err := <-appended:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("an append still waits behind the rebuild's swap after a minute")
+	}
+	err = <-rebuilt
+	if !errors.Is(err, postgres.ErrSwapLockTimeout) || !strings.Contains(err.Error(), "3 attempts") {
+		t.Fatalf("rebuild held off by a reader: %v, want ErrSwapLockTimeout after 3 attempts", err)
+	}
+	t.Log(err)
+	if err := reader.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpReadModels(t, db)
+	if _, err := store.Rebuild(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dumpReadModels(t, db), before) {
+		t.Fatal("the rebuild after the reader left differs from the live read models")
+	}
 }
 
 // appendRandom appends n random but valid billing facts to stream and

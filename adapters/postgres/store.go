@@ -57,6 +57,7 @@ type Store struct {
 	clock       ports.Clock
 	projections []Projection
 	heads       *lru.Cache[string, streamHead]
+	swap        swapPolicy
 }
 
 var _ ports.EventStore = (*Store)(nil)
@@ -69,7 +70,7 @@ func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
 			sp.heads = heads // snapshot reads bring the head hash along
 		}
 	}
-	return &Store{db: db, clock: clock, projections: projections, heads: heads}
+	return &Store{db: db, clock: clock, projections: projections, heads: heads, swap: defaultSwapPolicy()}
 }
 
 type eventRow struct {
