@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -297,6 +298,126 @@ func TestRebuildSwapGivesWayToALongReader(t *testing.T) {
 	}
 	if !reflect.DeepEqual(dumpReadModels(t, db), before) {
 		t.Fatal("the rebuild after the reader left differs from the live read models")
+	}
+}
+
+// A rebuild keeps what CREATE TABLE … LIKE does not copy: storage
+// parameters (the migrations' fillfactor, a toast.* one), privileges on
+// tables and columns, and an owner other than the rebuilding role.
+func TestRebuildKeepsStorageParametersPrivilegesAndOwner(t *testing.T) {
+	store, _, db := newStore(t)
+	ctx := context.Background()
+	super, err := sql.Open("pgx", db.SuperURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { super.Close() })
+	var app string
+	if err := db.QueryRowContext(ctx, "SELECT current_user").Scan(&app); err != nil {
+		t.Fatal(err)
+	}
+	// Roles are the cluster's: unique names, dropped at the end.
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	reader, owner := "reader_"+suffix, "owner_"+suffix
+	t.Cleanup(func() {
+		for _, stmt := range []string{"DROP OWNED BY " + reader + ", " + owner, "DROP ROLE " + reader, "DROP ROLE " + owner} {
+			if _, err := super.Exec(stmt); err != nil {
+				t.Logf("%s: %v", stmt, err)
+			}
+		}
+	})
+	for _, stmt := range []string{
+		"CREATE ROLE " + reader + " LOGIN", "CREATE ROLE " + owner,
+		"GRANT " + owner + " TO " + app, "GRANT CREATE ON SCHEMA public TO " + owner,
+	} {
+		if _, err := super.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	for _, stmt := range []string{
+		"GRANT SELECT ON billing_status TO " + reader,
+		"GRANT SELECT (stripe_id, org_id) ON stripe_links TO " + reader,
+		"GRANT SELECT ON memberships TO PUBLIC",
+		"GRANT INSERT ON memberships TO " + reader + " WITH GRANT OPTION",
+		"ALTER TABLE billing_status SET (toast.autovacuum_enabled = false)",
+		"ALTER TABLE memberships SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.05)",
+		"ALTER TABLE orgs OWNER TO " + owner,
+		"GRANT SELECT ON orgs TO " + reader,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	settings := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		rows, err := db.QueryContext(ctx, `SELECT c.relname,
+			coalesce((SELECT string_agg(o, ',' ORDER BY o) FROM unnest(c.reloptions) o), '') || ' toast:' ||
+			coalesce((SELECT string_agg(o, ',' ORDER BY o) FROM pg_class tc, unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid), '') ||
+			' owner:' || pg_get_userbyid(c.relowner) || ' acl:' ||
+			coalesce((SELECT string_agg(g, ',' ORDER BY g) FROM (
+				SELECT coalesce(p.attname, '') || '/' || CASE WHEN p.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(p.grantee) END ||
+					'/' || p.privilege_type || '/' || p.is_grantable || '/' || pg_get_userbyid(p.grantor) AS g
+				FROM (SELECT NULL::name AS attname, a.* FROM aclexplode(c.relacl) a
+				      UNION ALL
+				      SELECT att.attname, a.* FROM pg_attribute att, aclexplode(att.attacl) a WHERE att.attrelid = c.oid AND att.attnum > 0) p) gs), '')
+			FROM pg_class c WHERE c.relname IN ('billing_status', 'stripe_links', 'orgs', 'memberships') AND c.relnamespace = current_schema()::regnamespace`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var table, v string
+			if err := rows.Scan(&table, &v); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = v
+		}
+		if err := rows.Err(); err != nil || len(out) != 4 {
+			t.Fatalf("settings of %d tables: %v", len(out), err)
+		}
+		return out
+	}
+	before := settings()
+	for _, want := range []string{"fillfactor=70", "toast:autovacuum_enabled=false", reader + "/SELECT"} {
+		if !strings.Contains(before["billing_status"], want) {
+			t.Fatalf("billing_status before the rebuild lacks %s: %s", want, before["billing_status"])
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 30 {
+		appendRandom(t, store, fmt.Sprintf("org_%04d", i), rng, 4)
+	}
+	for round := 1; round <= 2; round++ {
+		if _, err := store.Rebuild(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		after := settings()
+		for table, want := range before {
+			if after[table] != want {
+				t.Errorf("rebuild %d: %s:\n got  %s\n want %s", round, table, after[table], want)
+			}
+		}
+	}
+	// The reader can read what it was granted, and only that.
+	u, err := url.Parse(db.SuperURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(reader)
+	conn, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n int
+	for _, q := range []string{"SELECT count(*) FROM billing_status", "SELECT count(stripe_id) FROM stripe_links", "SELECT count(*) FROM orgs", "SELECT count(*) FROM memberships"} {
+		if err := conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Errorf("as the reader after the rebuild, %s: %v", q, err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT count(*) FROM billing_streams"); err == nil {
+		t.Error("the reader reads a table it was never granted")
 	}
 }
 

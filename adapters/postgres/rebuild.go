@@ -43,12 +43,13 @@ func defaultSwapPolicy() swapPolicy {
 }
 
 // Rebuild remakes every projection's table from the ledger alone while the
-// service keeps serving. Each table is built aside (`<table>_rebuild`) from
-// one pass over the ledger in position order; then, in one transaction that
-// holds writers off the live tables, streams appended to during the pass
-// are refolded from their own events, and the aside tables replace the
-// live ones. That transaction waits at most 3 s for the live tables' lock,
-// and is tried 5 times, 2 s apart, before Rebuild fails with
+// service keeps serving. Each table is built aside (`<table>_rebuild`, with
+// the live table's storage parameters) from one pass over the ledger in
+// position order; then, in one transaction that holds writers off the live
+// tables, streams appended to during the pass are refolded from their own
+// events, and the aside tables replace the live ones, taking their
+// privileges and owners. That transaction waits at most 3 s for the live
+// tables' lock, and is tried 5 times, 2 s apart, before Rebuild fails with
 // [ErrSwapLockTimeout]. progress, when not nil, is called as events are
 // replayed with the position reached and the highest position.
 func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)) (ports.RebuildStats, error) {
@@ -65,6 +66,11 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
 		}
 		if _, err := s.db.ExecContext(ctx, "CREATE TABLE ? (LIKE ? INCLUDING ALL)", bun.Ident(aside(p)), bun.Ident(p.Table())); err != nil {
+			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		}
+		// Before the fill, so that it leaves the pages as full as the
+		// live table's fillfactor says.
+		if err := copyStorageParameters(ctx, s.db, p.Table(), aside(p)); err != nil {
 			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
 		}
 	}
@@ -174,6 +180,12 @@ func (s *Store) swapIn(ctx context.Context, versions map[string]int64) (int, err
 		caught = len(moved)
 		if err := s.catchUp(ctx, tx, moved, versions); err != nil {
 			return err
+		}
+		// Under the lock, so that a grant made during the replay is kept.
+		for _, p := range s.projections {
+			if err := copyAccess(ctx, tx, p.Table(), aside(p)); err != nil {
+				return err
+			}
 		}
 		for _, p := range s.projections {
 			if err := swap(ctx, tx, p.Table(), aside(p)); err != nil {
