@@ -18,8 +18,20 @@ type VerifyReport struct {
 
 // VerifyLedger recomputes every stream's hash chain and version sequence
 // (only orgID's when it is not ""), and checks each stream ends where the
-// stream index says. It stops at the first break.
+// stream index says. It stops at the first break. The stream index and the
+// events are read in one snapshot, so an append committed meanwhile is
+// neither seen nor mistaken for tampering.
 func VerifyLedger(ctx context.Context, scan ports.LedgerScanner, orgID string) (VerifyReport, error) {
+	var rep VerifyReport
+	err := scan.Snapshot(ctx, func(snap ports.LedgerScanner) error {
+		var err error
+		rep, err = verifySnapshot(ctx, snap, orgID)
+		return err
+	})
+	return rep, err
+}
+
+func verifySnapshot(ctx context.Context, scan ports.LedgerScanner, orgID string) (VerifyReport, error) {
 	var (
 		rep  VerifyReport
 		v    ledger.Verifier

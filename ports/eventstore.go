@@ -113,6 +113,11 @@ type LedgerScanner interface {
 	// Heads returns the stream index: every stream's head, or only
 	// streamID's when it is not "".
 	Heads(ctx context.Context, streamID string) (map[string]StreamHead, error)
+	// Snapshot calls fn with a scanner whose reads all see the ledger as
+	// one instant left it: appends committed while fn runs are invisible
+	// to it, so the heads and the events it reads agree. The scanner is
+	// valid only until fn returns.
+	Snapshot(ctx context.Context, fn func(LedgerScanner) error) error
 }
 
 // RebuildStats tells what a projection rebuild did.

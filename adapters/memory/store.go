@@ -167,6 +167,18 @@ func (s *Store) Heads(_ context.Context, streamID string) (map[string]ports.Stre
 	return out, nil
 }
 
+// Snapshot implements [ports.LedgerScanner]: fn reads a copy of the
+// ledger taken at once.
+func (s *Store) Snapshot(_ context.Context, fn func(ports.LedgerScanner) error) error {
+	s.mu.Lock()
+	snap := &Store{clock: s.clock, events: slices.Clone(s.events), streams: make(map[string][]int, len(s.streams))}
+	for id, idx := range s.streams {
+		snap.streams[id] = slices.Clone(idx)
+	}
+	s.mu.Unlock()
+	return fn(snap)
+}
+
 // Status implements [ports.BillingStatusReader].
 func (s *Store) Status(_ context.Context, orgID string) (ports.BillingStatus, error) {
 	s.mu.Lock()

@@ -17,8 +17,13 @@ import (
 
 // Options tune the connection pool.
 type Options struct {
-	MaxOpenConns     int
-	StatementTimeout time.Duration // 0 leaves the server's default
+	MaxOpenConns int
+	// StatementTimeout bounds every statement of the pool's sessions. 0
+	// sets none (statement_timeout = 0), overriding any default of the
+	// server, database or role: a pool for requests bounds them, a pool
+	// for one-shot operator commands (a rebuild, a verify, an export of a
+	// large ledger) must not be cut short.
+	StatementTimeout time.Duration
 }
 
 // Open connects to the database at url. bun formats every query with its
@@ -33,9 +38,7 @@ func Open(url string, opt Options) (*bun.DB, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	if opt.StatementTimeout > 0 {
-		cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(opt.StatementTimeout.Milliseconds())
-	}
+	cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(max(opt.StatementTimeout, 0).Milliseconds())
 	sqldb := stdlib.OpenDB(*cfg)
 	if opt.MaxOpenConns > 0 {
 		sqldb.SetMaxOpenConns(opt.MaxOpenConns)
@@ -61,4 +64,11 @@ func redactParseError(err error) string {
 func uniqueViolation(err error, constraint string) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == constraint
+}
+
+// lockNotAvailable reports whether err is Postgres error 55P03: a lock not
+// granted within lock_timeout.
+func lockNotAvailable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
 }

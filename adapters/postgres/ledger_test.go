@@ -3,8 +3,10 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -226,6 +229,196 @@ func TestRebuildWhileServing(t *testing.T) {
 		t.Fatal("read models after concurrent rebuilds differ from a clean rebuild")
 	}
 	t.Logf("%d reads and %d writes during 3 rebuilds", reads.Load(), writes.Load())
+}
+
+// A long reader of a live table (here an open transaction that read it)
+// holds the rebuild's swap off. While the swap waits for its lock, every
+// append queues behind it: the wait is bounded, so an append goes through
+// while the reader still runs, and the rebuild gives up saying why; once
+// the reader is gone it succeeds.
+func TestRebuildSwapGivesWayToALongReader(t *testing.T) {
+	store, _, db := newStore(t)
+	postgres.SetSwapPolicy(store, time.Second, 3, 500*time.Millisecond)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(6, 6))
+	for i := range 20 {
+		appendRandom(t, store, fmt.Sprintf("org_%04d", i), rng, 3)
+	}
+	reader, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback() //nolint:errcheck // a no-op once rolled back
+	var n int
+	if err := reader.QueryRowContext(ctx, "SELECT count(*) FROM billing_status").Scan(&n); err != nil || n != 20 {
+		t.Fatalf("reader: %d rows, %v", n, err)
+	}
+	rebuilt := make(chan error, 1)
+	go func() {
+		_, err := store.Rebuild(ctx, nil)
+		rebuilt <- err
+	}()
+	// The swap is queued for its lock.
+	for waiting := 0; waiting == 0; {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks
+			WHERE NOT granted AND mode = 'AccessExclusiveLock' AND relation = 'billing_status'::regclass`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-rebuilt:
+			t.Fatalf("the rebuild ended (%v) without waiting for the reader", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	appended := make(chan error, 1)
+	go func() {
+		c, at := randomFact("org_0001", rng)
+		_, err := store.Append(ctx, ports.AppendRequest{StreamID: "org_0001", ExpectedVersion: 3, Events: []ports.NewEvent{porttest.Event(t, c, at)}})
+		appended <- err
+	}()
+	select {
+	case err := <-appended:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("an append still waits behind the rebuild's swap after a minute")
+	}
+	err = <-rebuilt
+	if !errors.Is(err, postgres.ErrSwapLockTimeout) || !strings.Contains(err.Error(), "3 attempts") {
+		t.Fatalf("rebuild held off by a reader: %v, want ErrSwapLockTimeout after 3 attempts", err)
+	}
+	t.Log(err)
+	if err := reader.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpReadModels(t, db)
+	if _, err := store.Rebuild(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dumpReadModels(t, db), before) {
+		t.Fatal("the rebuild after the reader left differs from the live read models")
+	}
+}
+
+// A rebuild keeps what CREATE TABLE … LIKE does not copy: storage
+// parameters (the migrations' fillfactor, a toast.* one), privileges on
+// tables and columns, and an owner other than the rebuilding role.
+func TestRebuildKeepsStorageParametersPrivilegesAndOwner(t *testing.T) {
+	store, _, db := newStore(t)
+	ctx := context.Background()
+	super, err := sql.Open("pgx", db.SuperURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { super.Close() })
+	var app string
+	if err := db.QueryRowContext(ctx, "SELECT current_user").Scan(&app); err != nil {
+		t.Fatal(err)
+	}
+	// Roles are the cluster's: unique names, dropped at the end.
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	reader, owner := "reader_"+suffix, "owner_"+suffix
+	t.Cleanup(func() {
+		for _, stmt := range []string{"DROP OWNED BY " + reader + ", " + owner, "DROP ROLE " + reader, "DROP ROLE " + owner} {
+			if _, err := super.Exec(stmt); err != nil {
+				t.Logf("%s: %v", stmt, err)
+			}
+		}
+	})
+	for _, stmt := range []string{
+		"CREATE ROLE " + reader + " LOGIN", "CREATE ROLE " + owner,
+		"GRANT " + owner + " TO " + app, "GRANT CREATE ON SCHEMA public TO " + owner,
+	} {
+		if _, err := super.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	for _, stmt := range []string{
+		"GRANT SELECT ON billing_status TO " + reader,
+		"GRANT SELECT (stripe_id, org_id) ON stripe_links TO " + reader,
+		"GRANT SELECT ON memberships TO PUBLIC",
+		"GRANT INSERT ON memberships TO " + reader + " WITH GRANT OPTION",
+		"ALTER TABLE billing_status SET (toast.autovacuum_enabled = false)",
+		"ALTER TABLE memberships SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.05)",
+		"ALTER TABLE orgs OWNER TO " + owner,
+		"GRANT SELECT ON orgs TO " + reader,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	settings := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		rows, err := db.QueryContext(ctx, `SELECT c.relname,
+			coalesce((SELECT string_agg(o, ',' ORDER BY o) FROM unnest(c.reloptions) o), '') || ' toast:' ||
+			coalesce((SELECT string_agg(o, ',' ORDER BY o) FROM pg_class tc, unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid), '') ||
+			' owner:' || pg_get_userbyid(c.relowner) || ' acl:' ||
+			coalesce((SELECT string_agg(g, ',' ORDER BY g) FROM (
+				SELECT coalesce(p.attname, '') || '/' || CASE WHEN p.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(p.grantee) END ||
+					'/' || p.privilege_type || '/' || p.is_grantable || '/' || pg_get_userbyid(p.grantor) AS g
+				FROM (SELECT NULL::name AS attname, a.* FROM aclexplode(c.relacl) a
+				      UNION ALL
+				      SELECT att.attname, a.* FROM pg_attribute att, aclexplode(att.attacl) a WHERE att.attrelid = c.oid AND att.attnum > 0) p) gs), '')
+			FROM pg_class c WHERE c.relname IN ('billing_status', 'stripe_links', 'orgs', 'memberships') AND c.relnamespace = current_schema()::regnamespace`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var table, v string
+			if err := rows.Scan(&table, &v); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = v
+		}
+		if err := rows.Err(); err != nil || len(out) != 4 {
+			t.Fatalf("settings of %d tables: %v", len(out), err)
+		}
+		return out
+	}
+	before := settings()
+	for _, want := range []string{"fillfactor=70", "toast:autovacuum_enabled=false", reader + "/SELECT"} {
+		if !strings.Contains(before["billing_status"], want) {
+			t.Fatalf("billing_status before the rebuild lacks %s: %s", want, before["billing_status"])
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 30 {
+		appendRandom(t, store, fmt.Sprintf("org_%04d", i), rng, 4)
+	}
+	for round := 1; round <= 2; round++ {
+		if _, err := store.Rebuild(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		after := settings()
+		for table, want := range before {
+			if after[table] != want {
+				t.Errorf("rebuild %d: %s:\n got  %s\n want %s", round, table, after[table], want)
+			}
+		}
+	}
+	// The reader can read what it was granted, and only that.
+	u, err := url.Parse(db.SuperURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(reader)
+	conn, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n int
+	for _, q := range []string{"SELECT count(*) FROM billing_status", "SELECT count(stripe_id) FROM stripe_links", "SELECT count(*) FROM orgs", "SELECT count(*) FROM memberships"} {
+		if err := conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Errorf("as the reader after the rebuild, %s: %v", q, err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT count(*) FROM billing_streams"); err == nil {
+		t.Error("the reader reads a table it was never granted")
+	}
 }
 
 // appendRandom appends n random but valid billing facts to stream and

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -20,12 +21,36 @@ import (
 
 var _ ports.ProjectionRebuilder = (*Store)(nil)
 
+// ErrSwapLockTimeout means the rebuild could not lock the live tables to
+// swap the rebuilt ones in: other transactions held them through every
+// attempt. Nothing was replaced; the rebuild can be run again.
+var ErrSwapLockTimeout = errors.New("the live tables stayed locked by other transactions")
+
+// swapPolicy bounds the rebuild's wait for the live tables' lock. While
+// the swap waits for ACCESS EXCLUSIVE, every request that touches those
+// tables queues behind it: a long reader must not stall them all for
+// longer than lockTimeout. Between attempts the queue drains.
+type swapPolicy struct {
+	lockTimeout time.Duration
+	attempts    int
+	pause       time.Duration
+}
+
+// defaultSwapPolicy stalls requests for at most 3 s at a time: well
+// within a webhook's 10 s and a statement's 30 s.
+func defaultSwapPolicy() swapPolicy {
+	return swapPolicy{lockTimeout: 3 * time.Second, attempts: 5, pause: 2 * time.Second}
+}
+
 // Rebuild remakes every projection's table from the ledger alone while the
-// service keeps serving. Each table is built aside (`<table>_rebuild`) from
-// one pass over the ledger in position order; then, in one transaction that
-// holds writers off the live tables (readers go on), streams appended to
-// during the pass are refolded from their own events, and the aside tables
-// replace the live ones. progress, when not nil, is called as events are
+// service keeps serving. Each table is built aside (`<table>_rebuild`, with
+// the live table's storage parameters) from one pass over the ledger in
+// position order; then, in one transaction that holds writers off the live
+// tables, streams appended to during the pass are refolded from their own
+// events, and the aside tables replace the live ones, taking their
+// privileges and owners. That transaction waits at most 3 s for the live
+// tables' lock, and is tried 5 times, 2 s apart, before Rebuild fails with
+// [ErrSwapLockTimeout]. progress, when not nil, is called as events are
 // replayed with the position reached and the highest position.
 func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)) (ports.RebuildStats, error) {
 	var stats ports.RebuildStats
@@ -41,6 +66,11 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
 		}
 		if _, err := s.db.ExecContext(ctx, "CREATE TABLE ? (LIKE ? INCLUDING ALL)", bun.Ident(aside(p)), bun.Ident(p.Table())); err != nil {
+			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		}
+		// Before the fill, so that it leaves the pages as full as the
+		// live table's fillfactor says.
+		if err := copyStorageParameters(ctx, s.db, p.Table(), aside(p)); err != nil {
 			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
 		}
 	}
@@ -83,25 +113,79 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 		return stats, fmt.Errorf("rebuild: catch up: %w", err)
 	}
 	stats.Streams = len(versions)
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	for attempt := 1; ; attempt++ {
+		caught, err := s.swapIn(ctx, versions)
+		if err == nil {
+			stats.CaughtUp += caught
+			return stats, nil
+		}
+		if !errors.Is(err, errLockTimeout) {
+			return stats, fmt.Errorf("rebuild: swap: %w", err)
+		}
+		if attempt == s.swap.attempts {
+			return stats, fmt.Errorf("rebuild: swap: %w through %d attempts of %s each (a long query or an open transaction on them: see pg_stat_activity); nothing was replaced, run the rebuild again: %w",
+				ErrSwapLockTimeout, attempt, s.swap.lockTimeout, err)
+		}
+		// Let the requests that queued behind the attempt through, and
+		// catch up outside the lock again.
+		select {
+		case <-ctx.Done():
+			return stats, fmt.Errorf("rebuild: swap: %w", ctx.Err())
+		case <-time.After(s.swap.pause):
+		}
+		moved, err := s.movedStreams(ctx, s.db, versions)
+		if err == nil {
+			err = s.catchUp(ctx, s.db, moved, versions)
+		}
+		if err != nil {
+			return stats, fmt.Errorf("rebuild: catch up: %w", err)
+		}
+	}
+}
+
+// errLockTimeout is a swap attempt's lock not granted within its
+// lock_timeout: nothing was done, the attempt can be repeated.
+var errLockTimeout = errors.New("lock not granted")
+
+// swapIn tries once, in one transaction, to lock the live tables, refold
+// the streams that moved since versions, and put the aside tables in
+// place. It returns how many streams it refolded. It fails with
+// errLockTimeout, having done nothing, when the lock is not granted within
+// the policy's lock timeout.
+func (s *Store) swapIn(ctx context.Context, versions map[string]int64) (int, error) {
+	var caught int
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		tables := make([]bun.Ident, len(s.projections))
 		for i, p := range s.projections {
 			tables[i] = bun.Ident(p.Table())
+		}
+		// Every lock this transaction waits for is bounded (SET LOCAL).
+		if _, err := tx.ExecContext(ctx, "SELECT set_config('lock_timeout', ?, true)", fmt.Sprint(s.swap.lockTimeout.Milliseconds())); err != nil {
+			return err
 		}
 		// ACCESS EXCLUSIVE from the start: a weaker lock would let a
 		// writer's read of the table slip in and deadlock with the swap.
 		// Readers wait for this transaction only, which refolds just the
 		// streams appended to since the catch-up above.
 		if _, err := tx.ExecContext(ctx, "LOCK TABLE ? IN ACCESS EXCLUSIVE MODE", bun.In(tables)); err != nil {
+			if lockNotAvailable(err) {
+				return fmt.Errorf("%w: %w", errLockTimeout, err)
+			}
 			return err
 		}
-		moved, err = s.movedStreams(ctx, tx, versions)
+		moved, err := s.movedStreams(ctx, tx, versions)
 		if err != nil {
 			return err
 		}
-		stats.CaughtUp += len(moved)
+		caught = len(moved)
 		if err := s.catchUp(ctx, tx, moved, versions); err != nil {
 			return err
+		}
+		// Under the lock, so that a grant made during the replay is kept.
+		for _, p := range s.projections {
+			if err := copyAccess(ctx, tx, p.Table(), aside(p)); err != nil {
+				return err
+			}
 		}
 		for _, p := range s.projections {
 			if err := swap(ctx, tx, p.Table(), aside(p)); err != nil {
@@ -110,10 +194,7 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 		}
 		return nil
 	})
-	if err != nil {
-		return stats, fmt.Errorf("rebuild: swap: %w", err)
-	}
-	return stats, nil
+	return caught, err
 }
 
 func aside(p Projection) string { return p.Table() + "_rebuild" }

@@ -57,6 +57,7 @@ type Store struct {
 	clock       ports.Clock
 	projections []Projection
 	heads       *lru.Cache[string, streamHead]
+	swap        swapPolicy
 }
 
 var _ ports.EventStore = (*Store)(nil)
@@ -69,7 +70,7 @@ func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
 			sp.heads = heads // snapshot reads bring the head hash along
 		}
 	}
-	return &Store{db: db, clock: clock, projections: projections, heads: heads}
+	return &Store{db: db, clock: clock, projections: projections, heads: heads, swap: defaultSwapPolicy()}
 }
 
 type eventRow struct {
@@ -222,22 +223,52 @@ var _ ports.LedgerScanner = (*Store)(nil)
 
 // ScanStreams implements [ports.LedgerScanner].
 func (s *Store) ScanStreams(ctx context.Context, streamID string, fn func(ports.StoredEvent) error) error {
+	return ledgerReader{s.db}.ScanStreams(ctx, streamID, fn)
+}
+
+// Heads implements [ports.LedgerScanner].
+func (s *Store) Heads(ctx context.Context, streamID string) (map[string]ports.StreamHead, error) {
+	return ledgerReader{s.db}.Heads(ctx, streamID)
+}
+
+// Snapshot implements [ports.LedgerScanner] with one REPEATABLE READ, READ
+// ONLY transaction: its first read fixes the snapshot every later read
+// sees. It holds that snapshot while fn runs, which keeps vacuum from
+// removing row versions newer than it meanwhile.
+func (s *Store) Snapshot(ctx context.Context, fn func(ports.LedgerScanner) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin ledger snapshot: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(snapshot{ledgerReader{tx}}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("end ledger snapshot: %w", err)
+	}
+	return nil
+}
+
+// ledgerReader reads the ledger on a database or in a transaction.
+type ledgerReader struct{ db bun.IDB }
+
+func (r ledgerReader) ScanStreams(ctx context.Context, streamID string, fn func(ports.StoredEvent) error) error {
 	q := "SELECT " + eventColumns + " FROM billing_events ORDER BY stream_id, stream_version"
 	args := []any{}
 	if streamID != "" {
 		q = "SELECT " + eventColumns + " FROM billing_events WHERE stream_id = ? ORDER BY stream_version"
 		args = append(args, streamID)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := r.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("scan ledger: %w", err)
 	}
 	return scanEvents(rows, fn)
 }
 
-// Heads implements [ports.LedgerScanner].
-func (s *Store) Heads(ctx context.Context, streamID string) (map[string]ports.StreamHead, error) {
-	q := s.db.NewSelect().Table("billing_streams").Column("id", "version", "last_hash")
+func (r ledgerReader) Heads(ctx context.Context, streamID string) (map[string]ports.StreamHead, error) {
+	q := r.db.NewSelect().Table("billing_streams").Column("id", "version", "last_hash")
 	if streamID != "" {
 		q = q.Where("id = ?", streamID)
 	}
@@ -259,3 +290,10 @@ func (s *Store) Heads(ctx context.Context, streamID string) (map[string]ports.St
 	}
 	return out, rows.Err()
 }
+
+// snapshot is the [ports.LedgerScanner] [Store.Snapshot] hands out: its
+// reads share one transaction, hence one snapshot.
+type snapshot struct{ ledgerReader }
+
+// Snapshot implements [ports.LedgerScanner]: s already reads one snapshot.
+func (s snapshot) Snapshot(_ context.Context, fn func(ports.LedgerScanner) error) error { return fn(s) }

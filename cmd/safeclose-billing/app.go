@@ -45,8 +45,21 @@ type databases struct {
 	Read    *bun.DB `name:"read"`
 }
 
-func newDatabases(cfg Config, lc fx.Lifecycle) (databases, error) {
-	opt := postgres.Options{MaxOpenConns: 32, StatementTimeout: 30 * time.Second}
+// servePool is the pools' setting for serve: a request's statements are
+// bounded, so a stuck query cannot hold a connection for ever.
+func servePool() postgres.Options {
+	return postgres.Options{MaxOpenConns: 32, StatementTimeout: 30 * time.Second}
+}
+
+// operatorPool is the pools' setting for the one-shot operator commands
+// and serve's migrations: no statement_timeout, since a rebuild, a verify,
+// an export or a reconcile of a large ledger, or a migration, may take
+// long.
+func operatorPool() postgres.Options {
+	return postgres.Options{MaxOpenConns: 32}
+}
+
+func newDatabases(cfg Config, opt postgres.Options, lc fx.Lifecycle) (databases, error) {
 	primary, err := postgres.Open(cfg.DatabaseURL, opt)
 	if err != nil {
 		return databases{}, &ConfigError{"DATABASE_URL", err.Error()}
@@ -79,10 +92,11 @@ func newStore(db *bun.DB, clock ports.Clock, projections []postgres.Projection) 
 	return postgres.NewStore(db, clock, projections)
 }
 
-// coreModule is what every command shares: config, logs, database, ledger.
-func coreModule(cfg Config, out io.Writer) fx.Option {
+// coreModule is what every command shares: config, logs, database (pools
+// with pool's settings), ledger.
+func coreModule(cfg Config, out io.Writer, pool postgres.Options) fx.Option {
 	return fx.Options(
-		fx.Supply(cfg, logOutput{out}),
+		fx.Supply(cfg, logOutput{out}, pool),
 		fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
 			l := &fxevent.ZapLogger{Logger: log}
 			l.UseLogLevel(zapcore.DebugLevel)
@@ -153,10 +167,10 @@ func newServiceDeps(in serviceIn) application.Deps {
 		OnConflict: in.Metric.AppendConflicts.Inc}
 }
 
-// withApp builds the one-shot command's object graph, fills targets
-// (pointers, as fx.Populate), runs fn and stops the app.
+// withApp builds the one-shot command's object graph (on operator pools),
+// fills targets (pointers, as fx.Populate), runs fn and stops the app.
 func withApp(ctx context.Context, cfg Config, e env, fn func() error, targets ...any) error {
-	app := fx.New(coreModule(cfg, e.stderr), fx.Populate(targets...))
+	app := fx.New(coreModule(cfg, e.stderr, operatorPool()), fx.Populate(targets...))
 	if err := app.Err(); err != nil {
 		return unwrapConfig(err)
 	}

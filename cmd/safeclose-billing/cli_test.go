@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/adapters/stripe/stripefake"
 	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/migrations"
 )
 
 var binary string
@@ -545,4 +547,182 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestVerifyDuringWebhookLoad runs `ledger verify`, for the whole ledger and
+// for one org, again and again while the service applies webhooks to many
+// orgs: an append committed while verify reads must never be reported as
+// tampering.
+func TestVerifyDuringWebhookLoad(t *testing.T) {
+	db := pgtest.New(t)
+	factory, err := stripe.NewFactory(stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := stripefake.New(factory)
+	defer fake.Close()
+	addr := freeAddr(t)
+	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
+		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_v", "STRIPE_API_BASE=" + fake.URL,
+		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}}
+	c.ok("pw-pw-pw-pw\n", "users", "create", "--email", "o@example.com")
+	orgs := make([]string, 24)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range orgs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			orgs[i] = strings.TrimSpace(c.ok("", "orgs", "create", "--name", fmt.Sprint("Org ", i), "--owner", "o@example.com"))
+		}()
+	}
+	wg.Wait()
+	serve := exec.Command(binary, "serve")
+	serve.Env = c.env
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	waitReady(t, "http://"+addr+"/readyz")
+
+	// The load: invoices paid, each one event appended to its org's stream,
+	// a few hundred a second (enough for an append to land between two
+	// reads of most runs; more would only make each run longer).
+	var (
+		applied atomic.Int64
+		seq     atomic.Int64
+		stop    = make(chan struct{})
+		load    sync.WaitGroup
+	)
+	created := time.Now().Add(-time.Hour)
+	client := &http.Client{Timeout: 15 * time.Second}
+	for range 8 {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n := seq.Add(1)
+				org := orgs[n%int64(len(orgs))]
+				spec := stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_" + org, SubscriptionID: "sub_" + org, Tier: billing.TierPro, CurrentPeriodEnd: created.AddDate(0, 1, 0)}
+				p := factory.Event(fmt.Sprint("evt_v_", n), "invoice.paid", created, factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprint("in_v_", n), Amount: 1, Paid: true}))
+				req, _ := http.NewRequest("POST", "http://"+addr+"/api/billing/webhook", bytes.NewReader(p))
+				req.Header.Set("Stripe-Signature", stripe.Sign(p, "whsec_v", time.Now()))
+				res, err := client.Do(req)
+				if err != nil {
+					t.Errorf("webhook: %v", err)
+					return
+				}
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					t.Errorf("webhook: %d", res.StatusCode)
+					return
+				}
+				applied.Add(1)
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	for applied.Load() < 50 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	const runs = 40
+	overlapped := 0
+	for i := range runs {
+		args := []string{"ledger", "verify"}
+		if i%4 == 3 {
+			args = append(args, "--org", orgs[i%len(orgs)])
+		}
+		before := applied.Load()
+		out, errs, code := c.run("", args...)
+		if applied.Load() > before {
+			overlapped++
+		}
+		if code != 0 || !strings.Contains(out, "ledger intact") {
+			t.Errorf("run %d, %v during the load: exit %d\nstdout: %s\nstderr: %s", i, args, code, out, errs)
+		}
+	}
+	close(stop)
+	load.Wait()
+	t.Logf("%d webhooks applied; %d of %d verify runs overlapped an append", applied.Load(), overlapped, runs)
+	if overlapped < runs/2 {
+		t.Errorf("only %d of %d verify runs overlapped an append: the load did not run beside verify", overlapped, runs)
+	}
+	out := c.ok("", "ledger", "verify")
+	if want := fmt.Sprintf("ledger intact: %d events in %d streams", applied.Load()+2*int64(len(orgs)), len(orgs)); !strings.Contains(out, want) {
+		t.Errorf("after the load: %q, want %q", out, want)
+	}
+}
+
+// TestMigrationLockWait holds the migration lock as a long migration
+// would: `migrate up` waits past the 30 s that a statement_timeout would
+// allow and applies once the lock is free; `serve` gives up after its
+// bounded wait, exit 1, saying what to do.
+func TestMigrationLockWait(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	holder, err := sql.Open("pgx", db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	lock, err := holder.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrations.LockKey)); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
+		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_m", "STRIPE_API_BASE=http://127.0.0.1:1",
+		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}}
+	type result struct {
+		out, errs string
+		code      int
+	}
+	start := func(args ...string) chan result {
+		done := make(chan result, 1)
+		go func() {
+			out, errs, code := c.run("", args...)
+			done <- result{out, errs, code}
+		}()
+		return done
+	}
+	migrate := start("migrate", "up")
+	serve := start("serve")
+	select {
+	case r := <-serve:
+		t.Logf("serve: exit %d: %s", r.code, r.errs)
+		if r.code != 1 || !strings.Contains(r.errs, "migration lock") || !strings.Contains(r.errs, "migrate up") {
+			t.Errorf("serve with the migration lock held: exit %d, stderr %q; want exit 1 naming the lock and `migrate up`", r.code, r.errs)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("serve still waiting for the migration lock after 2 minutes")
+	}
+	// serve waited its 30 s; the operator's command waits on.
+	time.Sleep(3 * time.Second)
+	select {
+	case r := <-migrate:
+		t.Fatalf("migrate up stopped waiting for the lock: exit %d, stderr %q", r.code, r.errs)
+	default:
+	}
+	if _, err := lock.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", int64(migrations.LockKey)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-migrate:
+		if r.code != 0 || !strings.Contains(r.out, "no pending migrations") {
+			t.Errorf("migrate up once the lock is free: exit %d, stdout %q, stderr %q", r.code, r.out, r.errs)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("migrate up did not finish after the lock was released")
+	}
 }

@@ -29,7 +29,7 @@ func migrateCommand(e env) *cobra.Command {
 				ctx, out := cmd.Context(), cmd.OutOrStdout()
 				switch args[0] {
 				case "up":
-					applied, err := migrations.Up(ctx, db)
+					applied, err := migrations.Up(ctx, db, 0) // an operator waits for another migration as long as it takes
 					if err != nil {
 						return err
 					}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -29,6 +30,16 @@ import (
 // contract gives the whole program 10 s.
 const shutdownGrace = 8 * time.Second
 
+// startDeadline bounds serve's start, its migrations included: an instance
+// that cannot start says why and exits rather than hang.
+const startDeadline = 60 * time.Second
+
+// migrationLockWait is how long serve waits for another session's
+// migration lock (another instance migrating, or `migrate up`). Past it,
+// serve exits 1 saying so: a migration that long is applied by `migrate
+// up`, which waits as long as it takes, before instances start.
+const migrationLockWait = 30 * time.Second
+
 func serveCommand(e env) *cobra.Command {
 	var noMigrate bool
 	cmd := &cobra.Command{
@@ -50,20 +61,15 @@ func serveCommand(e env) *cobra.Command {
 				debug.SetMemoryLimit(512 << 20)
 			}
 			app := fx.New(
-				coreModule(cfg, e.stdout),
+				coreModule(cfg, e.stdout, servePool()),
 				fx.StopTimeout(shutdownGrace+time.Second),
 				fx.Provide(newRouter),
-				fx.Invoke(func(lc fx.Lifecycle, db *bun.DB, log *zap.Logger) {
+				fx.Invoke(func(lc fx.Lifecycle, log *zap.Logger) {
 					if noMigrate {
 						return
 					}
 					lc.Append(fx.StartHook(func(ctx context.Context) error {
-						applied, err := migrations.Up(ctx, db)
-						if err != nil {
-							return err
-						}
-						log.Info("migrations applied", zap.Int("count", len(applied)))
-						return nil
+						return migrateAtStart(ctx, cfg, log)
 					}))
 				}),
 				fx.Invoke(startHTTP),
@@ -71,7 +77,7 @@ func serveCommand(e env) *cobra.Command {
 			if err := app.Err(); err != nil {
 				return unwrapConfig(err)
 			}
-			startCtx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+			startCtx, cancel := context.WithTimeout(cmd.Context(), startDeadline)
 			defer cancel()
 			if err := app.Start(startCtx); err != nil {
 				return err
@@ -84,6 +90,29 @@ func serveCommand(e env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply pending migrations at start")
 	return cmd
+}
+
+// migrateAtStart applies pending migrations on a pool of its own, without
+// the requests' statement_timeout: a migration is bounded by serve's start
+// deadline instead, and the wait for the migration lock by
+// migrationLockWait.
+func migrateAtStart(ctx context.Context, cfg Config, log *zap.Logger) error {
+	db, err := postgres.Open(cfg.DatabaseURL, operatorPool())
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	defer db.Close()
+	applied, err := migrations.Up(ctx, db, migrationLockWait)
+	switch {
+	case errors.Is(err, migrations.ErrLockBusy):
+		return fmt.Errorf("apply migrations: %w: another instance or `migrate up` is migrating; apply long migrations with `safeclose-billing migrate up` before starting serve, or start with --no-migrate", err)
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("apply migrations: not done within serve's start deadline of %s (the one under way was rolled back; apply them with `safeclose-billing migrate up`, which has no limit): %w", startDeadline, err)
+	case err != nil:
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	log.Info("migrations applied", zap.Int("count", len(applied)))
+	return nil
 }
 
 func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service, id *application.Identity, client *stripe.Client, m *metrics.Metrics, clock ports.Clock, rec *postgres.Reconciliation, inbox *postgres.Inbox) http.Handler {

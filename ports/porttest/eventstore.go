@@ -285,6 +285,49 @@ func RunEventStore(t *testing.T, newLedger func(t *testing.T) Ledger) {
 		}
 		verifyIntact(t, l)
 	})
+
+	t.Run("a snapshot sees none of the appends committed while it is read", func(t *testing.T) {
+		l := newLedger(t)
+		mustAppend(t, l, "org_1", 0, started(t, 1))
+		count := func(snap ports.LedgerScanner, stream string) (heads, events int) {
+			h, err := snap.Heads(ctx, stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := snap.ScanStreams(ctx, stream, func(ports.StoredEvent) error { events++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			return len(h), events
+		}
+		err := l.Scanner.Snapshot(ctx, func(snap ports.LedgerScanner) error {
+			if h, e := count(snap, ""); h != 1 || e != 1 {
+				t.Fatalf("before the appends: %d heads, %d events, want 1 and 1", h, e)
+			}
+			mustAppend(t, l, "org_1", 1, started(t, 2))
+			mustAppend(t, l, "org_2", 0, started(t, 3))
+			heads, err := snap.Heads(ctx, "org_1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if heads["org_1"].Version != 1 {
+				t.Errorf("org_1's head in the snapshot moved to %d", heads["org_1"].Version)
+			}
+			if h, e := count(snap, ""); h != 1 || e != 1 {
+				t.Errorf("after the appends: %d heads, %d events in the snapshot, want 1 and 1", h, e)
+			}
+			if h, e := count(snap, "org_2"); h != 0 || e != 0 {
+				t.Errorf("a stream created after the snapshot: %d heads, %d events", h, e)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, e := count(l.Scanner, ""); h != 2 || e != 3 {
+			t.Errorf("after the snapshot: %d heads, %d events, want 2 and 3", h, e)
+		}
+		verifyIntact(t, l)
+	})
 }
 
 func mustCanonical(t testing.TB, b []byte) []byte {

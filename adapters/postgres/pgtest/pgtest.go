@@ -74,6 +74,6 @@ type migrator struct{}
 func (migrator) Hash() (string, error) { return migrations.Hash() }
 
 func (migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) error {
-	_, err := migrations.Up(ctx, postgres.Wrap(db))
+	_, err := migrations.Up(ctx, postgres.Wrap(db), 0)
 	return err
 }
