@@ -80,8 +80,11 @@ func checkInvoiceReading(t *testing.T, obj []byte) {
 	}
 	want, wantHint, wantOK := stripeGoInvoice(obj)
 	got, hint, err := stripe.InvoiceOf(obj)
-	if (err == nil) != wantOK {
-		t.Fatalf("%s: lean reading error %v, stripe-go reads it: %v", obj, err, wantOK)
+	// What stripe-go reads, the lean reading reads alike. stripe-go also
+	// refuses a wrong type in a field the fact does not take (a string
+	// "paid"); the lean reading, which never looks there, may accept it.
+	if wantOK && err != nil {
+		t.Fatalf("%s: lean reading error %v, stripe-go reads it", obj, err)
 	}
 	if wantOK && (!reflect.DeepEqual(got, want) || hint != wantHint) {
 		t.Fatalf("%s:\nlean      %+v %q\nstripe-go %+v %q", obj, got, hint, want, wantHint)
