@@ -124,9 +124,10 @@ func TestHistoryPagesEveryEventExactlyOnce(t *testing.T) {
 func TestStatusAsOfAndKnownAt(t *testing.T) {
 	h := newHarness(t)
 	w := newWorld(t, h)
-	at := func(sec int) time.Time {
-		return time.Now().Add(-time.Hour).Truncate(time.Second).Add(time.Duration(sec) * time.Second)
-	}
+	// One base for every instant: a second boundary crossed between the
+	// deliveries and the queries must not move them.
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	at := func(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second) }
 	spec := stripe.SubscriptionSpec{OrgID: w.org, CustomerID: "cus_a", SubscriptionID: "sub_a", Tier: billing.TierPro, CurrentPeriodEnd: at(1000)}
 	failed := spec
 	failed.OrgID = ""
