@@ -44,7 +44,7 @@ func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierNam
 	if _, err := s.Authorize(ctx, actor.UserID, orgID, billing.PermBilling); err != nil {
 		return "", err
 	}
-	acc, err := s.freshAccount(ctx, orgID)
+	acc, err := s.store.Account(ctx, orgID)
 	if err != nil {
 		return "", err
 	}
@@ -66,7 +66,7 @@ func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierNam
 		return "", err
 	}
 	var superseded []string
-	_, err = s.update(ctx, orgID, actor.meta(), "", func(acc *billing.Account) ([]billing.Event, error) {
+	_, err = s.update(ctx, orgID, actor.meta(), func(acc *billing.Account) ([]billing.Event, error) {
 		ev, err := acc.StartCheckout(billing.CheckoutStarted{Tier: tier, CheckoutSessionID: sess.ID,
 			RequestedBy: actor.UserID, IdempotencyKey: key}, s.clock.Now())
 		if err == nil {
@@ -95,7 +95,7 @@ func (s *Service) OpenPortal(ctx context.Context, actor Actor, orgID string) (st
 	if _, err := s.Authorize(ctx, actor.UserID, orgID, billing.PermBilling); err != nil {
 		return "", err
 	}
-	acc, err := s.freshAccount(ctx, orgID)
+	acc, err := s.store.Account(ctx, orgID)
 	if err != nil {
 		return "", err
 	}
@@ -106,7 +106,7 @@ func (s *Service) OpenPortal(ctx context.Context, actor Actor, orgID string) (st
 	if err != nil {
 		return "", err
 	}
-	_, err = s.update(ctx, orgID, actor.meta(), "", func(acc *billing.Account) ([]billing.Event, error) {
+	_, err = s.update(ctx, orgID, actor.meta(), func(acc *billing.Account) ([]billing.Event, error) {
 		ev, err := acc.OpenPortal(sess.ID, s.clock.Now())
 		return []billing.Event{ev}, err
 	})

@@ -88,7 +88,7 @@ func (s *Service) applyDirect(ctx context.Context, e ports.InboxEntry, change bi
 	if err != nil || refusal != "" || org == "" {
 		return "", false, err
 	}
-	res, err := s.record(ctx, e, org, change, &e)
+	res, err := s.record(ctx, e, org, change, true)
 	if refused(err) {
 		return "", false, nil
 	}
@@ -143,7 +143,7 @@ func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, erro
 		}
 	}
 	log = log.With(zap.String("orgId", org))
-	res, err := s.record(ctx, e, org, change, nil)
+	res, err := s.record(ctx, e, org, change, false)
 	if refused(err) {
 		log.Warn("stripe event refused", zap.Error(err))
 		return ports.OutcomeRefused, s.inbox.Settle(ctx, e.ID, ports.OutcomeRefused, org, err.Error())
@@ -171,13 +171,18 @@ func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, erro
 }
 
 // record appends the event's fact to org's ledger, keyed by the Stripe
-// event id; with inbox, the inbox row is written in the same transaction.
-func (s *Service) record(ctx context.Context, e ports.InboxEntry, org string, change billing.Change, inbox *ports.InboxEntry) (UpdateResult, error) {
-	meta := ports.Metadata{Actor: "stripe", StripeEventID: e.ID}
-	return s.updateWith(ctx, org, meta, e.ID, inbox, func(acc *billing.Account) ([]billing.Event, error) {
-		ev, err := acc.RecordStripeFact(change, e.Created)
-		return []billing.Event{ev}, err
-	})
+// event id; with keep, the store also keeps the event in the inbox in the
+// same transaction.
+func (s *Service) record(ctx context.Context, e ports.InboxEntry, org string, change billing.Change, keep bool) (ports.Updated, error) {
+	u := ports.Update{StreamID: org, Metadata: ports.Metadata{Actor: "stripe", StripeEventID: e.ID}, IdempotencyKey: e.ID,
+		Decide: func(acc *billing.Account) ([]billing.Event, error) {
+			ev, err := acc.RecordStripeFact(change, e.Created)
+			return []billing.Event{ev}, err
+		}}
+	if keep {
+		return s.store.RecordStripeEvent(ctx, e, u)
+	}
+	return s.store.Update(ctx, u)
 }
 
 func refused(err error) bool {
@@ -269,7 +274,7 @@ func (s *Service) recordSubscription(ctx context.Context, org string, sub ports.
 		actor = "system:" + billing.SyncReasonReconcile
 	}
 	meta := ports.Metadata{Actor: actor, CausationID: cause}
-	_, err := s.update(ctx, org, meta, "", func(acc *billing.Account) ([]billing.Event, error) {
+	_, err := s.update(ctx, org, meta, func(acc *billing.Account) ([]billing.Event, error) {
 		ev, err := acc.RecordStripeFact(change, acc.ReadAt(s.clock.Now()))
 		return []billing.Event{ev}, err
 	})

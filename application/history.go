@@ -75,25 +75,15 @@ func (s *Service) StatusAt(ctx context.Context, userID, orgID string, asOf, know
 	if err != nil {
 		return ports.BillingStatus{}, err
 	}
-	acc := billing.NewAccount(orgID)
+	acc, err := ports.Replay(orgID, events)
+	if err != nil {
+		return ports.BillingStatus{}, err
+	}
 	var updated time.Time
 	for _, e := range events {
-		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
-		if err != nil {
-			return ports.BillingStatus{}, err
-		}
-		acc.Apply(de)
 		if e.RecordedAt.After(updated) {
 			updated = e.RecordedAt
 		}
 	}
-	return StatusOf(acc, updated), nil
-}
-
-// StatusOf is the status an account shows.
-func StatusOf(acc *billing.Account, updatedAt time.Time) ports.BillingStatus {
-	return ports.BillingStatus{OrgID: acc.OrgID(), PlanTier: string(acc.Tier()), Status: string(acc.Status()),
-		CurrentPeriodEnd: acc.CurrentPeriodEnd(), CancelAtPeriodEnd: acc.CancelAtPeriodEnd(),
-		StripeCustomerID: acc.CustomerID(), StripeSubscriptionID: acc.SubscriptionID(),
-		LedgerVersion: acc.Version(), UpdatedAt: updatedAt}
+	return acc.View(updated), nil
 }

@@ -76,7 +76,7 @@ func (s *Service) CreateOrg(ctx context.Context, actor Actor, name, ownerEmail s
 		return "", err
 	}
 	org := NewID("org")
-	_, err = s.update(ctx, org, actor.meta(), "", func(acc *billing.Account) ([]billing.Event, error) {
+	_, err = s.update(ctx, org, actor.meta(), func(acc *billing.Account) ([]billing.Event, error) {
 		return acc.CreateOrg(name, billing.Member{UserID: owner.ID, Email: owner.Email}, s.clock.Now())
 	})
 	return org, err
@@ -172,8 +172,8 @@ func (s *Service) mustOwn(ctx context.Context, actor Actor, orgID string) error 
 	return nil
 }
 
-func (s *Service) membershipUpdate(ctx context.Context, actor Actor, orgID string, decide Decision) error {
-	_, err := s.update(ctx, orgID, actor.meta(), "", decide)
+func (s *Service) membershipUpdate(ctx context.Context, actor Actor, orgID string, decide ports.Decide) error {
+	_, err := s.update(ctx, orgID, actor.meta(), decide)
 	switch {
 	case errors.Is(err, billing.ErrNotOwner):
 		return ErrForbidden

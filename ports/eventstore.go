@@ -53,7 +53,9 @@ type StoredEvent struct {
 }
 
 // AppendRequest appends events to one stream if it is still at
-// ExpectedVersion (0 for a stream that does not exist yet).
+// ExpectedVersion (0 for a stream that does not exist yet). It is the
+// low-level write of tools and tests; commands go through
+// [EventStore.Update].
 type AppendRequest struct {
 	StreamID        string
 	ExpectedVersion int64
@@ -63,15 +65,6 @@ type AppendRequest struct {
 	// events: a second append with the same key appends nothing and
 	// reports Duplicate, whatever its expected version.
 	IdempotencyKey string
-	// Inbox, when set, is the Stripe event these events record: the store
-	// keeps it in the inbox as applied (counting the delivery) in the same
-	// transaction, so a webhook costs one commit.
-	Inbox *InboxEntry
-	// Prior, when set, is the account the caller decided on: the stream
-	// folded up to ExpectedVersion. The store may start its read models
-	// from it instead of reading them, and never changes it. A Prior of
-	// another stream or version is ignored.
-	Prior *billing.Account
 }
 
 // AppendResult tells what an append did.
@@ -80,21 +73,62 @@ type AppendResult struct {
 	Events    []StoredEvent // the events as stored
 }
 
+// Decide is a command's decision on an organization's account as the
+// ledger has committed it: the events to append (none to append nothing),
+// or why not. It may be called more than once (after a lost race) and
+// must not change the account.
+type Decide func(acc *billing.Account) ([]billing.Event, error)
+
+// Update is one command's write to one stream.
+type Update struct {
+	StreamID string
+	Metadata Metadata
+	// IdempotencyKey, when set, is recorded with the events: an update
+	// whose key was recorded before appends nothing and reports Duplicate.
+	IdempotencyKey string
+	Decide         Decide
+}
+
+// Updated tells what an update did.
+type Updated struct {
+	Account   *billing.Account // the account after the new events (as decided on, when none)
+	Events    []StoredEvent    // the events appended, as stored
+	Duplicate bool             // the idempotency key was recorded before; nothing appended
+	Attempts  int              // how many times the store decided
+}
+
+// ErrBusy means an update lost the race for its stream too many times in
+// a row. The caller may retry later (webhooks: Stripe will).
+var ErrBusy = errors.New("stream too busy, try again")
+
 // EventStore is the append-only ledger: one stream of events per
 // organization, each stream versioned from 1 without gaps. Implementations
 // are safe for concurrent use.
 type EventStore interface {
+	// Update is the one write path of commands, in the update-function
+	// style: the store loads the stream's account (from what it
+	// remembers, a snapshot, or the stream), calls u.Decide, and appends
+	// the events at the version it loaded, with the read models, in one
+	// transaction; when another writer got there first it loads again and
+	// decides again. A decision made on a remembered account that appends
+	// nothing or fails is made again on a fresh read before it is
+	// returned, so no answer comes from a state older than the committed
+	// ledger. An error of Decide is returned as it is.
+	Update(ctx context.Context, u Update) (Updated, error)
+	// RecordStripeEvent is Update for the facts of a Stripe event: the
+	// store also keeps e in the inbox, as applied to the stream, in the
+	// same transaction, so a webhook costs one commit.
+	RecordStripeEvent(ctx context.Context, e InboxEntry, u Update) (Updated, error)
+	// Account returns the stream's account as the ledger has committed it
+	// (a new account for an unknown stream).
+	Account(ctx context.Context, streamID string) (*billing.Account, error)
 	// Append appends atomically, with optimistic concurrency: it returns
 	// ErrVersionConflict when the stream is not at the expected version.
-	// Read models registered with the store are updated in the same
-	// transaction, so a reader always sees its own writes.
+	// Read models are updated in the same transaction.
 	Append(ctx context.Context, req AppendRequest) (AppendResult, error)
 	// Load returns a stream's events in version order; none for an
 	// unknown stream.
 	Load(ctx context.Context, streamID string) ([]StoredEvent, error)
-	// ReadAll calls fn for every event after the given position, in
-	// position order, until fn returns an error.
-	ReadAll(ctx context.Context, afterPosition int64, fn func(StoredEvent) error) error
 }
 
 // StreamHead is a stream's version and last hash as the store's stream
@@ -125,12 +159,4 @@ type RebuildStats struct {
 	Events   int64 // events replayed from the ledger
 	Streams  int   // streams in the rebuilt read models
 	CaughtUp int   // streams refolded because they moved during the replay
-}
-
-// ProjectionRebuilder remakes every read model from the ledger alone while
-// the service keeps serving.
-type ProjectionRebuilder interface {
-	// Rebuild calls progress, when not nil, with the ledger position
-	// reached and the last position as it goes.
-	Rebuild(ctx context.Context, progress func(position, last int64)) (RebuildStats, error)
 }

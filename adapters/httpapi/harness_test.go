@@ -113,7 +113,7 @@ func (h *harness) build() {
 	inbox := postgres.NewInbox(db.DB, clock)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
 		Inbox: inbox, Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
-		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), Snapshots: status, BaseURL: opt.baseURL})
+		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), BaseURL: opt.baseURL})
 	identity := application.NewIdentity(users, postgres.NewLoginLimiter(db.DB), clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)

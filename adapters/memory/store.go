@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/domain/ledger"
 	"github.com/safeclose/billing/ports"
@@ -24,6 +23,7 @@ type Store struct {
 	streams map[string][]int // stream → indexes into events
 	keys    map[string]bool
 	status  map[string]ports.BillingStatus
+	kept    map[string]ports.InboxEntry
 }
 
 var (
@@ -34,7 +34,8 @@ var (
 
 // NewStore returns an empty store.
 func NewStore(clock ports.Clock) *Store {
-	return &Store{clock: clock, streams: map[string][]int{}, keys: map[string]bool{}, status: map[string]ports.BillingStatus{}}
+	return &Store{clock: clock, streams: map[string][]int{}, keys: map[string]bool{}, status: map[string]ports.BillingStatus{},
+		kept: map[string]ports.InboxEntry{}}
 }
 
 // Append implements [ports.EventStore].
@@ -44,6 +45,65 @@ func (s *Store) Append(_ context.Context, req ports.AppendRequest) (ports.Append
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.appendLocked(req, nil)
+}
+
+// Update implements [ports.EventStore]. Writers take turns, so no update
+// ever loses a race.
+func (s *Store) Update(_ context.Context, u ports.Update) (ports.Updated, error) {
+	return s.update(u, nil)
+}
+
+// RecordStripeEvent implements [ports.EventStore]; the kept events are
+// in [Store.Kept].
+func (s *Store) RecordStripeEvent(_ context.Context, e ports.InboxEntry, u ports.Update) (ports.Updated, error) {
+	return s.update(u, &e)
+}
+
+func (s *Store) update(u ports.Update, inbox *ports.InboxEntry) (ports.Updated, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acc, err := ports.Replay(u.StreamID, s.stream(u.StreamID))
+	if err != nil {
+		return ports.Updated{}, err
+	}
+	events, err := u.Decide(acc)
+	if err != nil || len(events) == 0 {
+		return ports.Updated{Account: acc, Attempts: 1}, err
+	}
+	req := ports.AppendRequest{StreamID: u.StreamID, ExpectedVersion: acc.Version(), Metadata: u.Metadata, IdempotencyKey: u.IdempotencyKey}
+	after := acc.Clone()
+	for _, e := range events {
+		data, err := billing.EncodeChange(e.Change)
+		if err != nil {
+			return ports.Updated{}, err
+		}
+		req.Events = append(req.Events, ports.NewEvent{Type: e.Type(), SchemaVersion: billing.SchemaVersion, Data: data, OccurredAt: e.OccurredAt})
+		after.Apply(ports.AtLedgerPrecision(e))
+	}
+	res, err := s.appendLocked(req, inbox)
+	if err != nil || res.Duplicate {
+		return ports.Updated{Account: acc, Duplicate: res.Duplicate, Attempts: 1}, err
+	}
+	return ports.Updated{Account: after, Events: res.Events, Attempts: 1}, nil
+}
+
+// Account implements [ports.EventStore].
+func (s *Store) Account(_ context.Context, streamID string) (*billing.Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ports.Replay(streamID, s.stream(streamID))
+}
+
+// Kept returns the Stripe event kept with the events that record it.
+func (s *Store) Kept(id string) (ports.InboxEntry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.kept[id]
+	return e, ok
+}
+
+func (s *Store) appendLocked(req ports.AppendRequest, inbox *ports.InboxEntry) (ports.AppendResult, error) {
 	if req.IdempotencyKey != "" && s.keys[req.IdempotencyKey] {
 		return ports.AppendResult{Duplicate: true}, nil
 	}
@@ -72,9 +132,11 @@ func (s *Store) Append(_ context.Context, req ports.AppendRequest) (ports.Append
 			Type: r.Type, SchemaVersion: r.SchemaVersion, Data: slices.Clone(e.Data), Metadata: req.Metadata, MetadataJSON: meta,
 			OccurredAt: r.OccurredAt, RecordedAt: now, Hash: prev}
 	}
-	if err := s.project(req.StreamID, stored); err != nil {
+	acc, err := ports.Replay(req.StreamID, append(s.stream(req.StreamID), stored...))
+	if err != nil {
 		return ports.AppendResult{}, err
 	}
+	s.status[req.StreamID] = acc.View(now)
 	for _, e := range stored {
 		s.streams[req.StreamID] = append(s.streams[req.StreamID], len(s.events))
 		s.events = append(s.events, e)
@@ -82,21 +144,12 @@ func (s *Store) Append(_ context.Context, req ports.AppendRequest) (ports.Append
 	if req.IdempotencyKey != "" {
 		s.keys[req.IdempotencyKey] = true
 	}
-	return ports.AppendResult{Events: stored}, nil
-}
-
-// project refolds the stream with the new events into the status map.
-func (s *Store) project(stream string, added []ports.StoredEvent) error {
-	acc := billing.NewAccount(stream)
-	for _, e := range append(s.stream(stream), added...) {
-		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
-		if err != nil {
-			return err
-		}
-		acc.Apply(de)
+	if inbox != nil {
+		e := *inbox
+		e.Outcome, e.OrgID = ports.OutcomeApplied, req.StreamID
+		s.kept[e.ID] = e
 	}
-	s.status[stream] = application.StatusOf(acc, added[len(added)-1].RecordedAt)
-	return nil
+	return ports.AppendResult{Events: stored}, nil
 }
 
 func (s *Store) stream(id string) []ports.StoredEvent {
@@ -112,22 +165,6 @@ func (s *Store) Load(_ context.Context, streamID string) ([]ports.StoredEvent, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stream(streamID), nil
-}
-
-// ReadAll implements [ports.EventStore].
-func (s *Store) ReadAll(_ context.Context, after int64, fn func(ports.StoredEvent) error) error {
-	s.mu.Lock()
-	events := slices.Clone(s.events)
-	s.mu.Unlock()
-	for _, e := range events {
-		if e.Position <= after {
-			continue
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ScanStreams implements [ports.LedgerScanner].

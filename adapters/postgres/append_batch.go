@@ -59,7 +59,8 @@ func (b *batch) add(sql string, args ...any) {
 }
 
 // appendOnce appends in one round trip, from prior, the stream's account
-// at the expected version: the idempotency key, the events with the
+// at the expected version (decoded are the request's events as the
+// domain's, at ledger precision), and returns the account after them: the idempotency key, the events with the
 // stream's head move, the inbox row and every read model's rows, as one
 // implicit transaction. The checks are the constraints:
 //   - the keys' primary key stops a second append with the same key
@@ -68,23 +69,20 @@ func (b *batch) add(sql string, args ...any) {
 //     it does not, the events get no recorded_at and violate NOT NULL;
 //   - UNIQUE (stream_id, stream_version) and the streams' primary key stop
 //     a concurrent append at the same version.
-func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, prior *billing.Account, meta json.RawMessage) (ports.AppendResult, error) {
+func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, inbox *ports.InboxEntry, prior *billing.Account, decoded []billing.Event, meta json.RawMessage) (ports.AppendResult, *billing.Account, error) {
 	prev, err := s.prevHash(ctx, req.StreamID, req.ExpectedVersion)
 	if err != nil {
-		return ports.AppendResult{}, err
+		return ports.AppendResult{}, nil, err
 	}
 	now := s.clock.Now().Truncate(ledger.Precision)
 	rows, err := newEventRows(req, meta, prev, now)
 	if err != nil {
-		return ports.AppendResult{}, err
+		return ports.AppendResult{}, nil, err
 	}
-	a := appended{prior: prior, after: prior.Clone(), events: make([]ports.StoredEvent, len(rows)), decoded: make([]billing.Event, len(rows))}
+	a := appended{prior: prior, after: prior.Clone(), events: make([]ports.StoredEvent, len(rows)), decoded: decoded}
 	for i, r := range rows {
 		a.events[i] = r.stored(req.Metadata)
-		if a.decoded[i], err = billing.DecodeEvent(r.Type, r.SchemaVersion, r.Data, a.events[i].OccurredAt); err != nil {
-			return ports.AppendResult{}, fmt.Errorf("event %d: %w", r.Version, err)
-		}
-		a.after.Apply(a.decoded[i])
+		a.after.Apply(decoded[i])
 	}
 	b := &batch{}
 	if req.IdempotencyKey != "" {
@@ -92,33 +90,33 @@ func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, prior *
 	}
 	returning := len(b.stmts)
 	addEventsInsert(b, req, prev, rows)
-	if req.Inbox != nil {
-		addKeepApplied(b, *req.Inbox, req.StreamID, now)
+	if inbox != nil {
+		addKeepApplied(b, *inbox, req.StreamID, now)
 	}
 	for _, p := range s.projections {
 		if err := p.stage(b, a); err != nil {
-			return ports.AppendResult{}, fmt.Errorf("project %s: %w", p.Name(), err)
+			return ports.AppendResult{}, nil, fmt.Errorf("project %s: %w", p.Name(), err)
 		}
 	}
 	positions, err := s.run(ctx, b, returning)
 	switch {
 	case uniqueViolation(err, "billing_event_keys_pkey"):
-		return ports.AppendResult{Duplicate: true}, nil
+		return ports.AppendResult{Duplicate: true}, nil, nil
 	case uniqueViolation(err, "billing_events_stream_version_key"), uniqueViolation(err, "billing_streams_pkey"),
 		notNullViolation(err, "recorded_at"):
 		s.heads.Remove(req.StreamID)
-		return ports.AppendResult{}, ports.ErrVersionConflict
+		return ports.AppendResult{}, nil, ports.ErrVersionConflict
 	case err != nil:
 		s.heads.Remove(req.StreamID)
-		return ports.AppendResult{}, fmt.Errorf("append: %w", err)
+		return ports.AppendResult{}, nil, fmt.Errorf("append: %w", err)
 	case len(positions) != len(a.events):
-		return ports.AppendResult{}, fmt.Errorf("append: %d positions for %d events", len(positions), len(a.events))
+		return ports.AppendResult{}, nil, fmt.Errorf("append: %d positions for %d events", len(positions), len(a.events))
 	}
 	for i := range a.events {
 		a.events[i].Position = positions[i]
 	}
 	s.remember(a.events)
-	return ports.AppendResult{Events: a.events}, nil
+	return ports.AppendResult{Events: a.events}, a.after, nil
 }
 
 // addEventsInsert inserts the events and moves the stream's head, in one

@@ -28,7 +28,6 @@ type StatusProjection struct {
 var (
 	_ Projection                = (*StatusProjection)(nil)
 	_ ports.BillingStatusReader = (*StatusProjection)(nil)
-	_ ports.Snapshots           = (*StatusProjection)(nil)
 )
 
 // NewStatusProjection returns the projection, reading through db.
@@ -201,7 +200,8 @@ func (b *statusBuilder) Write(ctx context.Context, db bun.IDB, table string) err
 	return nil
 }
 
-// Snapshot implements [ports.Snapshots]. The snapshot is written in the
+// Snapshot returns the stream's account snapshot, or ports.ErrNotFound.
+// The snapshot is written in the
 // same transaction as the events it folds, so its version is the stream's.
 // The hash of the event at that version comes with it, for the store's
 // next append (see [Store]).

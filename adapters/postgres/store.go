@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -56,8 +57,19 @@ type Store struct {
 	db          *bun.DB
 	clock       ports.Clock
 	projections []Projection
+	status      *StatusProjection // where account snapshots are read, when registered
 	heads       *lru.Cache[string, streamHead]
 	swap        swapPolicy
+	onConflict  func()
+
+	// accounts remembers each stream's account after this store's last
+	// append to it. An account at a version is true forever, so a
+	// remembered one is at worst behind: the append then conflicts, or,
+	// for a decision that appends nothing, the store decides again on a
+	// fresh read.
+	accounts *lru.Cache[string, *billing.Account]
+	// streams serializes this store's writers of one stream (striped).
+	streams [256]sync.Mutex
 }
 
 var _ ports.EventStore = (*Store)(nil)
@@ -65,13 +77,21 @@ var _ ports.EventStore = (*Store)(nil)
 // NewStore returns the event store over db, keeping projections up to date.
 func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
 	heads, _ := lru.New[string, streamHead](headCacheSize)
+	accounts, _ := lru.New[string, *billing.Account](CachedAccounts)
+	s := &Store{db: db, clock: clock, projections: projections, heads: heads, accounts: accounts, swap: defaultSwapPolicy()}
 	for _, p := range projections {
 		if sp, ok := p.(*StatusProjection); ok {
 			sp.heads = heads // snapshot reads bring the head hash along
+			s.status = sp
 		}
 	}
-	return &Store{db: db, clock: clock, projections: projections, heads: heads, swap: defaultSwapPolicy()}
+	return s
 }
+
+// OnConflict sets a function called at each update that lost the race for
+// its stream and is tried again (a metric). Call it before the store is
+// used.
+func (s *Store) OnConflict(f func()) { s.onConflict = f }
 
 type eventRow struct {
 	bun.BaseModel `bun:"table:billing_events"`
@@ -91,31 +111,34 @@ type eventRow struct {
 const eventColumns = "position, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash"
 
 // Append implements [ports.EventStore] in one round trip (see
-// [Store.appendOnce]). A request without a usable Prior has the stream
-// folded up to its expected version first.
+// [Store.appendOnce]), after folding the stream up to the expected version.
 func (s *Store) Append(ctx context.Context, req ports.AppendRequest) (ports.AppendResult, error) {
 	if len(req.Events) == 0 {
 		return ports.AppendResult{}, errors.New("append: no events")
 	}
-	meta, err := json.Marshal(req.Metadata)
+	meta, err := marshalMetadata(req.Metadata)
 	if err != nil {
-		return ports.AppendResult{}, fmt.Errorf("append: metadata: %w", err)
+		return ports.AppendResult{}, err
 	}
-	prior := req.Prior
-	if prior == nil || prior.OrgID() != req.StreamID || prior.Version() != req.ExpectedVersion {
-		if prior, err = s.priorOf(ctx, req.StreamID, req.ExpectedVersion); err != nil {
-			return ports.AppendResult{}, err
+	prior, err := s.priorOf(ctx, req.StreamID, req.ExpectedVersion)
+	if err != nil {
+		return ports.AppendResult{}, err
+	}
+	decoded := make([]billing.Event, len(req.Events))
+	for i, e := range req.Events {
+		if decoded[i], err = billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt.UTC().Truncate(ledger.Precision)); err != nil {
+			return ports.AppendResult{}, fmt.Errorf("append: event %d: %w", i+1, err)
 		}
 	}
-	return s.appendOnce(ctx, req, prior, meta)
+	res, _, err := s.appendOnce(ctx, req, nil, prior, decoded, meta)
+	return res, err
 }
 
 // priorOf folds the stream up to version, and remembers the hash there.
 // A stream shorter than version is a conflict.
 func (s *Store) priorOf(ctx context.Context, stream string, version int64) (*billing.Account, error) {
-	acc := billing.NewAccount(stream)
 	if version == 0 {
-		return acc, nil
+		return billing.NewAccount(stream), nil
 	}
 	events, err := s.Load(ctx, stream)
 	if err != nil {
@@ -124,15 +147,8 @@ func (s *Store) priorOf(ctx context.Context, stream string, version int64) (*bil
 	if int64(len(events)) < version {
 		return nil, ports.ErrVersionConflict
 	}
-	for _, e := range events[:version] {
-		de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
-		if err != nil {
-			return nil, fmt.Errorf("load %s: event %d: %w", stream, e.Version, err)
-		}
-		acc.Apply(de)
-	}
 	s.heads.Add(stream, streamHead{version: version, hash: events[version-1].Hash})
-	return acc, nil
+	return ports.Replay(stream, events[:version])
 }
 
 // newEventRows stamps and hash-chains the request's events after the
@@ -183,17 +199,6 @@ func loadStream(ctx context.Context, db bun.IDB, streamID string) ([]ports.Store
 		return nil, fmt.Errorf("load stream: %w", err)
 	}
 	return out, nil
-}
-
-// ReadAll implements [ports.EventStore]. It streams rows from one query, so
-// memory stays flat whatever the ledger's size.
-func (s *Store) ReadAll(ctx context.Context, after int64, fn func(ports.StoredEvent) error) error {
-	rows, err := s.db.QueryContext(ctx,
-		"SELECT "+eventColumns+" FROM billing_events WHERE position > ? ORDER BY position", after)
-	if err != nil {
-		return fmt.Errorf("read ledger: %w", err)
-	}
-	return scanEvents(rows, fn)
 }
 
 func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error) error {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -24,60 +25,103 @@ func newStore(t testing.TB) (*postgres.Store, *postgres.StatusProjection, *pgtes
 }
 
 func TestStoreContract(t *testing.T) {
-	// Without a prior account, the store folds the stream itself.
-	t.Run("prior folded by the store", func(t *testing.T) {
-		porttest.RunEventStore(t, func(t *testing.T) porttest.Ledger {
-			store, status, _ := newStore(t)
-			return porttest.Ledger{Store: store, Scanner: store, Status: status}
-		})
-	})
-	// The application's appends carry the account they decided on.
-	t.Run("prior from the caller", func(t *testing.T) {
-		porttest.RunEventStore(t, func(t *testing.T) porttest.Ledger {
-			store, status, _ := newStore(t)
-			return porttest.Ledger{Store: porttest.WithPrior(store), Scanner: store, Status: status}
-		})
+	porttest.RunEventStore(t, func(t *testing.T) porttest.Ledger {
+		store, status, _ := newStore(t)
+		return porttest.Ledger{Store: store, Scanner: store, Status: status}
 	})
 }
 
 // An append in one round trip moves the stream's head only from the last
 // hash it holds: a wrong remembered hash is a conflict that writes
-// nothing, and the next attempt reads the true one.
+// nothing, and the update's next attempt reads the true one.
 func TestOneRoundTripAppendChecksTheLastHash(t *testing.T) {
 	store, _, db := newStore(t)
+	var conflicts int
+	store.OnConflict(func() { conflicts++ })
 	ctx := context.Background()
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	first := porttest.Event(t, billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: "cs_1"}, at)
-	res, err := store.Append(ctx, ports.AppendRequest{StreamID: "org_h", Events: []ports.NewEvent{first}, Prior: billing.NewAccount("org_h")})
+	start := func(id string) ports.Update {
+		return ports.Update{StreamID: "org_h", IdempotencyKey: "key_" + id, Decide: func(acc *billing.Account) ([]billing.Event, error) {
+			ev, err := acc.StartCheckout(billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: id}, at)
+			return []billing.Event{ev}, err
+		}}
+	}
+	first, err := store.Update(ctx, start("cs_1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	prior := billing.NewAccount("org_h")
-	prior.Apply(billing.Event{Change: billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: "cs_1"}, OccurredAt: at})
-	next := ports.AppendRequest{StreamID: "org_h", ExpectedVersion: 1, Prior: prior, IdempotencyKey: "evt_2",
-		Events: []ports.NewEvent{porttest.Event(t, billing.CheckoutStarted{Tier: billing.TierStarter, CheckoutSessionID: "cs_2"}, at.Add(time.Second))}}
-
 	postgres.RememberHead(store, "org_h", 1, []byte("not the hash of event 1"))
-	if _, err := store.Append(ctx, next); !errors.Is(err, ports.ErrVersionConflict) {
-		t.Fatalf("append after a wrong remembered hash: %v, want a conflict", err)
+	again, err := store.Update(ctx, start("cs_2"))
+	if err != nil || len(again.Events) != 1 || again.Attempts != 2 || conflicts != 1 {
+		t.Fatalf("update after a wrong remembered hash: %+v, %v, %d conflicts; want one conflict, then the append", again, err, conflicts)
+	}
+	if again.Events[0].Position <= first.Events[0].Position {
+		t.Errorf("position %d after %d", again.Events[0].Position, first.Events[0].Position)
 	}
 	var keys int
-	if err := db.DB.NewSelect().Table("billing_event_keys").ColumnExpr("count(*)").Scan(ctx, &keys); err != nil || keys != 0 {
-		t.Fatalf("the conflict kept %d keys (%v), want none", keys, err)
-	}
-	if got, _ := store.Load(ctx, "org_h"); len(got) != 1 {
-		t.Fatalf("the conflict appended: %d events", len(got))
-	}
-
-	again, err := store.Append(ctx, next)
-	if err != nil || len(again.Events) != 1 {
-		t.Fatalf("second attempt: %+v, %v", again, err)
-	}
-	if again.Events[0].Position <= res.Events[0].Position {
-		t.Errorf("position %d after %d", again.Events[0].Position, res.Events[0].Position)
+	if err := db.DB.NewSelect().Table("billing_event_keys").ColumnExpr("count(*)").Scan(ctx, &keys); err != nil || keys != 2 {
+		t.Fatalf("%d keys (%v), want 2: the conflict kept its key", keys, err)
 	}
 	rep, err := application.VerifyLedger(ctx, store, "")
 	if err != nil || rep.Break != nil || rep.Events != 2 {
 		t.Fatalf("ledger after the retry: %+v, %v", rep, err)
+	}
+}
+
+// Two stores over one database, as two instances: what one remembers is
+// behind once the other appends. Its append conflicts and it decides again
+// on the committed account; a decision that appends nothing is made again
+// on a fresh read; an update that loses every race gives up with ErrBusy.
+func TestTwoStoresOnOneLedger(t *testing.T) {
+	a, _, db := newStore(t)
+	statusB := postgres.NewStatusProjection(db.DB)
+	b := postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{statusB, postgres.NewLinksProjection(db.DB),
+		postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
+	var conflicts int
+	a.OnConflict(func() { conflicts++ })
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	started := func(store *postgres.Store, id string) {
+		t.Helper()
+		_, err := store.Update(ctx, ports.Update{StreamID: "org_2", Decide: func(acc *billing.Account) ([]billing.Event, error) {
+			return []billing.Event{{Change: billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: id}, OccurredAt: at}}, nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	started(a, "cs_a1") // a remembers version 1
+	started(b, "cs_b1") // the ledger is at 2
+	var seen []int64
+	res, err := a.Update(ctx, ports.Update{StreamID: "org_2", Decide: func(acc *billing.Account) ([]billing.Event, error) {
+		seen = append(seen, acc.Version())
+		return []billing.Event{{Change: billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: "cs_a2"}, OccurredAt: at}}, nil
+	}})
+	if err != nil || res.Events[0].Version != 3 || conflicts != 1 || len(seen) != 2 || seen[0] != 1 || seen[1] != 2 {
+		t.Fatalf("a behind b: %+v, %v; decided on versions %v with %d conflicts, want 1 then 2 with 1", res, err, seen, conflicts)
+	}
+
+	// b remembers version 2; a appends; b's decision that sees nothing to
+	// do is made again on the committed account.
+	started(a, "cs_a3")
+	seen = nil
+	res, err = b.Update(ctx, ports.Update{StreamID: "org_2", Decide: func(acc *billing.Account) ([]billing.Event, error) {
+		seen = append(seen, acc.Version())
+		return nil, nil
+	}})
+	if err != nil || res.Account.Version() != 4 || len(seen) != 2 || seen[0] != 2 {
+		t.Fatalf("b's empty decision: account at %d, decided on %v, %v; want decided again at 4", res.Account.Version(), seen, err)
+	}
+
+	// Every attempt loses the race to b: ErrBusy, and nothing of a's.
+	conflicts = 0
+	n := 0
+	_, err = a.Update(ctx, ports.Update{StreamID: "org_2", Decide: func(acc *billing.Account) ([]billing.Event, error) {
+		n++
+		started(b, fmt.Sprintf("cs_b_%d", n))
+		return []billing.Event{{Change: billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: "cs_never"}, OccurredAt: at}}, nil
+	}})
+	if !errors.Is(err, ports.ErrBusy) || conflicts != postgres.MaxUpdateAttempts {
+		t.Fatalf("always behind: %v after %d conflicts, want ErrBusy after %d", err, conflicts, postgres.MaxUpdateAttempts)
 	}
 }

@@ -87,9 +87,11 @@ func asProjection(f any) any {
 
 // newStore sorts the projections by table, so that every process locks
 // their tables in the same order.
-func newStore(db *bun.DB, clock ports.Clock, projections []postgres.Projection) *postgres.Store {
+func newStore(db *bun.DB, clock ports.Clock, m *metrics.Metrics, projections []postgres.Projection) *postgres.Store {
 	sort.Slice(projections, func(i, j int) bool { return projections[i].Table() < projections[j].Table() })
-	return postgres.NewStore(db, clock, projections)
+	s := postgres.NewStore(db, clock, projections)
+	s.OnConflict(m.AppendConflicts.Inc)
+	return s
 }
 
 // coreModule is what every command shares: config, logs, database (pools
@@ -120,7 +122,7 @@ func coreModule(cfg Config, out io.Writer, pool postgres.Options) fx.Option {
 			application.NewIdentity,
 			postgres.NewReconciliation,
 			fx.Annotate(postgres.NewHistory, fx.ParamTags(`name:"read"`), fx.As(new(ports.History))),
-			fx.Annotate(newStore, fx.ParamTags(``, ``, `group:"projections"`)),
+			fx.Annotate(newStore, fx.ParamTags(``, ``, ``, `group:"projections"`)),
 			func(s *postgres.Store) ports.EventStore { return s },
 			func(p *postgres.StatusProjection) ports.BillingStatusReader { return p },
 			postgres.NewInbox,
@@ -155,16 +157,13 @@ type serviceIn struct {
 	Member ports.Memberships
 	Pay    ports.PaymentProvider
 	Hist   ports.History
-	Snaps  *postgres.StatusProjection
-	Metric *metrics.Metrics
 	Config Config
 }
 
 func newServiceDeps(in serviceIn) application.Deps {
 	return application.Deps{Store: in.Store, Status: in.Status, Clock: in.Clock, Log: in.Log,
 		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs,
-		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, Snapshots: in.Snaps, BaseURL: in.Config.AppBaseURL,
-		OnConflict: in.Metric.AppendConflicts.Inc}
+		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, BaseURL: in.Config.AppBaseURL}
 }
 
 // withApp builds the one-shot command's object graph (on operator pools),

@@ -204,3 +204,25 @@ func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 	}
 	return Event{Change: c, OccurredAt: at}, nil
 }
+
+// StatusView is what the billing status shows of an account.
+type StatusView struct {
+	OrgID                string
+	PlanTier             string
+	Status               string
+	CurrentPeriodEnd     time.Time // zero when unknown
+	CancelAtPeriodEnd    bool
+	StripeCustomerID     string
+	StripeSubscriptionID string
+	LedgerVersion        int64
+	UpdatedAt            time.Time
+}
+
+// View returns the status the account shows; updatedAt is when the ledger
+// recorded its newest event.
+func (a *Account) View(updatedAt time.Time) StatusView {
+	return StatusView{OrgID: a.orgID, PlanTier: string(a.Tier()), Status: string(a.Status()),
+		CurrentPeriodEnd: a.CurrentPeriodEnd(), CancelAtPeriodEnd: a.CancelAtPeriodEnd(),
+		StripeCustomerID: a.CustomerID(), StripeSubscriptionID: a.SubscriptionID(),
+		LedgerVersion: a.version, UpdatedAt: updatedAt}
+}

@@ -261,27 +261,100 @@ func RunEventStore(t *testing.T, newLedger func(t *testing.T) Ledger) {
 		}
 	})
 
-	t.Run("read all follows positions", func(t *testing.T) {
+	t.Run("update decides on the committed account and appends what it decides", func(t *testing.T) {
 		l := newLedger(t)
-		mustAppend(t, l, "org_1", 0, started(t, 1))
-		mustAppend(t, l, "org_2", 0, started(t, 2), started(t, 3))
-		mustAppend(t, l, "org_1", 1, started(t, 4))
-		var all []ports.StoredEvent
-		if err := l.Store.ReadAll(ctx, 0, func(e ports.StoredEvent) error { all = append(all, e); return nil }); err != nil {
+		mustAppend(t, l, "org_u", 0, started(t, 1))
+		meta := ports.Metadata{Actor: "user:u1"}
+		res, err := l.Store.Update(ctx, ports.Update{StreamID: "org_u", Metadata: meta, Decide: func(acc *billing.Account) ([]billing.Event, error) {
+			if acc.Version() != 1 {
+				return nil, fmt.Errorf("decided on version %d, want 1", acc.Version())
+			}
+			ev, err := acc.StartCheckout(billing.CheckoutStarted{Tier: billing.TierStarter, CheckoutSessionID: "cs_u"}, base.Add(time.Minute))
+			return []billing.Event{ev}, err
+		}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if len(all) != 4 || all[0].StreamID != "org_1" || all[1].StreamID != "org_2" || all[3].StreamID != "org_1" || all[3].Version != 2 {
-			t.Fatalf("read all = %+v", all)
+		if res.Duplicate || len(res.Events) != 1 || res.Events[0].Version != 2 || res.Events[0].Metadata != meta || res.Account.Version() != 2 {
+			t.Fatalf("update = %+v", res)
 		}
-		var after []ports.StoredEvent
-		_ = l.Store.ReadAll(ctx, all[1].Position, func(e ports.StoredEvent) error { after = append(after, e); return nil })
-		if len(after) != 2 || after[0].Position != all[2].Position {
-			t.Errorf("read after %d = %+v", all[1].Position, after)
+		acc, err := l.Store.Account(ctx, "org_u")
+		if err != nil || acc.Version() != 2 || len(acc.OpenCheckouts(base.Add(time.Minute))) != 1 {
+			t.Fatalf("account after the update: %+v, %v", acc, err)
 		}
-		stop := errors.New("stop")
-		n := 0
-		if err := l.Store.ReadAll(ctx, 0, func(ports.StoredEvent) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
-			t.Errorf("fn's error did not stop the read: %v after %d", err, n)
+		// The account the update returns is the one a replay gives.
+		got, _ := res.Account.MarshalSnapshot()
+		want, _ := acc.MarshalSnapshot()
+		if !bytes.Equal(got, want) {
+			t.Errorf("update's account %s, replay's %s", got, want)
+		}
+		verifyIntact(t, l)
+	})
+
+	t.Run("a decision that appends nothing or fails appends nothing", func(t *testing.T) {
+		l := newLedger(t)
+		mustAppend(t, l, "org_n", 0, started(t, 1))
+		res, err := l.Store.Update(ctx, ports.Update{StreamID: "org_n", Decide: func(*billing.Account) ([]billing.Event, error) { return nil, nil }})
+		if err != nil || res.Account == nil || res.Account.Version() != 1 || len(res.Events) != 0 {
+			t.Fatalf("nothing to append: %+v, %v", res, err)
+		}
+		refused := errors.New("refused")
+		if _, err := l.Store.Update(ctx, ports.Update{StreamID: "org_n", Decide: func(*billing.Account) ([]billing.Event, error) { return nil, refused }}); !errors.Is(err, refused) {
+			t.Fatalf("decide's error: %v, want it returned", err)
+		}
+		if got, _ := l.Store.Load(ctx, "org_n"); len(got) != 1 {
+			t.Errorf("%d events, want 1", len(got))
+		}
+	})
+
+	t.Run("an update with a recorded key is a duplicate", func(t *testing.T) {
+		l := newLedger(t)
+		decide := func(n int) ports.Decide {
+			return func(acc *billing.Account) ([]billing.Event, error) {
+				return []billing.Event{{Change: billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: fmt.Sprintf("cs_%d", n)}, OccurredAt: base}}, nil
+			}
+		}
+		if _, err := l.Store.Update(ctx, ports.Update{StreamID: "org_k", IdempotencyKey: "evt_k", Decide: decide(1)}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Store.Update(ctx, ports.Update{StreamID: "org_k", IdempotencyKey: "evt_k", Decide: decide(2)})
+		if err != nil || !res.Duplicate {
+			t.Fatalf("second update with the key: %+v, %v", res, err)
+		}
+		if got, _ := l.Store.Load(ctx, "org_k"); len(got) != 1 {
+			t.Errorf("%d events, want 1", len(got))
+		}
+	})
+
+	t.Run("20 concurrent updates of one stream all land, in turn", func(t *testing.T) {
+		l := newLedger(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := l.Store.Update(ctx, ports.Update{StreamID: "org_r", Decide: func(acc *billing.Account) ([]billing.Event, error) {
+					return []billing.Event{{Change: billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: fmt.Sprintf("cs_%d", i)}, OccurredAt: base}}, nil
+				}})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		got, _ := l.Store.Load(ctx, "org_r")
+		for i, e := range got {
+			if e.Version != int64(i+1) {
+				t.Fatalf("event %d has version %d", i, e.Version)
+			}
+		}
+		if len(got) != 20 {
+			t.Errorf("%d events, want 20", len(got))
 		}
 		verifyIntact(t, l)
 	})
