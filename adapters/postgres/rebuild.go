@@ -19,7 +19,6 @@ import (
 	"github.com/safeclose/billing/ports"
 )
 
-
 // ErrSwapLockTimeout means the rebuild could not lock the live tables to
 // swap the rebuilt ones in: other transactions held them through every
 // attempt. Nothing was replaced; the rebuild can be run again.
