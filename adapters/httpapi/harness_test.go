@@ -139,7 +139,7 @@ func (h *harness) createOrg(id string) {
 	}
 	_, err := h.store.Append(context.Background(), ports.AppendRequest{StreamID: id, Events: []ports.NewEvent{
 		porttest.Event(h.t, billing.OrgCreated{Name: "Org " + id, OwnerUserID: owner.ID}, time.Now()),
-		porttest.Event(h.t, billing.MemberAdded{UserID: owner.ID, Email: owner.Email, Role: billing.RoleOwner, Permissions: billing.AllPermissions}, time.Now()),
+		porttest.Event(h.t, billing.MemberAdded{UserID: owner.ID, Email: owner.Email, Role: billing.RoleOwner, Permissions: billing.AllPermissions()}, time.Now()),
 	}})
 	if err != nil {
 		h.t.Fatal(err)

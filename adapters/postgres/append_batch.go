@@ -95,7 +95,7 @@ func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, inbox *
 	}
 	for _, p := range s.projections {
 		if err := p.stage(b, a); err != nil {
-			return ports.AppendResult{}, nil, fmt.Errorf("project %s: %w", p.Name(), err)
+			return ports.AppendResult{}, nil, fmt.Errorf("project %s: %w", p.Table(), err)
 		}
 	}
 	positions, err := s.run(ctx, b, returning)

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/uptrace/bun"
 
 	"github.com/safeclose/billing/domain/billing"
-	"github.com/safeclose/billing/ports"
 )
 
 // LinksProjection keeps stripe_links: the organization each Stripe customer
@@ -35,14 +35,16 @@ func NewLinksProjection(db *bun.DB) *LinksProjection {
 	return &LinksProjection{db: db, known: known}
 }
 
-// Name implements [Projection].
-func (*LinksProjection) Name() string { return "stripe_links" }
-
 // Table implements [Projection].
 func (*LinksProjection) Table() string { return "stripe_links" }
 
 // StreamColumn implements [Projection].
 func (*LinksProjection) StreamColumn() string { return "org_id" }
+
+// linksShape: the first org to claim a Stripe id keeps it.
+var linksShape = shape{columns: []string{"stripe_id", "org_id"}, keys: []string{"stripe_id"}, keepFirst: true}
+
+func (*LinksProjection) shape() shape { return linksShape }
 
 type linkRow struct {
 	bun.BaseModel `bun:"table:stripe_links"`
@@ -51,37 +53,25 @@ type linkRow struct {
 	OrgID    string `bun:"org_id"`
 }
 
-func linksOf(stream string, de billing.Event) []linkRow {
-	var out []linkRow
-	cus, sub := billing.StripeIDs(de.Change)
-	for _, id := range []string{cus, sub} {
-		if id != "" {
-			out = append(out, linkRow{StripeID: id, OrgID: stream})
-		}
+// rows implements [Projection]: every Stripe id the account has held. (A
+// rebuild writes the ids in the order the ledger first named them, so
+// that of two orgs naming one id the first keeps it, as live.)
+func (*LinksProjection) rows(acc *billing.Account, _ time.Time) ([][]any, error) {
+	ids := acc.StripeIDs()
+	out := make([][]any, len(ids))
+	for i, id := range ids {
+		out[i] = []any{id, acc.OrgID()}
 	}
-	return out
+	return out, nil
 }
 
-// insertLinks writes rows; the first link of a Stripe id wins.
-func insertLinks(ctx context.Context, db bun.IDB, table string, rows []linkRow) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if _, err := db.NewInsert().Model(&rows).ModelTableExpr(table).On("CONFLICT (stripe_id) DO NOTHING").Exec(ctx); err != nil {
-		return fmt.Errorf("insert %s: %w", table, err)
-	}
-	return nil
-}
-
-// stage implements [Projection]. The ids the prior account holds were
-// linked when it recorded them (to it, or to the org that had them first),
-// so only new ids are written.
+// stage implements [Projection]: the ids the account after holds and the
+// account before did not (those were linked when it recorded them, to it
+// or to the org that had them first).
 func (p *LinksProjection) stage(b *batch, a appended) error {
-	for i, de := range a.decoded {
-		for _, r := range linksOf(a.events[i].StreamID, de) {
-			if !a.prior.KnowsStripeID(r.StripeID) {
-				b.add("INSERT INTO stripe_links (stripe_id, org_id) VALUES ($1, $2) ON CONFLICT (stripe_id) DO NOTHING", r.StripeID, r.OrgID)
-			}
+	for _, id := range a.after.StripeIDs() {
+		if !a.prior.KnowsStripeID(id) {
+			b.add(linksShape.upsert(p.Table()), id, a.after.OrgID())
 		}
 	}
 	return nil
@@ -110,37 +100,4 @@ func (p *LinksProjection) OrgsOf(ctx context.Context, stripeIDs ...string) (map[
 		p.known.Add(r.StripeID, r.OrgID)
 	}
 	return out, nil
-}
-
-// NewBuilder implements [Projection].
-func (*LinksProjection) NewBuilder() Builder { return &linksBuilder{links: map[string]string{}} }
-
-type linksBuilder struct {
-	links map[string]string
-}
-
-// Add implements [Builder]. (No COPY for links: one Stripe id may appear in
-// two streams' facts, and the first link must win without failing.)
-func (b *linksBuilder) Add(e ports.StoredEvent, de billing.Event) error {
-	cus, sub := billing.StripeIDs(de.Change)
-	for _, id := range [2]string{cus, sub} {
-		if _, seen := b.links[id]; id != "" && !seen {
-			b.links[id] = e.StreamID
-		}
-	}
-	return nil
-}
-
-func (b *linksBuilder) Write(ctx context.Context, db bun.IDB, table string) error {
-	rows := make([]linkRow, 0, 1000)
-	for id, org := range b.links {
-		rows = append(rows, linkRow{StripeID: id, OrgID: org})
-		if len(rows) == cap(rows) {
-			if err := insertLinks(ctx, db, table, rows); err != nil {
-				return err
-			}
-			rows = rows[:0]
-		}
-	}
-	return insertLinks(ctx, db, table, rows)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"runtime"
 	"strings"
 	"time"
@@ -61,15 +60,15 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 	}
 	for _, p := range s.projections {
 		if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS ?", bun.Ident(aside(p))); err != nil {
-			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+			return stats, fmt.Errorf("rebuild %s: %w", p.Table(), err)
 		}
 		if _, err := s.db.ExecContext(ctx, "CREATE TABLE ? (LIKE ? INCLUDING ALL)", bun.Ident(aside(p)), bun.Ident(p.Table())); err != nil {
-			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+			return stats, fmt.Errorf("rebuild %s: %w", p.Table(), err)
 		}
 		// Before the fill, so that it leaves the pages as full as the
 		// live table's fillfactor says.
 		if err := copyStorageParameters(ctx, s.db, p.Table(), aside(p)); err != nil {
-			return stats, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+			return stats, fmt.Errorf("rebuild %s: %w", p.Table(), err)
 		}
 	}
 	shards, err := s.replay(ctx, func(pos int64, n int64) {
@@ -81,25 +80,24 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 	if err != nil {
 		return stats, fmt.Errorf("rebuild: replay: %w", err)
 	}
-	// Shards hold disjoint streams: they write in parallel.
+	// Shards hold disjoint streams: they write in parallel. Stripe links
+	// are claimed across streams, so they are written once, in the order
+	// the ledger first named each id.
 	errs := make(chan error, len(shards))
 	for _, sh := range shards {
-		go func() {
-			for i, p := range s.projections {
-				if err := s.fill(ctx, sh.builders[i], aside(p)); err != nil {
-					errs <- fmt.Errorf("rebuild %s: %w", p.Name(), err)
-					return
-				}
-			}
-			errs <- nil
-		}()
+		go func() { errs <- s.fill(ctx, sh) }()
 	}
 	versions := map[string]int64{}
 	for _, sh := range shards {
 		if err := <-errs; err != nil {
 			return stats, err
 		}
-		maps.Copy(versions, sh.versions)
+		for stream, st := range sh.streams {
+			versions[stream] = st.acc.Version()
+		}
+	}
+	if err := s.fillLinks(ctx, shards); err != nil {
+		return stats, err
 	}
 	// Catch up once while writers still run, so that the locked catch-up
 	// below has little left to do.
@@ -229,8 +227,14 @@ func (s *Store) catchUp(ctx context.Context, tx bun.IDB, streams []string, versi
 		if err != nil {
 			return err
 		}
+		acc, err := ports.Replay(stream, events)
+		if err != nil {
+			return err
+		}
+		var updatedAt time.Time
 		if len(events) > 0 {
 			versions[stream] = events[len(events)-1].Version
+			updatedAt = events[len(events)-1].RecordedAt
 		}
 		for _, p := range s.projections {
 			// The stream's rows are remade from scratch (rows of removed
@@ -238,17 +242,11 @@ func (s *Store) catchUp(ctx context.Context, tx bun.IDB, streams []string, versi
 			if _, err := tx.ExecContext(ctx, "DELETE FROM ? WHERE ? = ?", bun.Ident(aside(p)), bun.Ident(p.StreamColumn()), stream); err != nil {
 				return err
 			}
-			b := p.NewBuilder()
-			for _, e := range events {
-				de, err := billing.DecodeEvent(e.Type, e.SchemaVersion, e.Data, e.OccurredAt)
-				if err != nil {
-					return fmt.Errorf("event %d: %w", e.Position, err)
-				}
-				if err := b.Add(e, de); err != nil {
-					return err
-				}
+			rows, err := p.rows(acc, updatedAt)
+			if err != nil {
+				return err
 			}
-			if err := b.Write(ctx, tx, aside(p)); err != nil {
+			if err := writeRows(ctx, tx, aside(p), p.shape(), rows); err != nil {
 				return err
 			}
 		}
@@ -279,12 +277,25 @@ func swap(ctx context.Context, tx bun.Tx, table, rebuilt string) error {
 	return nil
 }
 
-// shard folds the streams that hash to it, with builders of its own.
+// shard folds the streams that hash to it.
 type shard struct {
-	builders []Builder
-	versions map[string]int64
-	in       chan []ports.StoredEvent
-	err      error
+	streams map[string]*folded
+	// claims are the Stripe ids the shard's streams named, each with the
+	// first stream to name it and the position where it did.
+	claims map[string]claim
+	in     chan []ports.StoredEvent
+	err    error
+}
+
+// folded is a stream's account as the replay has folded it.
+type folded struct {
+	acc       *billing.Account
+	updatedAt time.Time // recorded_at of its newest event
+}
+
+type claim struct {
+	stream   string
+	position int64
 }
 
 // replay reads the whole ledger in position order on one connection, in
@@ -296,10 +307,7 @@ func (s *Store) replay(ctx context.Context, progress func(pos, n int64)) ([]*sha
 	shards := make([]*shard, max(1, runtime.GOMAXPROCS(0)))
 	done := make(chan struct{}, len(shards))
 	for i := range shards {
-		sh := &shard{versions: map[string]int64{}, in: make(chan []ports.StoredEvent, 4)}
-		for _, p := range s.projections {
-			sh.builders = append(sh.builders, p.NewBuilder())
-		}
+		sh := &shard{streams: map[string]*folded{}, claims: map[string]claim{}, in: make(chan []ports.StoredEvent, 4)}
 		shards[i] = sh
 		go func() {
 			defer func() { done <- struct{}{} }()
@@ -349,15 +357,19 @@ func (sh *shard) fold(batch []ports.StoredEvent) error {
 		if err != nil {
 			return fmt.Errorf("event %d: %w", e.Position, err)
 		}
-		de := billing.Event{Change: c, OccurredAt: e.OccurredAt}
-		for _, b := range sh.builders {
-			if err := b.Add(e, de); err != nil {
-				return err
+		f := sh.streams[e.StreamID]
+		if f == nil {
+			f = &folded{acc: billing.NewAccount(e.StreamID)}
+			sh.streams[e.StreamID] = f
+		}
+		cus, sub := billing.StripeIDs(c)
+		for _, id := range [2]string{cus, sub} {
+			if _, claimed := sh.claims[id]; id != "" && !claimed {
+				sh.claims[id] = claim{stream: e.StreamID, position: e.Position}
 			}
 		}
-		if e.Version > sh.versions[e.StreamID] {
-			sh.versions[e.StreamID] = e.Version
-		}
+		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.OccurredAt})
+		f.updatedAt = e.RecordedAt
 	}
 	return nil
 }
@@ -415,17 +427,69 @@ func (s *Store) scanBinary(ctx context.Context, emit func([]ports.StoredEvent), 
 	})
 }
 
-// fill writes a builder's rows into an aside table: by COPY when the
-// builder can, else through its upserts.
-func (s *Store) fill(ctx context.Context, b Builder, table string) error {
-	c, ok := b.(Copier)
-	if !ok {
-		return b.Write(ctx, s.db, table)
+// fill writes the shard's rows of every projection but the links into
+// the aside tables, by COPY.
+func (s *Store) fill(ctx context.Context, sh *shard) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		for _, p := range s.projections {
+			if _, links := p.(*LinksProjection); links {
+				continue
+			}
+			var rows [][]any
+			for _, f := range sh.streams {
+				r, err := p.rows(f.acc, f.updatedAt)
+				if err != nil {
+					return fmt.Errorf("rebuild %s: %w", p.Table(), err)
+				}
+				rows = append(rows, r...)
+			}
+			if err := copyRows(ctx, pc, aside(p), p.shape(), rows); err != nil {
+				return fmt.Errorf("rebuild %s: %w", p.Table(), err)
+			}
+		}
+		return nil
+	})
+}
+
+// fillLinks writes every Stripe id with the first stream to name it in
+// the ledger, as the live appends did (the first link of an id wins).
+func (s *Store) fillLinks(ctx context.Context, shards []*shard) error {
+	var p Projection
+	for _, q := range s.projections {
+		if _, links := q.(*LinksProjection); links {
+			p = q
+		}
+	}
+	if p == nil {
+		return nil
+	}
+	first := map[string]claim{}
+	for _, sh := range shards {
+		for id, c := range sh.claims {
+			if f, ok := first[id]; !ok || c.position < f.position {
+				first[id] = c
+			}
+		}
+	}
+	rows := make([][]any, 0, len(first))
+	for id, c := range first {
+		rows = append(rows, []any{id, c.stream})
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return conn.Raw(func(dc any) error { return c.Copy(ctx, dc.(*stdlib.Conn).Conn(), table) })
+	return conn.Raw(func(dc any) error {
+		if err := copyRows(ctx, dc.(*stdlib.Conn).Conn(), aside(p), p.shape(), rows); err != nil {
+			return fmt.Errorf("rebuild %s: %w", p.Table(), err)
+		}
+		return nil
+	})
 }

@@ -10,47 +10,12 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/domain/ledger"
 	"github.com/safeclose/billing/ports"
 )
-
-// Projection is a read model kept by the store: it is updated in the
-// transaction of every append, and rebuilt from the whole ledger by
-// [Store.Rebuild]. It owns one table. (Projections live in this package:
-// their writes join the append's batch.)
-type Projection interface {
-	// Name identifies the projection in logs and progress output.
-	Name() string
-	// Table is the table the projection owns.
-	Table() string
-	// StreamColumn is the column of Table holding the stream (org) id.
-	StreamColumn() string
-	// stage adds the projection's writes for one append to the append's
-	// batch. It reads nothing: the batch is the append's one round trip.
-	stage(b *batch, a appended) error
-	// NewBuilder starts an offline build of the table from scratch.
-	NewBuilder() Builder
-}
-
-// Builder folds events into rows for a rebuild.
-type Builder interface {
-	// Add folds one event, stored and decoded; events arrive in position
-	// order. The rebuild decodes each event once for every builder.
-	Add(e ports.StoredEvent, de billing.Event) error
-	// Write upserts the rows built so far into table, which has the
-	// projection's table's shape.
-	Write(ctx context.Context, db bun.IDB, table string) error
-}
-
-// Copier is a Builder that can also fill an empty table by COPY, which the
-// rebuild prefers for its full pass.
-type Copier interface {
-	Copy(ctx context.Context, conn *pgx.Conn, table string) error
-}
 
 // Store is the Postgres event store. It is safe for concurrent use.
 type Store struct {

@@ -15,7 +15,9 @@ type Account struct {
 	lastAt     time.Time // OccurredAt of the newest event folded
 	lastFactAt time.Time // OccurredAt of the newest Stripe fact folded
 	state      state
+	stripeIDs  map[string]bool // every Stripe id a fact named
 	name       string
+	createdAt  time.Time
 	members    map[string]Member
 	// checkouts are the checkout sessions started or completed, by session
 	// id, and lastCheckout the tier of the last one started: a completed
@@ -110,20 +112,29 @@ func (a *Account) Apply(e Event) {
 	if e.OccurredAt.After(a.lastAt) {
 		a.lastAt = e.OccurredAt
 	}
-	switch e.Change.(type) {
+	switch c := e.Change.(type) {
+	case OrgCreated:
+		a.name = c.Name
+		if a.createdAt.IsZero() {
+			a.createdAt = e.OccurredAt
+		}
+	case MemberAdded, MemberPermissionsChanged, MemberRemoved:
+		a.applyMembership(c)
 	case CheckoutStarted, PlanActivated:
 		a.applyCheckout(e)
 	}
-	p, ok := patchOf(e.Change)
-	if !ok {
-		a.applyMembership(e.Change)
-		return
+	if p, ok := patchOf(e.Change); ok {
+		if e.OccurredAt.After(a.lastFactAt) {
+			a.lastFactAt = e.OccurredAt
+		}
+		a.state.apply(p, e.OccurredAt)
+		a.holdStripeIDs(p)
 	}
-	if e.OccurredAt.After(a.lastFactAt) {
-		a.lastFactAt = e.OccurredAt
-	}
-	a.state.apply(p, e.OccurredAt)
 }
+
+// CreatedAt returns when the organization was created (its first
+// OrgCreated), or the zero time.
+func (a *Account) CreatedAt() time.Time { return a.createdAt }
 
 // Fold returns the account made of events, in any order.
 func Fold(orgID string, events []Event) *Account {

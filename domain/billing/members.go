@@ -15,8 +15,9 @@ const (
 	PermAudit   = "audit"   // read history
 )
 
-// AllPermissions lists every permission, in their canonical order.
-var AllPermissions = []string{PermAudit, PermBilling}
+// AllPermissions returns every permission, in their canonical order (a new
+// slice each time).
+func AllPermissions() []string { return []string{PermAudit, PermBilling} }
 
 // Member is a member of the organization as the ledger knows them.
 type Member struct {
@@ -35,7 +36,7 @@ func (m Member) Has(perm string) bool {
 func NormalizePermissions(perms []string) ([]string, error) {
 	out := []string{}
 	for _, p := range perms {
-		if !slices.Contains(AllPermissions, p) {
+		if !slices.Contains(AllPermissions(), p) {
 			return nil, fmt.Errorf("%w: %q", ErrInvalidPermission, p)
 		}
 		if !slices.Contains(out, p) {
@@ -78,8 +79,6 @@ func (a *Account) applyMembership(c Change) {
 		a.members = map[string]Member{}
 	}
 	switch e := c.(type) {
-	case OrgCreated:
-		a.name = e.Name
 	case MemberAdded:
 		a.members[e.UserID] = Member{UserID: e.UserID, Email: e.Email, Role: e.Role, Permissions: PermissionsOf(e.Role, e.Permissions)}
 	case MemberPermissionsChanged:
@@ -96,7 +95,7 @@ func (a *Account) applyMembership(c Change) {
 // owners hold every permission.
 func PermissionsOf(role string, perms []string) []string {
 	if role == RoleOwner {
-		return slices.Clone(AllPermissions)
+		return AllPermissions()
 	}
 	return slices.Clone(perms)
 }
@@ -111,7 +110,7 @@ func (a *Account) CreateOrg(name string, owner Member, at time.Time) ([]Event, e
 	}
 	return []Event{
 		{Change: OrgCreated{Name: name, OwnerUserID: owner.UserID}, OccurredAt: at},
-		{Change: MemberAdded{UserID: owner.UserID, Email: owner.Email, Role: RoleOwner, Permissions: slices.Clone(AllPermissions)}, OccurredAt: at},
+		{Change: MemberAdded{UserID: owner.UserID, Email: owner.Email, Role: RoleOwner, Permissions: AllPermissions()}, OccurredAt: at},
 	}, nil
 }
 
@@ -166,7 +165,7 @@ func (a *Account) SetPermissions(actor, userID string, perms []string, at time.T
 
 func (a *Account) setPermissions(m Member, perms []string, at time.Time) ([]Event, error) {
 	if m.Role == RoleOwner {
-		if !slices.Equal(perms, AllPermissions) {
+		if !slices.Equal(perms, AllPermissions()) {
 			return nil, ErrOwnerPermissions
 		}
 		return nil, nil

@@ -13,7 +13,7 @@ import (
 // another format is refused by [RestoreAccount] ([ErrSnapshotFormat]): the
 // caller folds the stream instead, and the next append writes the new
 // format.
-const snapshotFormat = 2
+const snapshotFormat = 3
 
 // ErrSnapshotFormat means a snapshot was written in another format.
 var ErrSnapshotFormat = errors.New("account snapshot of another format")
@@ -27,7 +27,9 @@ type snapshot struct {
 	LastAt       time.Time           `json:"lastAt"`
 	LastFactAt   time.Time           `json:"lastFactAt"`
 	State        state               `json:"state"`
+	StripeIDs    map[string]bool     `json:"stripeIds,omitempty"`
 	Name         string              `json:"name,omitempty"`
+	CreatedAt    time.Time           `json:"createdAt"`
 	Members      map[string]Member   `json:"members,omitempty"`
 	Checkouts    map[string]checkout `json:"checkouts,omitempty"`
 	LastCheckout Tier                `json:"lastCheckout,omitempty"`
@@ -43,7 +45,7 @@ func (a *Account) MarshalSnapshot() ([]byte, error) {
 // (adapters writing millions bring a faster one).
 func (a *Account) MarshalSnapshotWith(marshal func(any) ([]byte, error)) ([]byte, error) {
 	return marshal(snapshot{Format: snapshotFormat, OrgID: a.orgID, Version: a.version, LastAt: a.lastAt, LastFactAt: a.lastFactAt,
-		State: a.state, Name: a.name, Members: a.members, Checkouts: a.checkouts, LastCheckout: a.lastCheckout})
+		State: a.state, StripeIDs: a.stripeIDs, Name: a.name, CreatedAt: a.createdAt, Members: a.members, Checkouts: a.checkouts, LastCheckout: a.lastCheckout})
 }
 
 // RestoreAccount returns the account saved by [Account.MarshalSnapshot].
@@ -55,7 +57,7 @@ func RestoreAccount(data []byte) (*Account, error) {
 	if s.Format != snapshotFormat {
 		return nil, fmt.Errorf("restore account snapshot: %w (%d, want %d)", ErrSnapshotFormat, s.Format, snapshotFormat)
 	}
-	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, lastFactAt: s.LastFactAt, state: s.State, name: s.Name,
+	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, lastFactAt: s.LastFactAt, state: s.State, stripeIDs: s.StripeIDs, name: s.Name, createdAt: s.CreatedAt,
 		members: s.Members, checkouts: s.Checkouts, lastCheckout: s.LastCheckout}, nil
 }
 
@@ -64,6 +66,7 @@ func (a *Account) Clone() *Account {
 	c := *a
 	c.checkouts = maps.Clone(a.checkouts)
 	c.state.Subs = maps.Clone(a.state.Subs)
+	c.stripeIDs = maps.Clone(a.stripeIDs)
 	if a.members != nil {
 		c.members = make(map[string]Member, len(a.members))
 		for id, m := range a.members {

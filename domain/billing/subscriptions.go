@@ -115,21 +115,31 @@ func (a *Account) CustomerIDs() []string {
 	return out
 }
 
+// StripeIDs returns every Stripe customer and subscription id a fact
+// folded into the account named, sorted: the ids routed to the org.
+func (a *Account) StripeIDs() []string {
+	out := make([]string, 0, len(a.stripeIDs))
+	for id := range a.stripeIDs {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // KnowsStripeID reports whether a fact folded into the account named the
 // Stripe customer or subscription id.
-func (a *Account) KnowsStripeID(id string) bool {
-	if id == "" {
-		return false
+func (a *Account) KnowsStripeID(id string) bool { return a.stripeIDs[id] }
+
+// holdStripeIDs remembers the ids a fact names.
+func (a *Account) holdStripeIDs(p patch) {
+	if a.stripeIDs == nil {
+		a.stripeIDs = map[string]bool{}
 	}
-	if a.state.Customer.Value == id {
-		return true
-	}
-	for sid, sub := range a.state.Subs {
-		if sid == id || sub.Customer.Value == id {
-			return true
+	for _, id := range []*string{p.customer, p.subscription} {
+		if id != nil && *id != "" {
+			a.stripeIDs[*id] = true
 		}
 	}
-	return false
 }
 
 // knowsCustomer reports whether any fact named the customer.
