@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -191,7 +190,7 @@ func (s *Store) run(ctx context.Context, b *batch, returning int) ([]int64, erro
 		}
 		var pb pgconn.Batch
 		for _, st := range b.stmts {
-			name := statementName(st.sql)
+			name := s.statementName(st.sql)
 			if _, err := c.Conn().Prepare(ctx, name, st.sql); err != nil {
 				return err
 			}
@@ -219,16 +218,16 @@ func (s *Store) run(ctx context.Context, b *batch, returning int) ([]int64, erro
 	return positions, err
 }
 
-// statementNames are the prepared statements' names, by SQL.
-var statementNames sync.Map
-
-func statementName(sql string) string {
-	if name, ok := statementNames.Load(sql); ok {
+// statementName is the prepared statement's name for sql: the same on
+// every connection, so a connection prepares each statement once. Names
+// are remembered by the store.
+func (s *Store) statementName(sql string) string {
+	if name, ok := s.statements.Load(sql); ok {
 		return name.(string)
 	}
 	sum := sha256.Sum256([]byte(sql))
 	name := "safeclose_" + hex.EncodeToString(sum[:12])
-	statementNames.Store(sql, name)
+	s.statements.Store(sql, name)
 	return name
 }
 

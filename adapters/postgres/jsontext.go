@@ -7,9 +7,9 @@ import (
 	"github.com/uptrace/bun/schema"
 )
 
-// jsonText is JSON kept in a jsonb column, written as the text it is.
-// (bun re-encodes a json.RawMessage, checking it, for every row it writes;
-// Postgres parses jsonb input anyway and refuses what is not JSON.)
+// jsonText is JSON kept in a json or jsonb column, written as the text it
+// is. (bun re-encodes a json.RawMessage, checking it, for every row it
+// writes; Postgres checks json input anyway and refuses what is not JSON.)
 type jsonText []byte
 
 var _ schema.QueryAppender = jsonText(nil)

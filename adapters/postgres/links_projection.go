@@ -42,7 +42,7 @@ func (*LinksProjection) Table() string { return "stripe_links" }
 func (*LinksProjection) StreamColumn() string { return "org_id" }
 
 // linksShape: the first org to claim a Stripe id keeps it.
-var linksShape = shape{columns: []string{"stripe_id", "org_id"}, keys: []string{"stripe_id"}, keepFirst: true}
+var linksShape = newShape("stripe_links", []string{"stripe_id", "org_id"}, []string{"stripe_id"}, true)
 
 func (*LinksProjection) shape() shape { return linksShape }
 
@@ -71,7 +71,7 @@ func (*LinksProjection) rows(acc *billing.Account, _ time.Time) ([][]any, error)
 func (p *LinksProjection) stage(b *batch, a appended) error {
 	for _, id := range a.after.StripeIDs() {
 		if !a.prior.KnowsStripeID(id) {
-			b.add(linksShape.upsert(p.Table()), id, a.after.OrgID())
+			b.add(linksShape.live, id, a.after.OrgID())
 		}
 	}
 	return nil

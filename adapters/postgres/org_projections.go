@@ -18,7 +18,7 @@ func (OrgsProjection) Table() string { return "orgs" }
 // StreamColumn implements [Projection].
 func (OrgsProjection) StreamColumn() string { return "id" }
 
-var orgsShape = shape{columns: []string{"id", "name", "created_at"}, keys: []string{"id"}}
+var orgsShape = newShape("orgs", []string{"id", "name", "created_at"}, []string{"id"}, false)
 
 func (OrgsProjection) shape() shape { return orgsShape }
 
@@ -38,7 +38,7 @@ func (p OrgsProjection) stage(b *batch, a appended) error {
 	}
 	rows, _ := p.rows(a.after, time.Time{})
 	for _, r := range rows {
-		b.add(orgsShape.upsert(p.Table()), r...)
+		b.add(orgsShape.live, r...)
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func (MembershipsProjection) Table() string { return "memberships" }
 // StreamColumn implements [Projection].
 func (MembershipsProjection) StreamColumn() string { return "org_id" }
 
-var membershipsShape = shape{columns: []string{"org_id", "user_id", "role", "permissions"}, keys: []string{"org_id", "user_id"}}
+var membershipsShape = newShape("memberships", []string{"org_id", "user_id", "role", "permissions"}, []string{"org_id", "user_id"}, false)
 
 func (MembershipsProjection) shape() shape { return membershipsShape }
 
@@ -84,7 +84,7 @@ func (p MembershipsProjection) stage(b *batch, a appended) error {
 		if old, ok := a.prior.Member(m.UserID); ok && old.Role == m.Role && slices.Equal(old.Permissions, m.Permissions) {
 			continue
 		}
-		b.add(membershipsShape.upsert(p.Table()), membershipRow(a.after.OrgID(), m)...)
+		b.add(membershipsShape.live, membershipRow(a.after.OrgID(), m)...)
 	}
 	for _, m := range a.prior.Members() {
 		if _, ok := a.after.Member(m.UserID); !ok {

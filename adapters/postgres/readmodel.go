@@ -37,13 +37,23 @@ type Projection interface {
 	stage(b *batch, a appended) error
 }
 
-// shape is a read model table's columns and key.
+// shape is a read model table's columns and key. Shapes are built once,
+// by [newShape], and never changed.
 type shape struct {
 	columns []string
 	keys    []string // the primary key
 	// keepFirst: on a key held already, the row there stays (the first
 	// claim wins) rather than being updated.
 	keepFirst bool
+	// live is the upsert into the live table, built once: appends send it
+	// as a prepared statement.
+	live string
+}
+
+func newShape(table string, columns, keys []string, keepFirst bool) shape {
+	s := shape{columns: columns, keys: keys, keepFirst: keepFirst}
+	s.live = s.upsert(table)
+	return s
 }
 
 // upsert is the one statement that writes a row of the shape into table,

@@ -53,11 +53,8 @@ func (*StatusProjection) Table() string { return "billing_status" }
 // StreamColumn implements [Projection].
 func (*StatusProjection) StreamColumn() string { return "org_id" }
 
-var statusShape = shape{
-	columns: []string{"org_id", "plan_tier", "status", "current_period_end", "cancel_at_period_end",
-		"stripe_customer_id", "stripe_subscription_id", "ledger_version", "updated_at", "snapshot"},
-	keys: []string{"org_id"},
-}
+var statusShape = newShape("billing_status", []string{"org_id", "plan_tier", "status", "current_period_end", "cancel_at_period_end",
+	"stripe_customer_id", "stripe_subscription_id", "ledger_version", "updated_at", "snapshot"}, []string{"org_id"}, false)
 
 func (*StatusProjection) shape() shape { return statusShape }
 
@@ -81,7 +78,7 @@ func (p *StatusProjection) stage(b *batch, a appended) error {
 	if err != nil {
 		return err
 	}
-	b.add(statusShape.upsert(p.Table()), rows[0]...)
+	b.add(statusShape.live, rows[0]...)
 	return nil
 }
 

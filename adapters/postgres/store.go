@@ -35,6 +35,8 @@ type Store struct {
 	accounts *lru.Cache[string, *billing.Account]
 	// streams serializes this store's writers of one stream (striped).
 	streams [256]sync.Mutex
+	// statements are the prepared statements' names, by SQL.
+	statements sync.Map
 }
 
 var _ ports.EventStore = (*Store)(nil)
