@@ -10,7 +10,7 @@ help:
 	@echo "make run    the whole service on a local stack (Postgres under .data/, stripe-mock)"
 	@echo "make test   every test, against a real Postgres cluster and stripe-mock"
 	@echo "make bench  the benchmarks, with the bare-SQL baselines measured in the same run"
-	@echo "make lint   gofmt, go vet, staticcheck"
+	@echo "make lint   no binaries or build output tracked (scripts/check-tree.sh), gofmt, go vet, staticcheck"
 
 deps:
 	@scripts/stack.sh deps
@@ -28,6 +28,7 @@ bench: deps
 	@scripts/bench.sh
 
 lint:
+	@scripts/check-tree.sh
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...

@@ -3,6 +3,8 @@
 # each test package cloning fresh databases from a migrated template.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# First, before any cluster starts: nothing that must not be committed is tracked.
+scripts/check-tree.sh
 dir=.data/test
 cleanup() { scripts/stack.sh pg-stop "$dir/pg"; scripts/stack.sh mock-stop "$dir/mock"; }
 trap cleanup EXIT

@@ -1,4 +1,4 @@
-// Package httpapi is the HTTP adapter: the JSON API of CONTRACT.md on
+// Package httpapi is the HTTP adapter: the JSON API of docs/API.md on
 // gorilla/mux. Handlers decode, call the application, encode; errors are
 // mapped in one place ([writeError]).
 package httpapi

@@ -14,7 +14,7 @@ import (
 )
 
 // Config is the service's configuration, read from the environment
-// (CONTRACT.md, "Configuration").
+// (docs/API.md, "Configuration").
 type Config struct {
 	DatabaseURL         string `env:"DATABASE_URL"`
 	DatabaseReadURL     string `env:"DATABASE_READ_URL"`

@@ -1,5 +1,5 @@
 // Command safeclose-billing is the Safeclose Billing service and its
-// operator commands (CONTRACT.md, "Binary and commands"). This package only
+// operator commands (docs/API.md, "Commands"). This package only
 // wires: fx assembles the adapters, cobra parses the command line.
 package main
 
