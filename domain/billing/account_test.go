@@ -233,6 +233,10 @@ func TestCommands(t *testing.T) {
 			func(a *Account) (Event, error) {
 				return a.StartCheckout(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_9"}, at(21))
 			}, nil, ErrSubscriptionExists},
+		{"checkout while paused is refused", append(live, ev(refreshed(StatusPaused, TierPro, 100, false), 20)),
+			func(a *Account) (Event, error) {
+				return a.StartCheckout(CheckoutStarted{Tier: TierEnterprise, CheckoutSessionID: "cs_9"}, at(21))
+			}, nil, ErrSubscriptionExists},
 		{"checkout after cancellation starts", append(live, ev(canceled(100), 20)),
 			func(a *Account) (Event, error) {
 				return a.StartCheckout(CheckoutStarted{Tier: TierStarter, CheckoutSessionID: "cs_9"}, at(21))

@@ -35,10 +35,11 @@ func ParseStatus(s string) (Status, error) {
 }
 
 // Live reports whether a subscription in this status may still charge the
-// organization, so that a second checkout would make it pay twice.
+// organization, so that a second checkout would make it pay twice. A
+// paused subscription is live: it resumes.
 func (s Status) Live() bool {
 	switch s {
-	case StatusActive, StatusTrialing, StatusPastDue, StatusUnpaid, StatusIncomplete:
+	case StatusActive, StatusTrialing, StatusPastDue, StatusUnpaid, StatusIncomplete, StatusPaused:
 		return true
 	}
 	return false
