@@ -41,11 +41,11 @@ func WebhookRoutes(log *zap.Logger, parser WebhookParser, app *application.Servi
 			defer cancel()
 			ev, err := parser.Parse(ctx, payload, req.Header.Get("Stripe-Signature"))
 			switch {
-			case errors.Is(err, application.ErrBadSignature):
+			case errors.Is(err, ports.ErrBadSignature):
 				log.Info("webhook refused: bad signature", zap.String("requestId", RequestID(req.Context())), zap.Error(err))
 				writeError(w, req, log, errorf(http.StatusBadRequest, "invalid_signature", "The Stripe-Signature header does not verify."))
 				return
-			case errors.Is(err, application.ErrMalformedEvent):
+			case errors.Is(err, ports.ErrMalformedEvent):
 				writeError(w, req, log, errorf(http.StatusBadRequest, "invalid_request", "The payload is not a Stripe event we can read."))
 				return
 			case errors.Is(err, ports.ErrProviderUnavailable):
