@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -52,31 +52,9 @@ func (a *API) Routes(r *mux.Router) {
 	authed.HandleFunc("/billing/events", a.events).Methods(http.MethodGet)
 }
 
-// fail answers an application error in the contract's shape.
+// fail answers err in the contract's shape (see [httperr.Write]).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var in *application.InputError
-	switch {
-	case errors.As(err, &in):
-		err = errorf(http.StatusBadRequest, "invalid_request", "Field %q %s.", in.Field, in.Message)
-	case errors.Is(err, application.ErrUnauthenticated):
-		err = errorf(http.StatusUnauthorized, "unauthenticated", "Log in first.")
-	case errors.Is(err, application.ErrInvalidCredentials):
-		err = errorf(http.StatusUnauthorized, "invalid_credentials", "The email or password is wrong.")
-	case errors.Is(err, application.ErrForbidden):
-		err = errorf(http.StatusForbidden, "forbidden", "You may not do this in this organization.")
-	case errors.Is(err, application.ErrRateLimited):
-		err = errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts; wait a minute.")
-	case errors.Is(err, billing.ErrSubscriptionExists):
-		err = errorf(http.StatusConflict, "subscription_exists", "This organization already has a subscription; manage it in the Customer Portal.")
-	case errors.Is(err, billing.ErrNoCustomer):
-		err = errorf(http.StatusConflict, "no_customer", "This organization has no Stripe customer yet; complete a checkout first.")
-	case errors.Is(err, ports.ErrProviderUnavailable):
-		a.Log.Warn("stripe call failed", zap.String("requestId", RequestID(r.Context())), zap.Error(err))
-		err = errorf(http.StatusBadGateway, "stripe_unavailable", "Stripe could not be reached; try again.")
-	case errors.Is(err, ports.ErrNotFound):
-		err = errorf(http.StatusNotFound, "not_found", "No such member.")
-	}
-	writeError(w, r, a.Log, err)
+	httperr.Write(w, r, a.Log, err)
 }
 
 // token reads the session token: Authorization: Bearer, else the cookie.
@@ -113,7 +91,7 @@ func (a *API) sameOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	_ = cop.AddTrustedOrigin(a.BaseURL)
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, a.Log, errorf(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
+		httperr.Write(w, r, a.Log, httperr.New(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
 	}))
 	guarded := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +103,7 @@ func (a *API) sameOrigin(next http.Handler) http.Handler {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
 			if o := r.Header.Get("Origin"); o != "" && !sameOriginURL(o, a.BaseURL) {
-				writeError(w, r, a.Log, errorf(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
+				httperr.Write(w, r, a.Log, httperr.New(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
 				return
 			}
 		}
@@ -140,7 +118,7 @@ func sameOriginURL(a, b string) bool {
 }
 
 func (a *API) actor(r *http.Request) application.Actor {
-	return application.Actor{UserID: currentUser(r.Context()).ID, RequestID: RequestID(r.Context())}
+	return application.Actor{UserID: currentUser(r.Context()).ID, RequestID: httperr.RequestID(r.Context())}
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +259,7 @@ func (a *API) setPermissions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Permissions == nil {
-		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Field %q is required.", "permissions"))
+		a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Field %q is required.", "permissions"))
 		return
 	}
 	v := mux.Vars(r)
@@ -316,7 +294,7 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := billing.ParsePaidTier(in.PlanTier); err != nil {
-		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Field %q must be STARTER, PRO or ENTERPRISE.", "planTier"))
+		a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Field %q must be STARTER, PRO or ENTERPRISE.", "planTier"))
 		return
 	}
 	u, err := a.App.StartCheckout(r.Context(), a.actor(r), in.OrgID, in.PlanTier)
@@ -378,7 +356,7 @@ func toStatus(s ports.BillingStatus) statusJSON {
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	org := r.URL.Query().Get("orgId")
 	if org == "" {
-		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
+		a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
 		return
 	}
 	q := r.URL.Query()
@@ -390,7 +368,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	for i, name := range []string{"asOf", "knownAt"} {
 		if v := q.Get(name); v != "" {
 			if bounds[i], err = time.Parse(time.RFC3339Nano, v); err != nil {
-				a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
+				a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
 				return
 			}
 		}

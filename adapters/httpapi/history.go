@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/ports"
 )
@@ -53,13 +54,13 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	hq := ports.HistoryQuery{OrgID: q.Get("orgId"), Limit: application.DefaultPageSize}
 	if hq.OrgID == "" {
-		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
+		a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
 		return
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > application.MaxPageSize {
-			a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q must be 1 to %d.", "limit", application.MaxPageSize))
+			a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q must be 1 to %d.", "limit", application.MaxPageSize))
 			return
 		}
 		hq.Limit = n
@@ -67,7 +68,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("after"); v != "" {
 		n, err := application.DecodeCursor(v)
 		if err != nil {
-			a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q is not a cursor from this API.", "after"))
+			a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q is not a cursor from this API.", "after"))
 			return
 		}
 		hq.AfterVersion = n
@@ -83,7 +84,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
+				a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
 				return
 			}
 			*dst = t

@@ -6,7 +6,6 @@ package web
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -18,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -109,17 +109,13 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	org := mux.Vars(r)["orgId"]
 	ctx := r.Context()
 	m, err := p.App.Authorize(ctx, u.ID, org)
-	if errors.Is(err, application.ErrForbidden) {
-		p.render(w, http.StatusForbidden, "denied.html", map[string]any{"Title": "No access", "Email": u.Email})
-		return
-	}
 	if err != nil {
-		p.fail(w, err)
+		p.fail(w, r, u.Email, err)
 		return
 	}
 	st, err := p.App.Status(ctx, u.ID, org)
 	if err != nil {
-		p.fail(w, err)
+		p.fail(w, r, u.Email, err)
 		return
 	}
 	has := func(perm string) bool { return m.Role == billing.RoleOwner || slices.Contains(m.Permissions, perm) }
@@ -138,16 +134,23 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.CanReadHistory {
 		if err := p.history(ctx, u.ID, org, r.URL.Query().Get("after"), &v); err != nil {
-			p.fail(w, err)
+			p.fail(w, r, u.Email, err)
 			return
 		}
 	}
 	p.render(w, http.StatusOK, "billing.html", v)
 }
 
-func (p *Pages) fail(w http.ResponseWriter, err error) {
-	p.Log.Error("billing page", zap.Error(err))
-	http.Error(w, "Something went wrong on our side; try again.", http.StatusInternalServerError)
+// fail answers err with a page for the user with email: its status and
+// message are the API's for the same error ([httperr.Answer], which logs a
+// 5xx once); a 403 (a foreign or unknown org) is the no-access page.
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, email string, err error) {
+	a := httperr.Answer(p.Log, r, err)
+	if a.Status == http.StatusForbidden {
+		p.render(w, a.Status, "denied.html", map[string]any{"Title": "No access", "Email": email})
+		return
+	}
+	p.render(w, a.Status, "error.html", map[string]any{"Title": http.StatusText(a.Status), "Email": email, "Message": a.Message})
 }
 
 // history renders one page of the ledger, newest first within the page
