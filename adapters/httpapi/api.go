@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -32,10 +31,10 @@ func currentUser(ctx context.Context) ports.User {
 	return u
 }
 
-// Routes adds the API's routes.
+// Routes adds the API's routes. They are called with the session cookie,
+// so they belong in [Deps.Routes], behind the same-origin check.
 func (a *API) Routes(r *mux.Router) {
 	api := r.PathPrefix("/api").Subrouter()
-	api.Use(a.sameOrigin)
 	api.HandleFunc("/auth/login", a.login).Methods(http.MethodPost)
 	authed := api.NewRoute().Subrouter()
 	authed.Use(a.authenticate)
@@ -80,41 +79,6 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 	})
-}
-
-// sameOrigin refuses state-changing requests from another origin than the
-// app's own: a browser always sends Origin on them, so a cross-site form
-// or script cannot ride the session cookie. Requests without Origin
-// (curl, scripts with a bearer token) pass. The webhook is exempt: Stripe
-// signs it instead.
-func (a *API) sameOrigin(next http.Handler) http.Handler {
-	cop := http.NewCrossOriginProtection()
-	_ = cop.AddTrustedOrigin(a.BaseURL)
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httperr.Write(w, r, a.Log, httperr.New(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
-	}))
-	guarded := cop.Handler(next)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/billing/webhook" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-		default:
-			if o := r.Header.Get("Origin"); o != "" && !sameOriginURL(o, a.BaseURL) {
-				httperr.Write(w, r, a.Log, httperr.New(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
-				return
-			}
-		}
-		guarded.ServeHTTP(w, r)
-	})
-}
-
-func sameOriginURL(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
 }
 
 func (a *API) actor(r *http.Request) application.Actor {

@@ -33,8 +33,18 @@ type Deps struct {
 	DB  Pinger
 	// Metrics, when set, are served at /metrics and time every request.
 	Metrics *metrics.Metrics
-	// Routes add further routes (webhook, billing, identity) to the router.
+	// BaseURL is the app's public origin: a state-changing request from
+	// another origin to one of Routes is refused (see [sameOrigin]).
+	BaseURL string
+	// Routes add the routes that browsers and API clients call, with the
+	// session cookie or a bearer token (the JSON API, the pages): every
+	// one is behind the same-origin check.
 	Routes []func(r *mux.Router)
+	// SignedRoutes add the routes whose caller proves itself by a
+	// signature over the body rather than by a session (Stripe's
+	// webhook): no cookie rides them, so no same-origin check stands
+	// before them.
+	SignedRoutes []func(r *mux.Router)
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (see [ClientAddress]); none by default.
 	TrustedProxies []netip.Prefix
@@ -72,8 +82,13 @@ func NewRouter(d Deps) *Handler {
 		r.Use(timed(d.Metrics, d.Log))
 	}
 	OpenAPIRoutes(r)
-	for _, add := range d.Routes {
+	for _, add := range d.SignedRoutes {
 		add(r)
+	}
+	guarded := r.NewRoute().Subrouter()
+	guarded.Use(sameOrigin(d.BaseURL, d.Log))
+	for _, add := range d.Routes {
+		add(guarded)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		httperr.Write(w, req, d.Log, httperr.New(http.StatusNotFound, "not_found", "No such route."))

@@ -28,8 +28,9 @@ type WebhookParser interface {
 	Parse(ctx context.Context, payload []byte, signature string) (application.StripeEvent, error)
 }
 
-// WebhookRoutes adds POST /api/billing/webhook. It needs no session: the
-// Stripe signature is checked before anything in the body is used.
+// WebhookRoutes adds POST /api/billing/webhook, for [Deps.SignedRoutes]:
+// it needs no session, since the Stripe signature is checked before
+// anything in the body is used.
 func WebhookRoutes(log *zap.Logger, parser WebhookParser, app *application.Service, m *metrics.Metrics, clock ports.Clock) func(*mux.Router) {
 	return func(r *mux.Router) {
 		r.Handle("/api/billing/webhook", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
