@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -118,10 +117,10 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, u.Email, err)
 		return
 	}
-	has := func(perm string) bool { return m.Role == billing.RoleOwner || slices.Contains(m.Permissions, perm) }
+	member := billing.Member{UserID: m.UserID, Email: m.Email, Role: m.Role, Permissions: m.Permissions}
 	v := billingView{Title: "Billing · " + m.OrgName, Email: u.Email, OrgID: org, OrgName: m.OrgName, Status: st,
-		StatusLabel: statusLabel(st.Status), CanBill: has(billing.PermBilling),
-		CanReadHistory: has(billing.PermBilling) || has(billing.PermAudit),
+		StatusLabel: statusLabel(st.Status), CanBill: member.Has(billing.PermBilling),
+		CanReadHistory: member.Has(billing.PermBilling) || member.Has(billing.PermAudit),
 		HasCustomer:    st.StripeCustomerID != "", Live: billing.Status(st.Status).Live(), PastDue: st.Status == string(billing.StatusPastDue),
 		Confirming: r.URL.Query().Get("checkout") == "success" && !billing.Status(st.Status).Live(),
 		Canceled:   r.URL.Query().Get("checkout") == "canceled"}
