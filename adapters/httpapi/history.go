@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"encoding/csv"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,42 +11,6 @@ import (
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/ports"
 )
-
-// EventJSON is a ledger event as the history API and export show it: a
-// stable public format (ARCHITECTURE.md, "Ledger format").
-type EventJSON struct {
-	Position      int64           `json:"position"`
-	Version       int64           `json:"version"`
-	Type          string          `json:"type"`
-	OccurredAt    string          `json:"occurredAt"`
-	RecordedAt    string          `json:"recordedAt"`
-	StripeEventID *string         `json:"stripeEventId"`
-	Actor         string          `json:"actor"`
-	Data          json.RawMessage `json:"data"`
-	Hash          string          `json:"hash"`
-}
-
-// ToEventJSON renders a stored event.
-func ToEventJSON(e ports.StoredEvent) EventJSON {
-	out := EventJSON{Position: e.Position, Version: e.Version, Type: e.Type,
-		OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano), RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano),
-		Actor: e.Metadata.Actor, Data: e.Data, Hash: hex.EncodeToString(e.Hash)}
-	if e.Metadata.StripeEventID != "" {
-		id := e.Metadata.StripeEventID
-		out.StripeEventID = &id
-	}
-	return out
-}
-
-// CSVHeader is the header row of the CSV history.
-var CSVHeader = []string{"position", "version", "type", "occurredAt", "recordedAt", "stripeEventId", "actor", "hash", "data"}
-
-// CSVRecord renders a stored event as a CSV row.
-func CSVRecord(e ports.StoredEvent) []string {
-	j := ToEventJSON(e)
-	return []string{strconv.FormatInt(j.Position, 10), strconv.FormatInt(j.Version, 10), j.Type, j.OccurredAt, j.RecordedAt,
-		e.Metadata.StripeEventID, j.Actor, j.Hash, string(j.Data)}
-}
 
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -102,16 +64,16 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Next-Cursor", page.NextCursor)
 		}
 		cw := csv.NewWriter(w)
-		_ = cw.Write(CSVHeader)
+		_ = cw.Write(application.LedgerCSVHeader())
 		for _, e := range page.Events {
-			_ = cw.Write(CSVRecord(e))
+			_ = cw.Write(application.RecordOf(e).CSV())
 		}
 		cw.Flush()
 		return
 	}
-	out := make([]EventJSON, len(page.Events))
+	out := make([]application.LedgerRecord, len(page.Events))
 	for i, e := range page.Events {
-		out[i] = ToEventJSON(e)
+		out[i] = application.RecordOf(e)
 	}
 	var next *string
 	if page.NextCursor != "" {
