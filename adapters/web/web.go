@@ -93,10 +93,13 @@ type billingView struct {
 	NextCursor                   string
 }
 
-var plans = []planView{
-	{Tier: "STARTER", Name: "Starter", Price: "For small teams"},
-	{Tier: "PRO", Name: "Pro", Price: "For growing organizations"},
-	{Tier: "ENTERPRISE", Name: "Enterprise", Price: "For the whole company"},
+// plans returns the paid plans the page offers, cheapest first.
+func plans() []planView {
+	return []planView{
+		{Tier: "STARTER", Name: "Starter", Price: "For small teams"},
+		{Tier: "PRO", Name: "Pro", Price: "For growing organizations"},
+		{Tier: "ENTERPRISE", Name: "Enterprise", Price: "For the whole company"},
+	}
 }
 
 func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +130,7 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	if !st.CurrentPeriodEnd.IsZero() {
 		v.PeriodEnd = st.CurrentPeriodEnd.UTC().Format("2 January 2006")
 	}
-	for _, pl := range plans {
+	for _, pl := range plans() {
 		pl.Current = pl.Tier == st.PlanTier
 		v.Plans = append(v.Plans, pl)
 	}
@@ -179,17 +182,40 @@ func (p *Pages) history(ctx context.Context, userID, org, after string, v *billi
 	return nil
 }
 
-var eventNames = map[string]string{
-	billing.TypeOrgCreated: "Organization created", billing.TypeMemberAdded: "Member added",
-	billing.TypeMemberPermissionsChanged: "Permissions changed", billing.TypeMemberRemoved: "Member removed",
-	billing.TypeCheckoutStarted: "Checkout started", billing.TypePortalOpened: "Customer Portal opened",
-	billing.TypePlanActivated: "Plan activated", billing.TypeSubscriptionRefreshed: "Subscription updated",
-	billing.TypeSubscriptionCanceled: "Subscription canceled", billing.TypePaymentSucceeded: "Invoice paid",
-	billing.TypePaymentFailed: "Payment failed", billing.TypeSubscriptionSynced: "Synced from Stripe",
+// eventName names an event type for people; "" for a type it does not
+// know.
+func eventName(eventType string) string {
+	switch eventType {
+	case billing.TypeOrgCreated:
+		return "Organization created"
+	case billing.TypeMemberAdded:
+		return "Member added"
+	case billing.TypeMemberPermissionsChanged:
+		return "Permissions changed"
+	case billing.TypeMemberRemoved:
+		return "Member removed"
+	case billing.TypeCheckoutStarted:
+		return "Checkout started"
+	case billing.TypePortalOpened:
+		return "Customer Portal opened"
+	case billing.TypePlanActivated:
+		return "Plan activated"
+	case billing.TypeSubscriptionRefreshed:
+		return "Subscription updated"
+	case billing.TypeSubscriptionCanceled:
+		return "Subscription canceled"
+	case billing.TypePaymentSucceeded:
+		return "Invoice paid"
+	case billing.TypePaymentFailed:
+		return "Payment failed"
+	case billing.TypeSubscriptionSynced:
+		return "Synced from Stripe"
+	}
+	return ""
 }
 
 func row(e ports.StoredEvent, emails map[string]string) historyRow {
-	r := historyRow{When: e.OccurredAt.UTC().Format("2 Jan 2006 15:04"), Event: eventNames[e.Type], Actor: actorLabel(e.Metadata.Actor, emails)}
+	r := historyRow{When: e.OccurredAt.UTC().Format("2 Jan 2006 15:04"), Event: eventName(e.Type), Actor: actorLabel(e.Metadata.Actor, emails)}
 	if r.Event == "" {
 		r.Event = e.Type
 	}
@@ -267,13 +293,20 @@ func actorLabel(actor string, emails map[string]string) string {
 	return actor
 }
 
-var zeroDecimal = map[string]bool{"bif": true, "clp": true, "djf": true, "gnf": true, "jpy": true, "kmf": true, "krw": true,
-	"mga": true, "pyg": true, "rwf": true, "ugx": true, "vnd": true, "vuv": true, "xaf": true, "xof": true, "xpf": true}
+// zeroDecimal reports whether Stripe counts the currency (lower case) in
+// whole units rather than hundredths.
+func zeroDecimal(currency string) bool {
+	switch currency {
+	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
+		return true
+	}
+	return false
+}
 
 // money formats minor units: 4900 usd → "49.00 USD".
 func money(amount int64, currency string) string {
 	cur := strings.ToUpper(currency)
-	if zeroDecimal[strings.ToLower(currency)] {
+	if zeroDecimal(strings.ToLower(currency)) {
 		return fmt.Sprintf("%d %s", amount, cur)
 	}
 	sign := ""
