@@ -96,6 +96,9 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 	if env.ID == "" || env.Type == "" || env.Created <= 0 || env.Object != "event" || len(env.Data.Object) == 0 {
 		return application.StripeEvent{}, fmt.Errorf("%w: not an event (id, type, created and data.object are required)", ports.ErrMalformedEvent)
 	}
+	if !writable(env.Created) {
+		return application.StripeEvent{}, fmt.Errorf("%w: created is past the year 9999", ports.ErrMalformedEvent)
+	}
 	ev := application.StripeEvent{ID: env.ID, Type: env.Type, APIVersion: env.APIVersion,
 		Created: time.Unix(env.Created, 0).UTC(), Payload: payload}
 	if !handled(env.Type) {
@@ -134,6 +137,14 @@ func handled(eventType string) bool {
 		return true
 	}
 	return false
+}
+
+// writable reports whether a Unix time falls in the years 0 to 9999,
+// the times the ledger's JSON (RFC 3339) can hold: a fact carrying
+// another could never be recorded, and would be delivered again for ever.
+func writable(unix int64) bool {
+	y := time.Unix(unix, 0).UTC().Year()
+	return y >= 0 && y <= 9999
 }
 
 // signedAt reads the t= timestamp of a Stripe-Signature header.
@@ -216,6 +227,9 @@ func (w *Webhooks) fact(eventType string, obj json.RawMessage) (*application.Str
 		}
 		if s.ID == "" || s.Customer == nil || s.Customer.ID == "" || s.Status == "" {
 			return nil, fmt.Errorf("%w: subscription without id, customer or status", ports.ErrMalformedEvent)
+		}
+		if !writable(s.CurrentPeriodEnd) {
+			return nil, fmt.Errorf("%w: subscription's current_period_end is outside the years 0 to 9999", ports.ErrMalformedEvent)
 		}
 		sub := w.client.subscription(&s)
 		f := &application.StripeFact{OrgHint: s.Metadata["orgId"], CustomerID: sub.CustomerID, SubscriptionID: sub.ID}
