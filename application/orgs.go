@@ -42,20 +42,26 @@ func (s *Service) Authorize(ctx context.Context, userID, orgID string, need ...s
 		return ports.Membership{}, err
 	}
 	for _, p := range need {
-		if m.Role != billing.RoleOwner && !slices.Contains(m.Permissions, p) {
+		if !member(m).Has(p) {
 			return ports.Membership{}, ErrForbidden
 		}
 	}
 	return m, nil
 }
 
-// AuthorizeAny is Authorize for a caller who needs one of the permissions.
+// member is m as the domain's permission rule reads it.
+func member(m ports.Membership) billing.Member {
+	return billing.Member{UserID: m.UserID, Email: m.Email, Role: m.Role, Permissions: m.Permissions}
+}
+
+// AuthorizeAny is Authorize for a caller who needs one of the
+// permissions in anyOf (none: no caller passes).
 func (s *Service) AuthorizeAny(ctx context.Context, userID, orgID string, anyOf ...string) (ports.Membership, error) {
 	m, err := s.Authorize(ctx, userID, orgID)
 	if err != nil {
 		return m, err
 	}
-	if m.Role == billing.RoleOwner || slices.ContainsFunc(anyOf, func(p string) bool { return slices.Contains(m.Permissions, p) }) {
+	if slices.ContainsFunc(anyOf, member(m).Has) {
 		return m, nil
 	}
 	return ports.Membership{}, ErrForbidden

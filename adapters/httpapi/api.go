@@ -2,15 +2,14 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -32,10 +31,10 @@ func currentUser(ctx context.Context) ports.User {
 	return u
 }
 
-// Routes adds the API's routes.
+// Routes adds the API's routes. They are called with the session cookie,
+// so they belong in [Deps.Routes], behind the same-origin check.
 func (a *API) Routes(r *mux.Router) {
 	api := r.PathPrefix("/api").Subrouter()
-	api.Use(a.sameOrigin)
 	api.HandleFunc("/auth/login", a.login).Methods(http.MethodPost)
 	authed := api.NewRoute().Subrouter()
 	authed.Use(a.authenticate)
@@ -52,31 +51,9 @@ func (a *API) Routes(r *mux.Router) {
 	authed.HandleFunc("/billing/events", a.events).Methods(http.MethodGet)
 }
 
-// fail answers an application error in the contract's shape.
+// fail answers err in the contract's shape (see [httperr.Write]).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var in *application.InputError
-	switch {
-	case errors.As(err, &in):
-		err = errorf(http.StatusBadRequest, "invalid_request", "Field %q %s.", in.Field, in.Message)
-	case errors.Is(err, application.ErrUnauthenticated):
-		err = errorf(http.StatusUnauthorized, "unauthenticated", "Log in first.")
-	case errors.Is(err, application.ErrInvalidCredentials):
-		err = errorf(http.StatusUnauthorized, "invalid_credentials", "The email or password is wrong.")
-	case errors.Is(err, application.ErrForbidden):
-		err = errorf(http.StatusForbidden, "forbidden", "You may not do this in this organization.")
-	case errors.Is(err, application.ErrRateLimited):
-		err = errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts; wait a minute.")
-	case errors.Is(err, billing.ErrSubscriptionExists):
-		err = errorf(http.StatusConflict, "subscription_exists", "This organization already has a subscription; manage it in the Customer Portal.")
-	case errors.Is(err, billing.ErrNoCustomer):
-		err = errorf(http.StatusConflict, "no_customer", "This organization has no Stripe customer yet; complete a checkout first.")
-	case errors.Is(err, ports.ErrProviderUnavailable):
-		a.Log.Warn("stripe call failed", zap.String("requestId", RequestID(r.Context())), zap.Error(err))
-		err = errorf(http.StatusBadGateway, "stripe_unavailable", "Stripe could not be reached; try again.")
-	case errors.Is(err, ports.ErrNotFound):
-		err = errorf(http.StatusNotFound, "not_found", "No such member.")
-	}
-	writeError(w, r, a.Log, err)
+	httperr.Write(w, r, a.Log, err)
 }
 
 // token reads the session token: Authorization: Bearer, else the cookie.
@@ -104,43 +81,8 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// sameOrigin refuses state-changing requests from another origin than the
-// app's own: a browser always sends Origin on them, so a cross-site form
-// or script cannot ride the session cookie. Requests without Origin
-// (curl, scripts with a bearer token) pass. The webhook is exempt: Stripe
-// signs it instead.
-func (a *API) sameOrigin(next http.Handler) http.Handler {
-	cop := http.NewCrossOriginProtection()
-	_ = cop.AddTrustedOrigin(a.BaseURL)
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, a.Log, errorf(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
-	}))
-	guarded := cop.Handler(next)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/billing/webhook" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-		default:
-			if o := r.Header.Get("Origin"); o != "" && !sameOriginURL(o, a.BaseURL) {
-				writeError(w, r, a.Log, errorf(http.StatusForbidden, "forbidden", "Cross-origin requests are refused."))
-				return
-			}
-		}
-		guarded.ServeHTTP(w, r)
-	})
-}
-
-func sameOriginURL(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
-}
-
 func (a *API) actor(r *http.Request) application.Actor {
-	return application.Actor{UserID: currentUser(r.Context()).ID, RequestID: RequestID(r.Context())}
+	return application.Actor{UserID: currentUser(r.Context()).ID, RequestID: httperr.RequestID(r.Context())}
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +223,7 @@ func (a *API) setPermissions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Permissions == nil {
-		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Field %q is required.", "permissions"))
+		a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Field %q is required.", "permissions"))
 		return
 	}
 	v := mux.Vars(r)
@@ -316,7 +258,7 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := billing.ParsePaidTier(in.PlanTier); err != nil {
-		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Field %q must be STARTER, PRO or ENTERPRISE.", "planTier"))
+		a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Field %q must be STARTER, PRO or ENTERPRISE.", "planTier"))
 		return
 	}
 	u, err := a.App.StartCheckout(r.Context(), a.actor(r), in.OrgID, in.PlanTier)
@@ -378,7 +320,7 @@ func toStatus(s ports.BillingStatus) statusJSON {
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	org := r.URL.Query().Get("orgId")
 	if org == "" {
-		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
+		a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
 		return
 	}
 	q := r.URL.Query()
@@ -390,7 +332,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	for i, name := range []string{"asOf", "knownAt"} {
 		if v := q.Get(name); v != "" {
 			if bounds[i], err = time.Parse(time.RFC3339Nano, v); err != nil {
-				a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
+				a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
 				return
 			}
 		}

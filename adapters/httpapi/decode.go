@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 )
 
 // decode reads a JSON request body into v: JSON only (415), at most
@@ -14,7 +16,7 @@ import (
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
+		return httperr.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
@@ -25,7 +27,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		if err != nil {
 			return decodeError(err)
 		}
-		return errorf(http.StatusBadRequest, "invalid_json", "The body must hold one JSON object.")
+		return httperr.New(http.StatusBadRequest, "invalid_json", "The body must hold one JSON object.")
 	}
 	return nil
 }
@@ -38,18 +40,18 @@ func decodeError(err error) error {
 	)
 	switch {
 	case errors.As(err, &tooBig):
-		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than 1 MiB.")
+		return err // answered 413 by httperr.Of
 	case errors.As(err, &typeErr):
 		if typeErr.Field == "" {
-			return errorf(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
+			return httperr.New(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
 		}
-		return errorf(http.StatusBadRequest, "invalid_request", "Field %q has the wrong type.", typeErr.Field)
+		return httperr.New(http.StatusBadRequest, "invalid_request", "Field %q has the wrong type.", typeErr.Field)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errorf(http.StatusBadRequest, "invalid_request", "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return httperr.New(http.StatusBadRequest, "invalid_request", "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return errorf(http.StatusBadRequest, "invalid_json", "The body is not valid JSON.")
+		return httperr.New(http.StatusBadRequest, "invalid_json", "The body is not valid JSON.")
 	}
-	return errorf(http.StatusBadRequest, "invalid_json", "The body is not valid JSON: %s.", sanitize(err))
+	return httperr.New(http.StatusBadRequest, "invalid_json", "The body is not valid JSON: %s.", sanitize(err))
 }
 
 func sanitize(err error) string {
@@ -60,11 +62,21 @@ func sanitize(err error) string {
 	return strings.TrimPrefix(s, "json: ")
 }
 
+// bodyError is the answer to a body that could not be read: too large
+// (413, see [httperr.Of]) or cut short.
+func bodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return err
+	}
+	return httperr.New(http.StatusBadRequest, "invalid_request", "The request body could not be read.")
+}
+
 // required names the first empty required field.
 func required(fields ...[2]string) error {
 	for _, f := range fields {
 		if strings.TrimSpace(f[1]) == "" {
-			return errorf(http.StatusBadRequest, "invalid_request", "Field %q is required.", f[0])
+			return httperr.New(http.StatusBadRequest, "invalid_request", "Field %q is required.", f[0])
 		}
 	}
 	return nil

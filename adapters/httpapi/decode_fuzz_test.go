@@ -1,11 +1,12 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 )
 
 // FuzzDecode: whatever the body, the decoder answers a value or a 4xx in
@@ -25,12 +26,12 @@ func FuzzDecode(f *testing.F) {
 		if err == nil {
 			return
 		}
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.status < 400 || ae.status > 499 || ae.code == "" {
-			t.Fatalf("decode error %v is not a 4xx apiError", err)
+		a := httperr.Of(err)
+		if a.Status < 400 || a.Status > 499 {
+			t.Fatalf("decode error %v is answered %d, not a 4xx", err, a.Status)
 		}
-		if ae.code != "invalid_json" && ae.code != "invalid_request" && ae.code != "body_too_large" {
-			t.Fatalf("code %q", ae.code)
+		if a.Code != "invalid_json" && a.Code != "invalid_request" && a.Code != "body_too_large" {
+			t.Fatalf("code %q", a.Code)
 		}
 	})
 }

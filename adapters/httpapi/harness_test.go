@@ -119,11 +119,13 @@ func (h *harness) build() {
 	hooks := stripe.NewWebhooks(secret, client, time.Now)
 	hooks.OnRefetch = func(v, typ string) { m.WebhookRefetch.WithLabelValues(v, typ).Inc() }
 	hooks.Seen = inbox.Seen
-	h.handler = httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, TrustedProxies: opt.trustedProxies, Routes: []func(*mux.Router){
-		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
-		(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: opt.baseURL}).Routes,
-		(&web.Pages{Log: log, Identity: identity, App: svc, CookieName: "sc_test"}).Routes,
-	}})
+	h.handler = httpapi.NewRouter(httpapi.Deps{Log: log, DB: db.DB, Metrics: m, TrustedProxies: opt.trustedProxies, BaseURL: opt.baseURL,
+		Routes: []func(*mux.Router){
+			(&httpapi.API{Log: log, Identity: identity, App: svc, CookieName: "sc_test", BaseURL: opt.baseURL}).Routes,
+			(&web.Pages{Log: log, Identity: identity, App: svc, CookieName: "sc_test"}).Routes,
+		},
+		SignedRoutes: []func(*mux.Router){httpapi.WebhookRoutes(log, hooks, svc, m, clock)},
+	})
 	h.store, h.status, h.svc, h.metrics, h.identity = store, status, svc, m, identity
 }
 

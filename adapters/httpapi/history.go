@@ -2,64 +2,27 @@ package httpapi
 
 import (
 	"encoding/csv"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/ports"
 )
-
-// EventJSON is a ledger event as the history API and export show it: a
-// stable public format (ARCHITECTURE.md, "Ledger format").
-type EventJSON struct {
-	Position      int64           `json:"position"`
-	Version       int64           `json:"version"`
-	Type          string          `json:"type"`
-	OccurredAt    string          `json:"occurredAt"`
-	RecordedAt    string          `json:"recordedAt"`
-	StripeEventID *string         `json:"stripeEventId"`
-	Actor         string          `json:"actor"`
-	Data          json.RawMessage `json:"data"`
-	Hash          string          `json:"hash"`
-}
-
-// ToEventJSON renders a stored event.
-func ToEventJSON(e ports.StoredEvent) EventJSON {
-	out := EventJSON{Position: e.Position, Version: e.Version, Type: e.Type,
-		OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano), RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano),
-		Actor: e.Metadata.Actor, Data: e.Data, Hash: hex.EncodeToString(e.Hash)}
-	if e.Metadata.StripeEventID != "" {
-		id := e.Metadata.StripeEventID
-		out.StripeEventID = &id
-	}
-	return out
-}
-
-// CSVHeader is the header row of the CSV history.
-var CSVHeader = []string{"position", "version", "type", "occurredAt", "recordedAt", "stripeEventId", "actor", "hash", "data"}
-
-// CSVRecord renders a stored event as a CSV row.
-func CSVRecord(e ports.StoredEvent) []string {
-	j := ToEventJSON(e)
-	return []string{strconv.FormatInt(j.Position, 10), strconv.FormatInt(j.Version, 10), j.Type, j.OccurredAt, j.RecordedAt,
-		e.Metadata.StripeEventID, j.Actor, j.Hash, string(j.Data)}
-}
 
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	hq := ports.HistoryQuery{OrgID: q.Get("orgId"), Limit: application.DefaultPageSize}
 	if hq.OrgID == "" {
-		a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
+		a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q is required.", "orgId"))
 		return
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > application.MaxPageSize {
-			a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q must be 1 to %d.", "limit", application.MaxPageSize))
+			a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q must be 1 to %d.", "limit", application.MaxPageSize))
 			return
 		}
 		hq.Limit = n
@@ -67,7 +30,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("after"); v != "" {
 		n, err := application.DecodeCursor(v)
 		if err != nil {
-			a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q is not a cursor from this API.", "after"))
+			a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q is not a cursor from this API.", "after"))
 			return
 		}
 		hq.AfterVersion = n
@@ -83,7 +46,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				a.fail(w, r, errorf(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
+				a.fail(w, r, httperr.New(http.StatusBadRequest, "invalid_request", "Query parameter %q must be an RFC 3339 time.", name))
 				return
 			}
 			*dst = t
@@ -101,16 +64,16 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Next-Cursor", page.NextCursor)
 		}
 		cw := csv.NewWriter(w)
-		_ = cw.Write(CSVHeader)
+		_ = cw.Write(application.LedgerCSVHeader())
 		for _, e := range page.Events {
-			_ = cw.Write(CSVRecord(e))
+			_ = cw.Write(application.RecordOf(e).CSV())
 		}
 		cw.Flush()
 		return
 	}
-	out := make([]EventJSON, len(page.Events))
+	out := make([]application.LedgerRecord, len(page.Events))
 	for i, e := range page.Events {
-		out[i] = ToEventJSON(e)
+		out[i] = application.RecordOf(e)
 	}
 	var next *string
 	if page.NextCursor != "" {

@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/safeclose/billing/adapters/httpapi"
 	"github.com/safeclose/billing/adapters/stripe"
+	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 	"github.com/safeclose/billing/ports/porttest"
 )
 
 type historyBody struct {
-	Events     []httpapi.EventJSON `json:"events"`
-	NextCursor *string             `json:"nextCursor"`
+	Events     []application.LedgerRecord `json:"events"`
+	NextCursor *string                    `json:"nextCursor"`
 }
 
 func TestHistoryPagesEveryEventExactlyOnce(t *testing.T) {

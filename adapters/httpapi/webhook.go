@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 	"github.com/safeclose/billing/adapters/metrics"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/ports"
@@ -27,40 +28,33 @@ type WebhookParser interface {
 	Parse(ctx context.Context, payload []byte, signature string) (application.StripeEvent, error)
 }
 
-// WebhookRoutes adds POST /api/billing/webhook. It needs no session: the
-// Stripe signature is checked before anything in the body is used.
+// WebhookRoutes adds POST /api/billing/webhook, for [Deps.SignedRoutes]:
+// it needs no session, since the Stripe signature is checked before
+// anything in the body is used.
 func WebhookRoutes(log *zap.Logger, parser WebhookParser, app *application.Service, m *metrics.Metrics, clock ports.Clock) func(*mux.Router) {
 	return func(r *mux.Router) {
 		r.Handle("/api/billing/webhook", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			payload, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
 			if err != nil {
-				writeError(w, req, log, bodyError(err))
+				httperr.Write(w, req, log, bodyError(err))
 				return
 			}
 			ctx, cancel := context.WithTimeout(req.Context(), webhookTimeout)
 			defer cancel()
 			ev, err := parser.Parse(ctx, payload, req.Header.Get("Stripe-Signature"))
-			switch {
-			case errors.Is(err, application.ErrBadSignature):
-				log.Info("webhook refused: bad signature", zap.String("requestId", RequestID(req.Context())), zap.Error(err))
-				writeError(w, req, log, errorf(http.StatusBadRequest, "invalid_signature", "The Stripe-Signature header does not verify."))
-				return
-			case errors.Is(err, application.ErrMalformedEvent):
-				writeError(w, req, log, errorf(http.StatusBadRequest, "invalid_request", "The payload is not a Stripe event we can read."))
-				return
-			case errors.Is(err, ports.ErrProviderUnavailable):
-				log.Warn("webhook: could not re-fetch the event's object", zap.Error(err))
-				writeError(w, req, log, errorf(http.StatusServiceUnavailable, "stripe_unavailable", "Stripe could not be reached; deliver again later."))
-				return
-			case err != nil:
-				writeError(w, req, log, err)
+			if err != nil {
+				if errors.Is(err, ports.ErrBadSignature) {
+					// Not an error of ours, but a sign of a misconfigured
+					// secret or of someone probing the endpoint.
+					log.Info("webhook refused: bad signature", zap.String("requestId", httperr.RequestID(req.Context())), zap.Error(err))
+				}
+				httperr.Write(w, req, log, refused(err))
 				return
 			}
 			outcome, err := app.HandleStripeEvent(ctx, ev)
 			if err != nil {
-				log.Error("webhook not recorded", zap.String("requestId", RequestID(req.Context())),
-					zap.String("stripeEventId", ev.ID), zap.Error(err))
-				writeError(w, req, log, errorf(http.StatusServiceUnavailable, "unavailable", "The event could not be recorded; deliver it again."))
+				httperr.Write(w, req, log.With(zap.String("stripeEventId", ev.ID)),
+					httperr.Wrap(err, http.StatusServiceUnavailable, "unavailable", "The event could not be recorded; deliver it again."))
 				return
 			}
 			if m != nil {
@@ -74,10 +68,17 @@ func WebhookRoutes(log *zap.Logger, parser WebhookParser, app *application.Servi
 	}
 }
 
-func bodyError(err error) error {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than 1 MiB.")
+// refused is the answer to a delivery the parser refused. A signature
+// that does not verify and an event it cannot read are answered as
+// [httperr.Of] answers them (400). Stripe's API out of reach while the
+// event's object is fetched again is a 503, so that Stripe delivers the
+// event again later; anything else is ours (500).
+func refused(err error) error {
+	switch {
+	case errors.Is(err, ports.ErrBadSignature), errors.Is(err, ports.ErrMalformedEvent):
+		return err
+	case errors.Is(err, ports.ErrProviderUnavailable):
+		return httperr.Wrap(err, http.StatusServiceUnavailable, "stripe_unavailable", "Stripe could not be reached; deliver again later.")
 	}
-	return errorf(http.StatusBadRequest, "invalid_request", "The request body could not be read.")
+	return httperr.Internal(err)
 }

@@ -12,8 +12,8 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/safeclose/billing/adapters/stripe"
-	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
 )
 
 // stripeGoInvoice is the reading of an invoice through stripe-go's
@@ -100,7 +100,7 @@ func TestParseRefusesWhatIsNotUTF8JSON(t *testing.T) {
 		[]byte(`{"id":"evt_1","object":"event","type":"invoice.paid","created":1,"data":{"object":{}},"x":{{}}}`),
 	} {
 		_, err := hooks.Parse(context.Background(), payload, stripe.Sign(payload, "whsec_t", time.Now()))
-		if !errors.Is(err, application.ErrMalformedEvent) {
+		if !errors.Is(err, ports.ErrMalformedEvent) {
 			t.Errorf("%q: %v, want malformed", payload, err)
 		}
 	}

@@ -15,13 +15,7 @@ import (
 
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
-)
-
-// The errors of [Webhooks.Parse] are the application's: nothing in the
-// request can be trusted or used, answer 400 and record nothing.
-var (
-	ErrBadSignature = application.ErrBadSignature
-	ErrMalformed    = application.ErrMalformedEvent
+	"github.com/safeclose/billing/ports"
 )
 
 // MaxFutureSkew is how far ahead of our clock a signature's timestamp may
@@ -71,7 +65,10 @@ type envelope struct {
 }
 
 // Parse verifies the Stripe-Signature header over the exact payload before
-// reading anything from it, then maps the event to a billing fact.
+// reading anything from it, then maps the event to a billing fact. A
+// delivery that does not verify is refused with an error wrapping
+// [ports.ErrBadSignature], one that cannot be read with
+// [ports.ErrMalformedEvent]: nothing in it can be trusted or used.
 //
 // stripe-go v76 reads objects in API version 2023-10-16. An event sent in
 // another version (the endpoint's or account's version moved on) is not
@@ -82,22 +79,25 @@ type envelope struct {
 // Stripe delivers again later.
 func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (application.StripeEvent, error) {
 	if err := webhook.ValidatePayloadWithTolerance(payload, header, w.secret, webhook.DefaultTolerance); err != nil {
-		return application.StripeEvent{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
+		return application.StripeEvent{}, fmt.Errorf("%w: %v", ports.ErrBadSignature, err)
 	}
 	if ts, ok := signedAt(header); !ok || ts.After(w.now().Add(MaxFutureSkew)) {
-		return application.StripeEvent{}, fmt.Errorf("%w: timestamp too far in the future", ErrBadSignature)
+		return application.StripeEvent{}, fmt.Errorf("%w: timestamp too far in the future", ports.ErrBadSignature)
 	}
 	// JSON is UTF-8 (RFC 8259); goccy/go-json skips what it does not read
 	// without checking it.
 	if !utf8.Valid(payload) || !json.Valid(payload) {
-		return application.StripeEvent{}, fmt.Errorf("%w: not UTF-8 JSON", ErrMalformed)
+		return application.StripeEvent{}, fmt.Errorf("%w: not UTF-8 JSON", ports.ErrMalformedEvent)
 	}
 	var env envelope
 	if err := gojson.Unmarshal(payload, &env); err != nil {
-		return application.StripeEvent{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return application.StripeEvent{}, fmt.Errorf("%w: %v", ports.ErrMalformedEvent, err)
 	}
 	if env.ID == "" || env.Type == "" || env.Created <= 0 || env.Object != "event" || len(env.Data.Object) == 0 {
-		return application.StripeEvent{}, fmt.Errorf("%w: not an event (id, type, created and data.object are required)", ErrMalformed)
+		return application.StripeEvent{}, fmt.Errorf("%w: not an event (id, type, created and data.object are required)", ports.ErrMalformedEvent)
+	}
+	if !writable(env.Created) {
+		return application.StripeEvent{}, fmt.Errorf("%w: created is past the year 9999", ports.ErrMalformedEvent)
 	}
 	ev := application.StripeEvent{ID: env.ID, Type: env.Type, APIVersion: env.APIVersion,
 		Created: time.Unix(env.Created, 0).UTC(), Payload: payload}
@@ -139,6 +139,14 @@ func handled(eventType string) bool {
 	return false
 }
 
+// writable reports whether a Unix time falls in the years 0 to 9999,
+// the times the ledger's JSON (RFC 3339) can hold: a fact carrying
+// another could never be recorded, and would be delivered again for ever.
+func writable(unix int64) bool {
+	y := time.Unix(unix, 0).UTC().Year()
+	return y >= 0 && y <= 9999
+}
+
 // signedAt reads the t= timestamp of a Stripe-Signature header.
 func signedAt(header string) (time.Time, bool) {
 	for _, part := range strings.Split(header, ",") {
@@ -157,7 +165,7 @@ func (w *Webhooks) refetch(ctx context.Context, eventType string, obj json.RawMe
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(obj, &ref); err != nil || ref.ID == "" {
-		return nil, fmt.Errorf("%w: data.object has no id", ErrMalformed)
+		return nil, fmt.Errorf("%w: data.object has no id", ports.ErrMalformedEvent)
 	}
 	var (
 		v   any
@@ -190,18 +198,18 @@ func (w *Webhooks) fact(eventType string, obj json.RawMessage) (*application.Str
 	case EventCheckoutCompleted:
 		var cs stripego.CheckoutSession
 		if err := json.Unmarshal(obj, &cs); err != nil {
-			return nil, fmt.Errorf("%w: checkout session: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: checkout session: %v", ports.ErrMalformedEvent, err)
 		}
 		// A session that made a subscription is ours whatever else it says;
 		// one that did not (a one-off payment) is not.
 		if cs.Subscription == nil || cs.Subscription.ID == "" {
 			if cs.Mode == stripego.CheckoutSessionModeSubscription {
-				return nil, fmt.Errorf("%w: subscription checkout without a subscription", ErrMalformed)
+				return nil, fmt.Errorf("%w: subscription checkout without a subscription", ports.ErrMalformedEvent)
 			}
 			return nil, nil
 		}
 		if cs.ID == "" || cs.Customer == nil || cs.Customer.ID == "" {
-			return nil, fmt.Errorf("%w: checkout session without id or customer", ErrMalformed)
+			return nil, fmt.Errorf("%w: checkout session without id or customer", ports.ErrMalformedEvent)
 		}
 		hint := cs.ClientReferenceID
 		if hint == "" {
@@ -215,10 +223,13 @@ func (w *Webhooks) fact(eventType string, obj json.RawMessage) (*application.Str
 	case EventSubscriptionUpdated, EventSubscriptionDeleted:
 		var s stripego.Subscription
 		if err := json.Unmarshal(obj, &s); err != nil {
-			return nil, fmt.Errorf("%w: subscription: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: subscription: %v", ports.ErrMalformedEvent, err)
 		}
 		if s.ID == "" || s.Customer == nil || s.Customer.ID == "" || s.Status == "" {
-			return nil, fmt.Errorf("%w: subscription without id, customer or status", ErrMalformed)
+			return nil, fmt.Errorf("%w: subscription without id, customer or status", ports.ErrMalformedEvent)
+		}
+		if !writable(s.CurrentPeriodEnd) {
+			return nil, fmt.Errorf("%w: subscription's current_period_end is outside the years 0 to 9999", ports.ErrMalformedEvent)
 		}
 		sub := w.client.subscription(&s)
 		f := &application.StripeFact{OrgHint: s.Metadata["orgId"], CustomerID: sub.CustomerID, SubscriptionID: sub.ID}
@@ -292,10 +303,10 @@ func (e *expandable) UnmarshalJSON(b []byte) error {
 func invoiceOf(obj json.RawMessage) (billing.Invoice, string, error) {
 	var in invoiceFields
 	if err := gojson.Unmarshal(obj, &in); err != nil {
-		return billing.Invoice{}, "", fmt.Errorf("%w: invoice: %v", ErrMalformed, err)
+		return billing.Invoice{}, "", fmt.Errorf("%w: invoice: %v", ports.ErrMalformedEvent, err)
 	}
 	if in.ID == "" || in.Customer.ID == "" {
-		return billing.Invoice{}, "", fmt.Errorf("%w: invoice without id or customer", ErrMalformed)
+		return billing.Invoice{}, "", fmt.Errorf("%w: invoice without id or customer", ports.ErrMalformedEvent)
 	}
 	inv := billing.Invoice{InvoiceID: in.ID, Number: in.Number, CustomerID: in.Customer.ID, SubscriptionID: in.Subscription.ID,
 		AmountPaid: in.AmountPaid, AmountDue: in.AmountDue, Currency: in.Currency, AttemptCount: in.AttemptCount,

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/safeclose/billing/adapters/stripe"
-	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 )
@@ -53,8 +52,8 @@ func FuzzWebhookMapping(f *testing.F) {
 					t.Fatal(err)
 				}
 			}
-		case errors.Is(err, application.ErrMalformedEvent), errors.Is(err, ports.ErrProviderUnavailable), errors.Is(err, ports.ErrNotFound):
-		case errors.Is(err, application.ErrBadSignature):
+		case errors.Is(err, ports.ErrMalformedEvent), errors.Is(err, ports.ErrProviderUnavailable), errors.Is(err, ports.ErrNotFound):
+		case errors.Is(err, ports.ErrBadSignature):
 			// Only a stale or future timestamp could do this; we signed now.
 			t.Fatalf("a freshly signed payload refused: %v", err)
 		default:

@@ -6,18 +6,17 @@ package web
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/safeclose/billing/adapters/httpapi/httperr"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -94,10 +93,13 @@ type billingView struct {
 	NextCursor                   string
 }
 
-var plans = []planView{
-	{Tier: "STARTER", Name: "Starter", Price: "For small teams"},
-	{Tier: "PRO", Name: "Pro", Price: "For growing organizations"},
-	{Tier: "ENTERPRISE", Name: "Enterprise", Price: "For the whole company"},
+// plans returns the paid plans the page offers, cheapest first.
+func plans() []planView {
+	return []planView{
+		{Tier: "STARTER", Name: "Starter", Price: "For small teams"},
+		{Tier: "PRO", Name: "Pro", Price: "For growing organizations"},
+		{Tier: "ENTERPRISE", Name: "Enterprise", Price: "For the whole company"},
+	}
 }
 
 func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
@@ -109,45 +111,48 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	org := mux.Vars(r)["orgId"]
 	ctx := r.Context()
 	m, err := p.App.Authorize(ctx, u.ID, org)
-	if errors.Is(err, application.ErrForbidden) {
-		p.render(w, http.StatusForbidden, "denied.html", map[string]any{"Title": "No access", "Email": u.Email})
-		return
-	}
 	if err != nil {
-		p.fail(w, err)
+		p.fail(w, r, u.Email, err)
 		return
 	}
 	st, err := p.App.Status(ctx, u.ID, org)
 	if err != nil {
-		p.fail(w, err)
+		p.fail(w, r, u.Email, err)
 		return
 	}
-	has := func(perm string) bool { return m.Role == billing.RoleOwner || slices.Contains(m.Permissions, perm) }
+	member := billing.Member{UserID: m.UserID, Email: m.Email, Role: m.Role, Permissions: m.Permissions}
 	v := billingView{Title: "Billing · " + m.OrgName, Email: u.Email, OrgID: org, OrgName: m.OrgName, Status: st,
-		StatusLabel: statusLabel(st.Status), CanBill: has(billing.PermBilling),
-		CanReadHistory: has(billing.PermBilling) || has(billing.PermAudit),
+		StatusLabel: statusLabel(st.Status), CanBill: member.Has(billing.PermBilling),
+		CanReadHistory: member.Has(billing.PermBilling) || member.Has(billing.PermAudit),
 		HasCustomer:    st.StripeCustomerID != "", Live: billing.Status(st.Status).Live(), PastDue: st.Status == string(billing.StatusPastDue),
 		Confirming: r.URL.Query().Get("checkout") == "success" && !billing.Status(st.Status).Live(),
 		Canceled:   r.URL.Query().Get("checkout") == "canceled"}
 	if !st.CurrentPeriodEnd.IsZero() {
 		v.PeriodEnd = st.CurrentPeriodEnd.UTC().Format("2 January 2006")
 	}
-	for _, pl := range plans {
+	for _, pl := range plans() {
 		pl.Current = pl.Tier == st.PlanTier
 		v.Plans = append(v.Plans, pl)
 	}
 	if v.CanReadHistory {
 		if err := p.history(ctx, u.ID, org, r.URL.Query().Get("after"), &v); err != nil {
-			p.fail(w, err)
+			p.fail(w, r, u.Email, err)
 			return
 		}
 	}
 	p.render(w, http.StatusOK, "billing.html", v)
 }
 
-func (p *Pages) fail(w http.ResponseWriter, err error) {
-	p.Log.Error("billing page", zap.Error(err))
-	http.Error(w, "Something went wrong on our side; try again.", http.StatusInternalServerError)
+// fail answers err with a page for the user with email: its status and
+// message are the API's for the same error ([httperr.Answer], which logs a
+// 5xx once); a 403 (a foreign or unknown org) is the no-access page.
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, email string, err error) {
+	a := httperr.Answer(p.Log, r, err)
+	if a.Status == http.StatusForbidden {
+		p.render(w, a.Status, "denied.html", map[string]any{"Title": "No access", "Email": email})
+		return
+	}
+	p.render(w, a.Status, "error.html", map[string]any{"Title": http.StatusText(a.Status), "Email": email, "Message": a.Message})
 }
 
 // history renders one page of the ledger, newest first within the page
@@ -177,17 +182,40 @@ func (p *Pages) history(ctx context.Context, userID, org, after string, v *billi
 	return nil
 }
 
-var eventNames = map[string]string{
-	billing.TypeOrgCreated: "Organization created", billing.TypeMemberAdded: "Member added",
-	billing.TypeMemberPermissionsChanged: "Permissions changed", billing.TypeMemberRemoved: "Member removed",
-	billing.TypeCheckoutStarted: "Checkout started", billing.TypePortalOpened: "Customer Portal opened",
-	billing.TypePlanActivated: "Plan activated", billing.TypeSubscriptionRefreshed: "Subscription updated",
-	billing.TypeSubscriptionCanceled: "Subscription canceled", billing.TypePaymentSucceeded: "Invoice paid",
-	billing.TypePaymentFailed: "Payment failed", billing.TypeSubscriptionSynced: "Synced from Stripe",
+// eventName names an event type for people; "" for a type it does not
+// know.
+func eventName(eventType string) string {
+	switch eventType {
+	case billing.TypeOrgCreated:
+		return "Organization created"
+	case billing.TypeMemberAdded:
+		return "Member added"
+	case billing.TypeMemberPermissionsChanged:
+		return "Permissions changed"
+	case billing.TypeMemberRemoved:
+		return "Member removed"
+	case billing.TypeCheckoutStarted:
+		return "Checkout started"
+	case billing.TypePortalOpened:
+		return "Customer Portal opened"
+	case billing.TypePlanActivated:
+		return "Plan activated"
+	case billing.TypeSubscriptionRefreshed:
+		return "Subscription updated"
+	case billing.TypeSubscriptionCanceled:
+		return "Subscription canceled"
+	case billing.TypePaymentSucceeded:
+		return "Invoice paid"
+	case billing.TypePaymentFailed:
+		return "Payment failed"
+	case billing.TypeSubscriptionSynced:
+		return "Synced from Stripe"
+	}
+	return ""
 }
 
 func row(e ports.StoredEvent, emails map[string]string) historyRow {
-	r := historyRow{When: e.OccurredAt.UTC().Format("2 Jan 2006 15:04"), Event: eventNames[e.Type], Actor: actorLabel(e.Metadata.Actor, emails)}
+	r := historyRow{When: e.OccurredAt.UTC().Format("2 Jan 2006 15:04"), Event: eventName(e.Type), Actor: actorLabel(e.Metadata.Actor, emails)}
 	if r.Event == "" {
 		r.Event = e.Type
 	}
@@ -265,13 +293,20 @@ func actorLabel(actor string, emails map[string]string) string {
 	return actor
 }
 
-var zeroDecimal = map[string]bool{"bif": true, "clp": true, "djf": true, "gnf": true, "jpy": true, "kmf": true, "krw": true,
-	"mga": true, "pyg": true, "rwf": true, "ugx": true, "vnd": true, "vuv": true, "xaf": true, "xof": true, "xpf": true}
+// zeroDecimal reports whether Stripe counts the currency (lower case) in
+// whole units rather than hundredths.
+func zeroDecimal(currency string) bool {
+	switch currency {
+	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
+		return true
+	}
+	return false
+}
 
 // money formats minor units: 4900 usd → "49.00 USD".
 func money(amount int64, currency string) string {
 	cur := strings.ToUpper(currency)
-	if zeroDecimal[strings.ToLower(currency)] {
+	if zeroDecimal(strings.ToLower(currency)) {
 		return fmt.Sprintf("%d %s", amount, cur)
 	}
 	sign := ""

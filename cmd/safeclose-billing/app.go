@@ -94,6 +94,13 @@ func newStore(db *bun.DB, clock ports.Clock, m *metrics.Metrics, projections []p
 	return s
 }
 
+// newReadScanner reads the ledger on the read database (a replica, when
+// DATABASE_READ_URL names one) for the export: a store without
+// projections, which only ever scans.
+func newReadScanner(read *bun.DB, clock ports.Clock) ports.LedgerScanner {
+	return postgres.NewStore(read, clock, nil)
+}
+
 // coreModule is what every command shares: config, logs, database (pools
 // with pool's settings), ledger.
 func coreModule(cfg Config, out io.Writer, pool postgres.Options) fx.Option {
@@ -124,6 +131,8 @@ func coreModule(cfg Config, out io.Writer, pool postgres.Options) fx.Option {
 			fx.Annotate(postgres.NewHistory, fx.ParamTags(`name:"read"`), fx.As(new(ports.History))),
 			fx.Annotate(newStore, fx.ParamTags(``, ``, ``, `group:"projections"`)),
 			func(s *postgres.Store) ports.EventStore { return s },
+			func(s *postgres.Store) ports.LedgerScanner { return s },
+			fx.Annotate(newReadScanner, fx.ParamTags(`name:"read"`), fx.ResultTags(`name:"read"`)),
 			func(p *postgres.StatusProjection) ports.BillingStatusReader { return p },
 			postgres.NewInbox,
 			func(in *postgres.Inbox) ports.Inbox { return in },

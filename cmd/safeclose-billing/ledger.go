@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/ports"
 )
 
 func ledgerCommand(e env) *cobra.Command {
@@ -21,9 +21,9 @@ func ledgerCommand(e env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var store *postgres.Store
+			var scan ports.LedgerScanner
 			return withApp(cmd.Context(), cfg, e, func() error {
-				rep, err := application.VerifyLedger(cmd.Context(), store, org)
+				rep, err := application.VerifyLedger(cmd.Context(), scan, org)
 				if err != nil {
 					return err
 				}
@@ -41,7 +41,7 @@ func ledgerCommand(e env) *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "ledger intact: %d events in %d streams\n", rep.Events, rep.Streams)
 				return nil
-			}, &store)
+			}, &scan)
 		},
 	}
 	verify.Flags().StringVar(&org, "org", "", "verify only this organization's stream")

@@ -2,19 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/uptrace/bun"
 	"go.uber.org/fx"
 
-	"github.com/safeclose/billing/adapters/httpapi"
 	"github.com/safeclose/billing/adapters/postgres"
-	"github.com/safeclose/billing/adapters/system"
 	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/ports"
 )
@@ -27,7 +22,7 @@ func eventsCommand(e env) *cobra.Command {
 		Short: "Write an org's full billing history to stdout, streaming",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "jsonl" && format != "csv" {
+			if format != application.ExportJSONL && format != application.ExportCSV {
 				return usageError{errors.New("--format must be jsonl or csv")}
 			}
 			cfg, err := loadConfig(e.lookup, needs{database: true})
@@ -36,37 +31,16 @@ func eventsCommand(e env) *cobra.Command {
 			}
 			var in struct {
 				fx.In
-				Read *bun.DB `name:"read"`
 				Orgs ports.OrgDirectory
+				Scan ports.LedgerScanner `name:"read"`
 			}
 			return withApp(cmd.Context(), cfg, e, func() error {
-				ok, err := in.Orgs.OrgExists(cmd.Context(), org)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("no organization %s", org)
-				}
-				// Stream from the read database, event by event.
-				scan := postgres.NewStore(in.Read, system.Clock{}, nil)
-				out := cmd.OutOrStdout()
-				if format == "csv" {
-					w := csv.NewWriter(out)
-					_ = w.Write(httpapi.CSVHeader)
-					err = scan.ScanStreams(cmd.Context(), org, func(ev ports.StoredEvent) error { return w.Write(httpapi.CSVRecord(ev)) })
-					w.Flush()
-					if err == nil {
-						err = w.Error()
-					}
-					return err
-				}
-				enc := json.NewEncoder(out)
-				return scan.ScanStreams(cmd.Context(), org, func(ev ports.StoredEvent) error { return enc.Encode(httpapi.ToEventJSON(ev)) })
+				return application.ExportLedger(cmd.Context(), in.Orgs, in.Scan, org, format, cmd.OutOrStdout())
 			}, &in)
 		},
 	}
 	export.Flags().StringVar(&org, "org", "", "organization id")
-	export.Flags().StringVar(&format, "format", "jsonl", "jsonl or csv")
+	export.Flags().StringVar(&format, "format", application.ExportJSONL, "jsonl or csv")
 	_ = export.MarkFlagRequired("org")
 	cmd.AddCommand(export)
 	return cmd

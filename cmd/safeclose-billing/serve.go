@@ -124,11 +124,13 @@ func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service
 		log.Warn("webhook of another API version: object re-fetched in 2023-10-16", zap.String("apiVersion", version), zap.String("type", typ))
 	}
 	hooks.Seen = inbox.Seen
-	return httpapi.NewRouter(httpapi.Deps{Log: log, DB: db, Metrics: m, TrustedProxies: cfg.TrustedProxies, Routes: []func(*mux.Router){
-		httpapi.WebhookRoutes(log, hooks, svc, m, clock),
-		(&httpapi.API{Log: log, Identity: id, App: svc, CookieName: cfg.SessionCookieName, BaseURL: cfg.AppBaseURL}).Routes,
-		(&web.Pages{Log: log, Identity: id, App: svc, CookieName: cfg.SessionCookieName}).Routes,
-	}})
+	return httpapi.NewRouter(httpapi.Deps{Log: log, DB: db, Metrics: m, TrustedProxies: cfg.TrustedProxies, BaseURL: cfg.AppBaseURL,
+		Routes: []func(*mux.Router){
+			(&httpapi.API{Log: log, Identity: id, App: svc, CookieName: cfg.SessionCookieName, BaseURL: cfg.AppBaseURL}).Routes,
+			(&web.Pages{Log: log, Identity: id, App: svc, CookieName: cfg.SessionCookieName}).Routes,
+		},
+		SignedRoutes: []func(*mux.Router){httpapi.WebhookRoutes(log, hooks, svc, m, clock)},
+	})
 }
 
 // startHTTP listens when the app starts (so a taken port fails the start)

@@ -16,14 +16,17 @@ import (
 	"github.com/safeclose/billing/domain/billing"
 )
 
-var scenarios = []string{"checkout-completed", "subscription-updated", "payment-failed", "invoice-paid", "subscription-deleted", "lifecycle"}
+// scenarios returns the names of the scenarios [simulatedEvents] renders.
+func scenarios() []string {
+	return []string{"checkout-completed", "subscription-updated", "payment-failed", "invoice-paid", "subscription-deleted", "lifecycle"}
+}
 
 func devCommand(e env) *cobra.Command {
 	cmd := &cobra.Command{Use: "dev", Short: "Local development helpers"}
 	var org, tier, target string
 	sim := &cobra.Command{
 		Use:   "simulate SCENARIO --org ID [--tier T]",
-		Short: "Post correctly signed Stripe events to a running service: " + strings.Join(scenarios, ", "),
+		Short: "Post correctly signed Stripe events to a running service: " + strings.Join(scenarios(), ", "),
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(e.lookup, needs{stripe: true, webhook: true})
@@ -129,7 +132,7 @@ func simulatedEvents(f *stripe.Factory, scenario, org string, tier billing.Tier,
 			one("invoice.paid", at(5), f.Invoice(spec, invoice(true, 2))), updated(at(5), "active"), deleted(at(8)),
 		}, nil
 	}
-	return nil, usageError{fmt.Errorf("unknown scenario %q (want one of %s)", scenario, strings.Join(scenarios, ", "))}
+	return nil, usageError{fmt.Errorf("unknown scenario %q (want one of %s)", scenario, strings.Join(scenarios(), ", "))}
 }
 
 func randomID() string {
