@@ -13,12 +13,6 @@ import (
 	"github.com/safeclose/billing/ports"
 )
 
-// Errors of a webhook delivery that is refused before anything is recorded.
-var (
-	ErrBadSignature   = errors.New("invalid Stripe signature")
-	ErrMalformedEvent = errors.New("malformed Stripe event")
-)
-
 // StripeEvent is a verified Stripe event as the Stripe adapter maps it.
 type StripeEvent struct {
 	ID         string
