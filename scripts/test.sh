@@ -15,7 +15,7 @@ export DATABASE_URL STRIPE_MOCK_URL
 start=$(date +%s)
 go test -count=1 -timeout 15m "${@:-./...}"
 if [ $# -eq 0 ]; then
-  # Fuzz targets, seeded with realistic payloads, for a bounded time each.
+  # Fuzz targets, seeded with realistic payloads, for a bounded number of inputs each.
   for target in "FuzzWebhookMapping ./adapters/stripe" "FuzzInvoiceReadingMatchesStripeGo ./adapters/stripe" "FuzzDecode ./adapters/httpapi" "FuzzFoldIsOrderIndependent ./domain/billing"; do
     set -- $target
     go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-50000x}" "$2"
