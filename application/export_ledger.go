@@ -14,7 +14,7 @@ import (
 )
 
 // LedgerRecord is a ledger event in the public, versioned format that the
-// history API and the export show (ARCHITECTURE.md, "Ledger format"): its
+// history API and the export show (docs/API.md, "Ledger"): its
 // JSON is an event of the API's pages and a line of the JSONL export, and
 // [LedgerRecord.CSV] a row of the CSV ones.
 type LedgerRecord struct {
