@@ -191,24 +191,50 @@ func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error) error {
 	return rows.Err()
 }
 
-var _ ports.LedgerScanner = (*Store)(nil)
+var (
+	_ ports.LedgerScanner = (*Store)(nil)
+	_ ports.LedgerScanner = (*LedgerReader)(nil)
+)
 
 // ScanStreams implements [ports.LedgerScanner].
 func (s *Store) ScanStreams(ctx context.Context, streamID string, fn func(ports.StoredEvent) error) error {
-	return ledgerReader{s.db}.ScanStreams(ctx, streamID, fn)
+	return NewLedgerReader(s.db).ScanStreams(ctx, streamID, fn)
 }
 
 // Heads implements [ports.LedgerScanner].
 func (s *Store) Heads(ctx context.Context, streamID string) (map[string]ports.StreamHead, error) {
-	return ledgerReader{s.db}.Heads(ctx, streamID)
+	return NewLedgerReader(s.db).Heads(ctx, streamID)
+}
+
+// Snapshot implements [ports.LedgerScanner].
+func (s *Store) Snapshot(ctx context.Context, fn func(ports.LedgerScanner) error) error {
+	return NewLedgerReader(s.db).Snapshot(ctx, fn)
+}
+
+// LedgerReader reads the ledger, stream by stream, for verification and
+// export; on a replica it serves auditors without loading the primary. It
+// is safe for concurrent use.
+type LedgerReader struct{ db *bun.DB }
+
+// NewLedgerReader returns a reader of the ledger in db.
+func NewLedgerReader(db *bun.DB) *LedgerReader { return &LedgerReader{db: db} }
+
+// ScanStreams implements [ports.LedgerScanner].
+func (r *LedgerReader) ScanStreams(ctx context.Context, streamID string, fn func(ports.StoredEvent) error) error {
+	return ledgerReader{r.db}.ScanStreams(ctx, streamID, fn)
+}
+
+// Heads implements [ports.LedgerScanner].
+func (r *LedgerReader) Heads(ctx context.Context, streamID string) (map[string]ports.StreamHead, error) {
+	return ledgerReader{r.db}.Heads(ctx, streamID)
 }
 
 // Snapshot implements [ports.LedgerScanner] with one REPEATABLE READ, READ
 // ONLY transaction: its first read fixes the snapshot every later read
 // sees. It holds that snapshot while fn runs, which keeps vacuum from
 // removing row versions newer than it meanwhile.
-func (s *Store) Snapshot(ctx context.Context, fn func(ports.LedgerScanner) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+func (r *LedgerReader) Snapshot(ctx context.Context, fn func(ports.LedgerScanner) error) error {
+	tx, err := r.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin ledger snapshot: %w", err)
 	}

@@ -95,10 +95,9 @@ func newStore(db *bun.DB, clock ports.Clock, m *metrics.Metrics, projections []p
 }
 
 // newReadScanner reads the ledger on the read database (a replica, when
-// DATABASE_READ_URL names one) for the export: a store without
-// projections, which only ever scans.
-func newReadScanner(read *bun.DB, clock ports.Clock) ports.LedgerScanner {
-	return postgres.NewStore(read, clock, nil)
+// DATABASE_READ_URL names one) for the export.
+func newReadScanner(read *bun.DB) ports.LedgerScanner {
+	return postgres.NewLedgerReader(read)
 }
 
 // coreModule is what every command shares: config, logs, database (pools
