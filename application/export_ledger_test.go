@@ -39,6 +39,7 @@ func (l ledgerOf) Snapshot(_ context.Context, fn func(ports.LedgerScanner) error
 // public format's, byte for byte (data as stored in CSV, compacted and
 // HTML-escaped by encoding/json in JSONL).
 func TestExportLedgerFormats(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 3, 4, 5, 6, 7, 890123000, time.FixedZone("x", 3600))
 	ledger := ledgerOf{
 		{Position: 1, StreamID: "org_1", Version: 1, Type: "OrgCreated", Data: json.RawMessage(`{"name":"Acme, \"Inc\"\nline","ownerUserId":"usr_1"}`),

@@ -73,6 +73,7 @@ func (l *recordingLimiter) Refund(ctx context.Context, r ports.Reservation) erro
 }
 
 func TestLoginCountsFailuresAndRefundsSuccesses(t *testing.T) {
+	t.Parallel()
 	users := newOneUser(t)
 	limits := &recordingLimiter{LoginLimiter: memory.NewLoginLimiter()}
 	id := application.NewIdentity(users, limits, memory.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)))
@@ -103,6 +104,7 @@ func TestLoginCountsFailuresAndRefundsSuccesses(t *testing.T) {
 }
 
 func TestLoginCountsIPv6ClientsByTheirSlash64(t *testing.T) {
+	t.Parallel()
 	limits := &recordingLimiter{LoginLimiter: memory.NewLoginLimiter()}
 	id := application.NewIdentity(newOneUser(t), limits, memory.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)))
 	ctx := context.Background()
@@ -124,6 +126,7 @@ func TestLoginCountsIPv6ClientsByTheirSlash64(t *testing.T) {
 }
 
 func TestLoginRefundsWhatIsNotAFailure(t *testing.T) {
+	t.Parallel()
 	users := newOneUser(t)
 	limits := &recordingLimiter{LoginLimiter: memory.NewLoginLimiter()}
 	id := application.NewIdentity(users, limits, memory.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)))

@@ -19,6 +19,7 @@ type noOrgs struct{}
 func (noOrgs) OrgExists(context.Context, string) (bool, error) { return true, nil }
 
 func TestCursorRoundTripAndRefusals(t *testing.T) {
+	t.Parallel()
 	for _, v := range []int64{0, 1, 7, 1 << 40} {
 		got, err := application.DecodeCursor(application.EncodeCursor(v))
 		if err != nil || got != v {

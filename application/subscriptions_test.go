@@ -87,6 +87,7 @@ func (linked) LastRun(context.Context) (ports.ReconcileRun, error) {
 }
 
 func TestCheckoutKeyRepeatsForARepeatedRequestOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clock := memory.NewClock(time.Date(2026, 11, 30, 12, 0, 59, 900_000_000, time.UTC))
 	mem := memory.NewStore(clock)
@@ -145,6 +146,7 @@ func stripeFacts(t *testing.T, store ports.EventStore, org string, facts ...bill
 }
 
 func TestReconcileFindsExtraLiveSubscriptionsAndUnknownPrices(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := memory.NewClock(t0.Add(time.Hour))
@@ -195,6 +197,7 @@ func TestReconcileFindsExtraLiveSubscriptionsAndUnknownPrices(t *testing.T) {
 }
 
 func TestReconcileRecordsAnExtraSubscriptionWithoutTakingOver(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := memory.NewClock(t0.Add(time.Hour))
@@ -221,6 +224,7 @@ func TestReconcileRecordsAnExtraSubscriptionWithoutTakingOver(t *testing.T) {
 }
 
 func TestSyncIsStampedOneSecondAfterTheNewestFact(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := memory.NewClock(t0) // Stripe's clock runs 30 s ahead of ours
