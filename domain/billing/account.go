@@ -207,7 +207,7 @@ func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 	// checkout was started for this organization, whichever customer
 	// Checkout made.
 	switch c.(type) {
-	case SubscriptionSynced, PlanActivated:
+	case SubscriptionSynced, PlanActivated, PlanChangeRequested, CancellationRequested, CancellationWithdrawn:
 	default:
 		if a.state.customerMismatch(p) {
 			return Event{}, ErrCustomerMismatch

@@ -330,6 +330,10 @@ func TestCodecRoundTripsEveryEvent(t *testing.T) {
 		PortalOpened{PortalSessionID: "bps_1"},
 		activated(TierPro), refreshed(StatusActive, TierPro, 100, true), canceled(100), paid("sub_1"), failed(),
 		SubscriptionSynced{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: StatusActive, Tier: TierPro, CurrentPeriodEnd: at(5), Reason: SyncReasonReconcile},
+		PlanChangeRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro, Status: StatusActive,
+			CurrentPeriodEnd: at(5)}, FromTier: TierStarter, ProrationDate: at(4)},
+		CancellationRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro, CancelAtPeriodEnd: true}},
+		CancellationWithdrawn{SubscriptionAnswer: SubscriptionAnswer{CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro}},
 	}
 	for _, c := range changes {
 		data, err := EncodeChange(c)

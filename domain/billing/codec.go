@@ -60,6 +60,12 @@ func DecodeChangeWith(unmarshal Unmarshaler, eventType string, schemaVersion int
 		return decode[PaymentFailed](unmarshal, data)
 	case TypeSubscriptionSynced:
 		return decode[SubscriptionSynced](unmarshal, data)
+	case TypePlanChangeRequested:
+		return decode[PlanChangeRequested](unmarshal, data)
+	case TypeCancellationRequested:
+		return decode[CancellationRequested](unmarshal, data)
+	case TypeCancellationWithdrawn:
+		return decode[CancellationWithdrawn](unmarshal, data)
 	}
 	return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, eventType)
 }

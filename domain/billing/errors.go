@@ -7,6 +7,8 @@ var (
 	ErrInvalidTier        = errors.New("invalid plan tier")
 	ErrSubscriptionExists = errors.New("organization already has a live subscription")
 	ErrNoCustomer         = errors.New("organization has no Stripe customer yet")
+	ErrNoSubscription     = errors.New("organization has no live subscription")
+	ErrSamePlan           = errors.New("the plan asked for is the plan in force")
 	ErrCustomerMismatch   = errors.New("fact names a different Stripe customer than the one linked")
 	ErrInvalidFact        = errors.New("invalid billing fact")
 	ErrUnknownEventType   = errors.New("unknown event type")

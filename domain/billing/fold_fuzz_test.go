@@ -24,7 +24,7 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 			i := rng.Intn(3)
 			sub, cus, cs := []string{"sub_1", "sub_2", "sub_3"}[i], []string{"cus_1", "cus_1", "cus_2"}[i], []string{"cs_1", "cs_2", "cs_3"}[i]
 			var c Change
-			switch rng.Intn(7) {
+			switch rng.Intn(9) {
 			case 0:
 				c = PlanActivated{CheckoutSessionID: cs, CustomerID: cus, SubscriptionID: sub, Tier: PaidTiers[rng.Intn(3)]}
 			case 1:
@@ -39,6 +39,13 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 					Tier: PaidTiers[rng.Intn(3)], Reason: SyncReasonReconcile, Current: rng.Intn(2) == 0}
 			case 5:
 				c = CheckoutStarted{Tier: PaidTiers[rng.Intn(3)], CheckoutSessionID: cs}
+			case 6:
+				// A change made in the app, as Stripe answered it.
+				c = PlanChangeRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: cus, SubscriptionID: sub,
+					Tier: PaidTiers[rng.Intn(3)], Status: statuses[rng.Intn(len(statuses))]}, FromTier: PaidTiers[rng.Intn(3)]}
+			case 7:
+				c = CancellationRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: cus, SubscriptionID: sub,
+					Tier: PaidTiers[rng.Intn(3)], CancelAtPeriodEnd: rng.Intn(2) == 0}}
 			default:
 				c = PaymentFailed{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub}}
 			}

@@ -43,6 +43,12 @@ func patchOf(c Change) (p patch, ok bool) {
 		return invoicePatch(e.Invoice, StatusActive), true
 	case PaymentFailed:
 		return invoicePatch(e.Invoice, StatusPastDue), true
+	case PlanChangeRequested:
+		return answerPatch(e.SubscriptionAnswer), true
+	case CancellationRequested:
+		return answerPatch(e.SubscriptionAnswer), true
+	case CancellationWithdrawn:
+		return answerPatch(e.SubscriptionAnswer), true
 	}
 	return patch{}, false
 }
