@@ -111,7 +111,42 @@ type PaymentProvider interface {
 	// can no longer be paid. A session that is no longer open is not an
 	// error worth retrying: the caller logs it.
 	ExpireCheckoutSession(ctx context.Context, id string) error
+	// PreviewPriceChange returns the invoice the subscription would get if
+	// its item moved to the tier's price at the proration date.
+	PreviewPriceChange(ctx context.Context, c PriceChange) (InvoicePreview, error)
+	// ChangePrice moves the subscription's item to the tier's price, with
+	// prorations at the proration date (now when zero).
+	ChangePrice(ctx context.Context, c PriceChange) (Subscription, error)
+	// SetCancelAtPeriodEnd asks for the subscription to end at the
+	// period's end, or withdraws that.
+	SetCancelAtPeriodEnd(ctx context.Context, subscriptionID string, cancel bool, idempotencyKey string) (Subscription, error)
 }
+
+// PriceChange moves a subscription to another tier's price.
+type PriceChange struct {
+	SubscriptionID string
+	Tier           string
+	ProrationDate  time.Time
+	IdempotencyKey string
+}
+
+// InvoicePreview is an upcoming invoice: what the customer would owe.
+// Amounts are in the currency's minor units.
+type InvoicePreview struct {
+	AmountDue int64
+	Currency  string
+	Lines     []InvoiceLine
+}
+
+// InvoiceLine is one line of an invoice.
+type InvoiceLine struct {
+	Description string
+	Amount      int64
+}
+
+// ErrProrationDateRefused means the payment provider refused the
+// proration date (too far in the past, before the period).
+var ErrProrationDateRefused = errors.New("proration date refused")
 
 // ReconcileRun is the summary of one reconciliation.
 type ReconcileRun struct {

@@ -47,6 +47,10 @@ func (a *API) Routes(r *mux.Router) {
 	authed.HandleFunc("/orgs/{orgId}/members/{userId}", a.removeMember).Methods(http.MethodDelete)
 	authed.HandleFunc("/billing/checkout-session", a.checkout).Methods(http.MethodPost)
 	authed.HandleFunc("/billing/portal", a.portal).Methods(http.MethodPost)
+	authed.HandleFunc("/billing/subscription/preview", a.previewChange).Methods(http.MethodPost)
+	authed.HandleFunc("/billing/subscription/change", a.changePlan).Methods(http.MethodPost)
+	authed.HandleFunc("/billing/subscription/cancel", a.cancelSubscription).Methods(http.MethodPost)
+	authed.HandleFunc("/billing/subscription/resume", a.resumeSubscription).Methods(http.MethodPost)
 	authed.HandleFunc("/billing/status", a.status).Methods(http.MethodGet)
 	authed.HandleFunc("/billing/events", a.events).Methods(http.MethodGet)
 }
@@ -298,7 +302,11 @@ type statusJSON struct {
 	StripeCustomerID     *string `json:"stripeCustomerId"`
 	StripeSubscriptionID *string `json:"stripeSubscriptionId"`
 	LedgerVersion        int64   `json:"ledgerVersion"`
-	UpdatedAt            string  `json:"updatedAt"`
+	// TrialEnd and PaymentActionURL are in the contract's body; trials and
+	// payment actions are not tracked yet, so they are null.
+	TrialEnd         *string `json:"trialEnd"`
+	PaymentActionURL *string `json:"paymentActionUrl"`
+	UpdatedAt        string  `json:"updatedAt"`
 }
 
 func toStatus(s ports.BillingStatus) statusJSON {

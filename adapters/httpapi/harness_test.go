@@ -56,7 +56,7 @@ type harness struct {
 
 // options change the harness.
 type options struct {
-	paymentsBase string // Stripe API for checkout and portal; "" for stripe-mock behind a recorder
+	paymentsBase string // Stripe API for checkout and portal; "" for stripe-mock behind a recorder, "fake" for the fake
 	baseURL      string // APP_BASE_URL; "" for baseURL
 	log          *zap.Logger
 	// trustedProxies are HTTP_TRUSTED_PROXIES; none by default.
@@ -82,6 +82,9 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	fake := stripefake.New(factory)
 	t.Cleanup(fake.Close)
 	var mock *stripemock.Recorder
+	if opt.paymentsBase == "fake" {
+		opt.paymentsBase = fake.URL
+	}
 	if opt.paymentsBase == "" {
 		mock = stripemock.NewRecorder(t)
 		opt.paymentsBase = mock.URL

@@ -95,6 +95,10 @@ func Of(err error) *Error {
 		return Wrap(err, http.StatusConflict, "subscription_exists", "This organization already has a subscription; manage it in the Customer Portal.")
 	case errors.Is(err, billing.ErrNoCustomer):
 		return Wrap(err, http.StatusConflict, "no_customer", "This organization has no Stripe customer yet; complete a checkout first.")
+	case errors.Is(err, billing.ErrNoSubscription):
+		return Wrap(err, http.StatusConflict, "no_subscription", "This organization has no live subscription; start a checkout.")
+	case errors.Is(err, billing.ErrSamePlan):
+		return Wrap(err, http.StatusConflict, "same_plan", "This organization is on that plan already.")
 	case errors.Is(err, ports.ErrProviderUnavailable):
 		return Wrap(err, http.StatusBadGateway, "stripe_unavailable", "Stripe could not be reached; try again.")
 	case errors.Is(err, ports.ErrNotFound):

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	objects map[string]map[string]any // "/v1/<kind>/<id>" → object
+	queries map[string][]url.Values   // path → the query of each GET
 
 	// Requests counts the API requests served.
 	Requests atomic.Int64
@@ -33,7 +35,7 @@ type Server struct {
 
 // New starts a fake serving objects rendered by factory.
 func New(factory *stripe.Factory) *Server {
-	s := &Server{factory: factory, objects: map[string]map[string]any{}}
+	s := &Server{factory: factory, objects: map[string]map[string]any{}, queries: map[string][]url.Values{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -46,6 +48,19 @@ func (s *Server) SetSubscription(spec stripe.SubscriptionSpec) {
 // SetCheckoutSession makes the API report a completed checkout session.
 func (s *Server) SetCheckoutSession(id string, spec stripe.SubscriptionSpec) {
 	s.put("/v1/checkout/sessions/"+id, s.factory.CheckoutSession(id, spec))
+}
+
+// SetUpcomingInvoice makes GET /v1/invoices/upcoming (which stripe-mock
+// does not serve) answer the invoice, whatever its query.
+func (s *Server) SetUpcomingInvoice(spec stripe.SubscriptionSpec, in stripe.InvoiceSpec) {
+	s.put("/v1/invoices/upcoming", s.factory.Invoice(spec, in))
+}
+
+// Queries returns the query of each GET of path served so far.
+func (s *Server) Queries(path string) []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.queries[path]...)
 }
 
 // SetInvoice makes the API report an invoice.
@@ -78,6 +93,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	obj, ok := s.objects[r.URL.Path]
+	s.queries[r.URL.Path] = append(s.queries[r.URL.Path], r.URL.Query())
 	s.mu.Unlock()
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
