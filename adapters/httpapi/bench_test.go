@@ -251,3 +251,69 @@ func BenchmarkCheckout(b *testing.B) {
 	report(b, "checkout endpoint (stripe-mock)     p50 %8v  p99 %8v", api.pct(0.5).Round(time.Microsecond), api.pct(0.99).Round(time.Microsecond))
 	report(b, "direct stripe-go call (stripe-mock) p50 %8v  p99 %8v", direct.pct(0.5).Round(time.Microsecond), direct.pct(0.99).Round(time.Microsecond))
 }
+
+// directClient is stripe-go on base, as the service's client is, for the
+// baseline beside an endpoint.
+func directClient(base string) *client.API {
+	sc := &client.API{}
+	sc.Init("sk_test_direct", &stripego.Backends{API: stripego.GetBackendWithConfig(stripego.APIBackend, &stripego.BackendConfig{
+		URL: stripego.String(base), LeveledLogger: &stripego.LeveledLogger{Level: stripego.LevelNull}})})
+	return sc
+}
+
+// BenchmarkPlanChange times POST /api/billing/subscription/change against
+// stripe-mock (moving the subscription between two tiers) beside a direct
+// stripe-go update of the subscription, and the preview against the fake
+// (stripe-mock does not serve the upcoming invoice) beside a direct
+// upcoming-invoice call to it.
+func BenchmarkPlanChange(b *testing.B) {
+	for _, kind := range []string{"change", "preview"} {
+		b.Run(kind, func(b *testing.B) {
+			opt := options{}
+			if kind == "preview" {
+				opt.paymentsBase = "fake"
+			}
+			h := newHarness(b, opt)
+			w := newBenchWorld(b, h)
+			spec := stripe.SubscriptionSpec{OrgID: w.org, CustomerID: "cus_bench", SubscriptionID: "sub_bench", Tier: billing.TierPro}
+			if rec := h.deliver(h.factory.Event("evt_bench_link", "checkout.session.completed", time.Now().Add(-time.Minute), h.factory.CheckoutSession("cs_bench", spec))); rec.Code != 200 {
+				b.Fatal(rec.Code, rec.Body)
+			}
+			h.fake.SetSubscription(spec)
+			h.fake.SetUpcomingInvoice(spec, stripe.InvoiceSpec{InvoiceID: "upcoming", Amount: 1234, Currency: "usd"})
+			base := stripemock.URL(b)
+			if kind == "preview" {
+				base = h.fake.URL
+			}
+			sc := directClient(base)
+			var api, direct latencies
+			b.ResetTimer()
+			for i := range 200 {
+				tier := []string{"ENTERPRISE", "PRO"}[i%2]
+				if kind == "preview" {
+					tier = "ENTERPRISE" // a preview changes nothing: PRO stays in force
+				}
+				t0 := time.Now()
+				rec := h.do("POST", "/api/billing/subscription/"+kind, w.token, map[string]string{"orgId": w.org, "planTier": tier})
+				if rec.Code != 200 {
+					b.Fatal(rec.Code, rec.Body)
+				}
+				api.add(time.Since(t0))
+				t0 = time.Now()
+				var err error
+				if kind == "change" {
+					_, err = sc.Subscriptions.Update("sub_bench", &stripego.SubscriptionParams{ProrationBehavior: stripego.String("create_prorations"),
+						Items: []*stripego.SubscriptionItemsParams{{ID: stripego.String("si_bench"), Price: stripego.String("price_pro")}}})
+				} else {
+					_, err = sc.Invoices.Upcoming(&stripego.InvoiceUpcomingParams{Subscription: stripego.String("sub_bench")})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				direct.add(time.Since(t0))
+			}
+			report(b, "%-7s endpoint                   p50 %8v  p99 %8v", kind, api.pct(0.5).Round(time.Microsecond), api.pct(0.99).Round(time.Microsecond))
+			report(b, "%-7s direct stripe-go call       p50 %8v  p99 %8v", kind, direct.pct(0.5).Round(time.Microsecond), direct.pct(0.99).Round(time.Microsecond))
+		})
+	}
+}
