@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/safeclose/billing/adapters/httpapi/httperr"
+	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/ports"
 )
 
 type planChangeRequest struct {
@@ -70,25 +73,21 @@ func (a *API) changePlan(w http.ResponseWriter, r *http.Request) {
 
 // cancelSubscription answers POST /api/billing/subscription/cancel.
 func (a *API) cancelSubscription(w http.ResponseWriter, r *http.Request) {
-	org, ok := a.decodeOrg(w, r)
-	if !ok {
-		return
-	}
-	st, err := a.App.CancelAtPeriodEnd(r.Context(), a.actor(r), org)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, toStatus(st))
+	a.setCancel(w, r, a.App.CancelAtPeriodEnd)
 }
 
 // resumeSubscription answers POST /api/billing/subscription/resume.
 func (a *API) resumeSubscription(w http.ResponseWriter, r *http.Request) {
+	a.setCancel(w, r, a.App.ResumeSubscription)
+}
+
+// setCancel reads {orgId}, runs the use case and answers the status.
+func (a *API) setCancel(w http.ResponseWriter, r *http.Request, use func(context.Context, application.Actor, string) (ports.BillingStatus, error)) {
 	org, ok := a.decodeOrg(w, r)
 	if !ok {
 		return
 	}
-	st, err := a.App.ResumeSubscription(r.Context(), a.actor(r), org)
+	st, err := use(r.Context(), a.actor(r), org)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -378,13 +378,7 @@ func (sh *shard) fold(batch []ports.StoredEvent) error {
 // batches, through pgx's extended protocol (binary timestamps, no text
 // parsing).
 func (s *Store) scanBinary(ctx context.Context, emit func([]ports.StoredEvent), progress func(pos, n int64)) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
+	return s.withPgx(ctx, func(pc *pgx.Conn) error {
 		rows, err := pc.Query(ctx, `SELECT position, stream_id, stream_version, type, schema_version, data, occurred_at, recorded_at
 			FROM billing_events ORDER BY position`, pgx.QueryExecModeDescribeExec)
 		if err != nil {
@@ -430,13 +424,7 @@ func (s *Store) scanBinary(ctx context.Context, emit func([]ports.StoredEvent), 
 // fill writes the shard's rows of every projection but the links into
 // the aside tables, by COPY.
 func (s *Store) fill(ctx context.Context, sh *shard) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
+	return s.withPgx(ctx, func(pc *pgx.Conn) error {
 		for _, p := range s.projections {
 			if _, links := p.(*LinksProjection); links {
 				continue
@@ -481,15 +469,21 @@ func (s *Store) fillLinks(ctx context.Context, shards []*shard) error {
 	for id, c := range first {
 		rows = append(rows, []any{id, c.stream})
 	}
+	return s.withPgx(ctx, func(pc *pgx.Conn) error {
+		if err := copyRows(ctx, pc, aside(p), p.shape(), rows); err != nil {
+			return fmt.Errorf("rebuild %s: %w", p.Table(), err)
+		}
+		return nil
+	})
+}
+
+// withPgx runs fn on a pooled connection as pgx's own (for COPY and the
+// binary protocol).
+func (s *Store) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		if err := copyRows(ctx, dc.(*stdlib.Conn).Conn(), aside(p), p.shape(), rows); err != nil {
-			return fmt.Errorf("rebuild %s: %w", p.Table(), err)
-		}
-		return nil
-	})
+	return conn.Raw(func(dc any) error { return fn(dc.(*stdlib.Conn).Conn()) })
 }
