@@ -3,6 +3,7 @@ package memory
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -92,7 +93,7 @@ func (u Users) CreateSession(_ context.Context, sess ports.Session) error {
 	}
 	key := string(sess.TokenHash)
 	if _, ok := s.sessions[key]; ok {
-		return fmt.Errorf("create session: token hash taken")
+		return errors.New("create session: token hash taken")
 	}
 	sess.TokenHash = slices.Clone(sess.TokenHash)
 	sess.CreatedAt = sess.CreatedAt.UTC().Truncate(ledger.Precision)

@@ -69,7 +69,7 @@ func RunInbox(t *testing.T, newPorts func(t *testing.T) Ports) {
 		if !bytes.Equal(got.Payload, e.Payload) {
 			t.Errorf("payload %s, want the bytes received %s", got.Payload, e.Payload)
 		}
-		if len(e.Fact) == 0 && len(got.Fact) != 0 || len(e.Fact) > 0 && !bytes.Equal(mustCanonical(t, got.Fact), mustCanonical(t, e.Fact)) {
+		if (len(e.Fact) == 0 && len(got.Fact) != 0) || (len(e.Fact) > 0 && !bytes.Equal(mustCanonical(t, got.Fact), mustCanonical(t, e.Fact))) {
 			t.Errorf("fact %s, want %s", got.Fact, e.Fact)
 		}
 	}
