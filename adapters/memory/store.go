@@ -13,17 +13,25 @@ import (
 	"github.com/safeclose/billing/ports"
 )
 
-// Store is an in-memory event store with the billing status read model.
-// It is safe for concurrent use.
+// Store is an in-memory event store with the billing status read model,
+// in the role of the one database: the Stripe inbox, the users and their
+// sessions are kept in it too, and its views ([Store.Inbox],
+// [Store.Links], [Store.Orgs], [Store.Users], [Store.History]) read the
+// same ledger. It is safe for concurrent use.
 type Store struct {
 	clock ports.Clock
 
-	mu      sync.Mutex
-	events  []ports.StoredEvent
-	streams map[string][]int // stream → indexes into events
-	keys    map[string]bool
-	status  map[string]ports.BillingStatus
-	kept    map[string]ports.InboxEntry
+	mu       sync.Mutex
+	events   []ports.StoredEvent
+	streams  map[string][]int // stream → indexes into events
+	keys     map[string]bool
+	accounts map[string]*billing.Account // stream → its account, folded from its events; never changed once stored
+	status   map[string]ports.BillingStatus
+	links    map[string]string           // Stripe id → the first org whose account held it
+	inbox    map[string]ports.InboxEntry // Stripe event id → the event as kept
+	users    map[string]ports.User       // id → user
+	emails   map[string]string           // lower-cased email → user id
+	sessions map[string]ports.Session    // token hash → session
 }
 
 var (
@@ -34,8 +42,9 @@ var (
 
 // NewStore returns an empty store.
 func NewStore(clock ports.Clock) *Store {
-	return &Store{clock: clock, streams: map[string][]int{}, keys: map[string]bool{}, status: map[string]ports.BillingStatus{},
-		kept: map[string]ports.InboxEntry{}}
+	return &Store{clock: clock, streams: map[string][]int{}, keys: map[string]bool{}, accounts: map[string]*billing.Account{},
+		status: map[string]ports.BillingStatus{}, links: map[string]string{}, inbox: map[string]ports.InboxEntry{},
+		users: map[string]ports.User{}, emails: map[string]string{}, sessions: map[string]ports.Session{}}
 }
 
 // Append implements [ports.EventStore].
@@ -54,8 +63,9 @@ func (s *Store) Update(_ context.Context, u ports.Update) (ports.Updated, error)
 	return s.update(u, nil)
 }
 
-// RecordStripeEvent implements [ports.EventStore]; the kept events are
-// in [Store.Kept].
+// RecordStripeEvent implements [ports.EventStore]: the event is kept in
+// the store's inbox ([Store.Inbox]) as applied to the stream, with the
+// events that record it.
 func (s *Store) RecordStripeEvent(_ context.Context, e ports.InboxEntry, u ports.Update) (ports.Updated, error) {
 	return s.update(u, &e)
 }
@@ -95,14 +105,6 @@ func (s *Store) Account(_ context.Context, streamID string) (*billing.Account, e
 	return ports.Replay(streamID, s.stream(streamID))
 }
 
-// Kept returns the Stripe event kept with the events that record it.
-func (s *Store) Kept(id string) (ports.InboxEntry, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.kept[id]
-	return e, ok
-}
-
 func (s *Store) appendLocked(req ports.AppendRequest, inbox *ports.InboxEntry) (ports.AppendResult, error) {
 	if req.IdempotencyKey != "" && s.keys[req.IdempotencyKey] {
 		return ports.AppendResult{Duplicate: true}, nil
@@ -114,6 +116,11 @@ func (s *Store) appendLocked(req ports.AppendRequest, inbox *ports.InboxEntry) (
 	var prev []byte
 	if len(idx) > 0 {
 		prev = s.events[idx[len(idx)-1]].Hash
+	}
+	if inbox != nil {
+		if err := checkInboxJSON(*inbox); err != nil {
+			return ports.AppendResult{}, err
+		}
 	}
 	now := s.clock.Now().Truncate(ledger.Precision)
 	meta, err := marshalMeta(req.Metadata)
@@ -136,7 +143,15 @@ func (s *Store) appendLocked(req ports.AppendRequest, inbox *ports.InboxEntry) (
 	if err != nil {
 		return ports.AppendResult{}, err
 	}
+	s.accounts[req.StreamID] = acc
 	s.status[req.StreamID] = acc.View(now)
+	// A Stripe id is linked to the first org whose account held it, as
+	// the Postgres projection does (ON CONFLICT DO NOTHING).
+	for _, id := range acc.StripeIDs() {
+		if _, ok := s.links[id]; !ok {
+			s.links[id] = req.StreamID
+		}
+	}
 	for _, e := range stored {
 		s.streams[req.StreamID] = append(s.streams[req.StreamID], len(s.events))
 		s.events = append(s.events, e)
@@ -145,9 +160,7 @@ func (s *Store) appendLocked(req ports.AppendRequest, inbox *ports.InboxEntry) (
 		s.keys[req.IdempotencyKey] = true
 	}
 	if inbox != nil {
-		e := *inbox
-		e.Outcome, e.OrgID = ports.OutcomeApplied, req.StreamID
-		s.kept[e.ID] = e
+		s.keepApplied(*inbox, req.StreamID, now)
 	}
 	return ports.AppendResult{Events: stored}, nil
 }
