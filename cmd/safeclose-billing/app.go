@@ -62,12 +62,12 @@ func operatorPool() postgres.Options {
 func newDatabases(cfg Config, opt postgres.Options, lc fx.Lifecycle) (databases, error) {
 	primary, err := postgres.Open(cfg.DatabaseURL, opt)
 	if err != nil {
-		return databases{}, &ConfigError{"DATABASE_URL", err.Error()}
+		return databases{}, &ConfigError{Var: "DATABASE_URL", Problem: err.Error()}
 	}
 	read := primary
 	if cfg.DatabaseReadURL != cfg.DatabaseURL {
 		if read, err = postgres.Open(cfg.DatabaseReadURL, opt); err != nil {
-			return databases{}, &ConfigError{"DATABASE_READ_URL", err.Error()}
+			return databases{}, &ConfigError{Var: "DATABASE_READ_URL", Problem: err.Error()}
 		}
 	}
 	lc.Append(fx.StopHook(func() error {
