@@ -49,6 +49,7 @@ func (a *API) Routes(r *mux.Router) {
 	authed.HandleFunc("/billing/portal", a.portal).Methods(http.MethodPost)
 	authed.HandleFunc("/billing/status", a.status).Methods(http.MethodGet)
 	authed.HandleFunc("/billing/events", a.events).Methods(http.MethodGet)
+	authed.HandleFunc("/billing/plans", a.plans).Methods(http.MethodGet)
 }
 
 // fail answers err in the contract's shape (see [httperr.Write]).
