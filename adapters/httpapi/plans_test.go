@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -137,5 +140,75 @@ func TestPlansNeedASession(t *testing.T) {
 	}
 	if n := len(h.mock.Requests("/v1/prices/price_pro")); n != 0 {
 		t.Errorf("Stripe read %d times for unauthenticated requests", n)
+	}
+}
+
+// stripePrices serves the tiers' prices in three currencies, as Stripe
+// would: JPY has no minor units.
+func stripePrices(t *testing.T) string {
+	prices := map[string]string{
+		"/v1/prices/price_starter":    `{"id":"price_starter","object":"price","billing_scheme":"per_unit","currency":"jpy","unit_amount":4900,"recurring":{"interval":"month","interval_count":1,"usage_type":"licensed"}}`,
+		"/v1/prices/price_pro":        `{"id":"price_pro","object":"price","billing_scheme":"per_unit","currency":"usd","unit_amount":14700,"recurring":{"interval":"month","interval_count":3,"usage_type":"licensed"}}`,
+		"/v1/prices/price_enterprise": `{"id":"price_enterprise","object":"price","billing_scheme":"per_unit","currency":"eur","unit_amount":199000,"recurring":{"interval":"year","interval_count":1,"usage_type":"licensed"}}`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := prices[r.URL.Path]
+		if !ok || r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusNotFound)
+			body = `{"error":{"type":"invalid_request_error","message":"No such price"}}`
+		}
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// page fetches the billing page as the user with the session token.
+func (h *harness) page(t *testing.T, org, token string) string {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/orgs/"+org+"/billing", nil)
+	req.AddCookie(&http.Cookie{Name: "sc_test", Value: token})
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("billing page: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+func TestPlansOnTheBillingPage(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, stripe string
+		want         []string
+	}{
+		{"prices in their currencies", stripePrices(t), []string{
+			`id="price-FREE"><span class="amount">No charge</span></p>`,
+			`id="price-STARTER"><span class="amount">¥4,900</span> <span class="per">per month</span></p>`,
+			`id="price-PRO"><span class="amount">$147.00</span> <span class="per">every 3 months</span></p>`,
+			`id="price-ENTERPRISE"><span class="amount">€1,990.00</span> <span class="per">per year</span></p>`,
+		}},
+		{"Stripe down", "http://127.0.0.1:1", []string{
+			`id="price-FREE"><span class="amount">No charge</span></p>`,
+			`class="price unavailable" id="price-STARTER"><span class="amount">Price unavailable</span></p>`,
+			`class="price unavailable" id="price-PRO"><span class="amount">Price unavailable</span></p>`,
+			`class="price unavailable" id="price-ENTERPRISE"><span class="amount">Price unavailable</span></p>`,
+		}},
+	} {
+		h := newHarness(t, options{plans: catalogue(t), pricesBase: tc.stripe})
+		owner := h.user("owner@example.com")
+		org, err := h.svc.CreateOrg(ctx, appActor(owner), "Acme", owner.Email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		html := h.page(t, org, h.session(owner))
+		for _, want := range append(tc.want, "<li>Up to 25 members</li>", "<li>14-day free trial</li>", "<li>Audit</li>", "For teams.") {
+			if !strings.Contains(html, want) {
+				t.Errorf("%s: the page lacks %s", tc.name, want)
+			}
+		}
+		if n := strings.Count(html, "data-checkout="); n != 3 {
+			t.Errorf("%s: %d Upgrade buttons, want 3 (none for FREE)", tc.name, n)
+		}
 	}
 }
