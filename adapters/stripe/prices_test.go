@@ -114,7 +114,9 @@ func (f *fakePrices) holdReads() func() {
 	}
 }
 
-var ids = stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
+func ids() stripe.Prices {
+	return stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
+}
 
 func amounts(prices map[string]ports.Price) map[string]int64 {
 	out := map[string]int64{}
@@ -143,7 +145,7 @@ func TestPriceCacheReadsAtMostHourly(t *testing.T) {
 	clock := memory.NewClock(start)
 	f := &fakePrices{}
 	f.set(1900)
-	cache := stripe.NewPriceCache(ids, f.read, stripe.CacheOptions{Now: clock.Now})
+	cache := stripe.NewPriceCache(ids(), f.read, stripe.CacheOptions{Now: clock.Now})
 	ctx := context.Background()
 
 	// Nothing known yet: the first caller waits for the read.
@@ -188,7 +190,7 @@ func TestPriceCacheKeepsTheLastKnownPricesWhenStripeFails(t *testing.T) {
 	clock := memory.NewClock(start)
 	f := &fakePrices{}
 	f.set(1900)
-	cache := stripe.NewPriceCache(ids, f.read, stripe.CacheOptions{Now: clock.Now})
+	cache := stripe.NewPriceCache(ids(), f.read, stripe.CacheOptions{Now: clock.Now})
 	ctx := context.Background()
 	cache.Prices(ctx)
 
@@ -227,7 +229,7 @@ func TestPriceCacheWithStripeDownFromTheStart(t *testing.T) {
 	clock := memory.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	f := &fakePrices{}
 	f.set(1900, "price_s", "price_p", "price_e")
-	cache := stripe.NewPriceCache(ids, f.read, stripe.CacheOptions{Now: clock.Now})
+	cache := stripe.NewPriceCache(ids(), f.read, stripe.CacheOptions{Now: clock.Now})
 	got := cache.Prices(context.Background())
 	want := map[string]ports.Price{"STARTER": {ID: "price_s"}, "PRO": {ID: "price_p"}, "ENTERPRISE": {ID: "price_e"}}
 	if len(got) != 3 || got["STARTER"] != want["STARTER"] || got["PRO"] != want["PRO"] || got["ENTERPRISE"] != want["ENTERPRISE"] {
@@ -240,7 +242,7 @@ func TestPriceCacheWaitsBoundedForAHangingStripe(t *testing.T) {
 	f.set(1900)
 	release := f.holdReads()
 	defer release()
-	cache := stripe.NewPriceCache(ids, f.read, stripe.CacheOptions{FirstWait: 50 * time.Millisecond})
+	cache := stripe.NewPriceCache(ids(), f.read, stripe.CacheOptions{FirstWait: 50 * time.Millisecond})
 	began := time.Now()
 	got := cache.Prices(context.Background())
 	if took := time.Since(began); took > 2*time.Second || got["PRO"].Known || got["PRO"].ID != "price_p" {
@@ -249,7 +251,7 @@ func TestPriceCacheWaitsBoundedForAHangingStripe(t *testing.T) {
 	// A caller whose request ends is let go too.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	cache = stripe.NewPriceCache(ids, f.read, stripe.CacheOptions{FirstWait: time.Hour})
+	cache = stripe.NewPriceCache(ids(), f.read, stripe.CacheOptions{FirstWait: time.Hour})
 	if got := cache.Prices(ctx); got["PRO"].Known {
 		t.Errorf("%+v", got)
 	}
@@ -259,7 +261,7 @@ func TestPriceCacheReadsOnceForConcurrentCallers(t *testing.T) {
 	f := &fakePrices{}
 	f.set(1900)
 	release := f.holdReads()
-	cache := stripe.NewPriceCache(ids, f.read, stripe.CacheOptions{})
+	cache := stripe.NewPriceCache(ids(), f.read, stripe.CacheOptions{})
 	var wg sync.WaitGroup
 	results := make(chan map[string]ports.Price, 20)
 	for range 20 {
