@@ -29,6 +29,9 @@ type Service struct {
 	pay     ports.PaymentProvider
 	base    string
 	history ports.History
+
+	catalogue billing.Catalogue
+	prices    ports.PriceSource
 }
 
 // Deps are the ports a Service needs.
@@ -48,6 +51,11 @@ type Deps struct {
 	// BaseURL is the app's public origin: Stripe sends users back to
 	// {BaseURL}/orgs/{orgId}/billing.
 	BaseURL string
+	// Plans is the plan catalogue; the zero Catalogue stands for
+	// [billing.BuiltInCatalogue].
+	Plans billing.Catalogue
+	// Prices tells the paid tiers' prices; nil offers them unpriced.
+	Prices ports.PriceSource
 }
 
 // NewService returns a Service over the given ports.
@@ -56,10 +64,14 @@ func NewService(d Deps) *Service {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
+	s := &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
 		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions,
 		users: d.Users, member: d.Memberships, pay: d.Payments, base: strings.TrimRight(d.BaseURL, "/"),
-		history: d.History}
+		history: d.History, catalogue: d.Plans, prices: d.Prices}
+	if len(s.catalogue.Plans()) == 0 {
+		s.catalogue = billing.BuiltInCatalogue()
+	}
+	return s
 }
 
 // update runs a command's decision through the store's one write path

@@ -53,6 +53,7 @@ func (a *API) Routes(r *mux.Router) {
 	authed.HandleFunc("/billing/subscription/resume", a.resumeSubscription).Methods(http.MethodPost)
 	authed.HandleFunc("/billing/status", a.status).Methods(http.MethodGet)
 	authed.HandleFunc("/billing/events", a.events).Methods(http.MethodGet)
+	authed.HandleFunc("/billing/plans", a.plans).Methods(http.MethodGet)
 }
 
 // fail answers err in the contract's shape (see [httperr.Write]).

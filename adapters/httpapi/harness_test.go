@@ -61,6 +61,11 @@ type options struct {
 	log          *zap.Logger
 	// trustedProxies are HTTP_TRUSTED_PROXIES; none by default.
 	trustedProxies []netip.Prefix
+	// pricesBase is the Stripe API the tiers' prices are read from; ""
+	// for paymentsBase.
+	pricesBase string
+	// plans is the catalogue (PLANS_FILE); the zero one for the built-in.
+	plans billing.Catalogue
 }
 
 func newHarness(t testing.TB, opts ...options) *harness {
@@ -89,6 +94,9 @@ func newHarness(t testing.TB, opts ...options) *harness {
 		mock = stripemock.NewRecorder(t)
 		opt.paymentsBase = mock.URL
 	}
+	if opt.pricesBase == "" {
+		opt.pricesBase = opt.paymentsBase
+	}
 	h := &harness{t: t, db: pgtest.New(t), fake: fake, factory: factory, mock: mock, opt: opt}
 	h.build()
 	return h
@@ -111,12 +119,14 @@ func (h *harness) build() {
 	status, links := postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB)
 	client := stripe.NewClient(stripe.Config{SecretKey: "sk_test_fake", APIBase: h.fake.URL, Prices: prices, Timeout: 2 * time.Second})
 	pay := stripe.NewClient(stripe.Config{SecretKey: "sk_test_mock", APIBase: opt.paymentsBase, Prices: prices, Timeout: 2 * time.Second})
+	priced := stripe.NewClient(stripe.Config{SecretKey: "sk_test_mock", APIBase: opt.pricesBase, Prices: prices, Timeout: 2 * time.Second})
 	store := postgres.NewStore(db.DB, clock, []postgres.Projection{status, links, postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
 	users := postgres.NewUsers(db.DB)
 	inbox := postgres.NewInbox(db.DB, clock)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
 		Inbox: inbox, Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
-		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), BaseURL: opt.baseURL})
+		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), BaseURL: opt.baseURL,
+		Plans: opt.plans, Prices: stripe.NewPriceCache(prices, priced.Price, stripe.CacheOptions{Log: log})})
 	identity := application.NewIdentity(users, postgres.NewLoginLimiter(db.DB), clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)

@@ -151,6 +151,12 @@ func TestBillingPageInABrowser(t *testing.T) {
 	if n := count(t, b, "[data-checkout]"); n != 3 {
 		t.Errorf("%d Upgrade buttons, want 3", n)
 	}
+	// The plans with Stripe's prices (stripe-mock: 20.00 USD a month).
+	for sel, want := range map[string]string{"#price-FREE": "No charge", "#price-STARTER": "$20.00 per month", "#price-PRO": "$20.00 per month"} {
+		if got := text(t, b, sel); got != want {
+			t.Errorf("%s: %q, want %q", sel, got, want)
+		}
+	}
 	screenshot(t, b, "billing-free.png")
 
 	// Upgrade to PRO: the browser goes where the checkout endpoint says.

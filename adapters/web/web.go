@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -70,9 +72,16 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "login.html", map[string]any{"Title": "Log in"})
 }
 
+// planView is a plan card: Price is the amount for the currency ("$49.00",
+// "¥4,900"), "No charge" for FREE or "Price unavailable" while Stripe's
+// price cannot be read, and Per its interval ("per month").
 type planView struct {
-	Tier, Name, Price string
-	Current           bool
+	Tier, Name, Description string
+	Price, Per              string
+	Unavailable             bool
+	Features, Limits        []string
+	TrialDays               int
+	Paid, Current           bool
 }
 
 type historyRow struct {
@@ -93,13 +102,29 @@ type billingView struct {
 	NextCursor                   string
 }
 
-// plans returns the paid plans the page offers, cheapest first.
-func plans() []planView {
-	return []planView{
-		{Tier: "STARTER", Name: "Starter", Price: "For small teams"},
-		{Tier: "PRO", Name: "Pro", Price: "For growing organizations"},
-		{Tier: "ENTERPRISE", Name: "Enterprise", Price: "For the whole company"},
+// plan is the card of an offer.
+func plan(o application.PlanOffer, current string) planView {
+	v := planView{Tier: string(o.Tier), Name: o.Name, Description: o.Description, Features: o.Features,
+		TrialDays: o.TrialDays, Paid: o.Tier.Paid(), Current: string(o.Tier) == current}
+	switch {
+	case !o.Tier.Paid():
+		v.Price = "No charge"
+	case !o.Priced:
+		v.Price, v.Unavailable = "Price unavailable", true
+	default:
+		v.Price = billing.FormatAmount(o.UnitAmount, o.Currency)
+		switch {
+		case o.Interval == "":
+		case o.IntervalCount > 1:
+			v.Per = fmt.Sprintf("every %d %ss", o.IntervalCount, o.Interval)
+		default:
+			v.Per = "per " + o.Interval
+		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(o.Limits)) {
+		v.Limits = append(v.Limits, fmt.Sprintf("Up to %d %s", o.Limits[name], name))
+	}
+	return v
 }
 
 func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
@@ -130,9 +155,13 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	if !st.CurrentPeriodEnd.IsZero() {
 		v.PeriodEnd = st.CurrentPeriodEnd.UTC().Format("2 January 2006")
 	}
-	for _, pl := range plans() {
-		pl.Current = pl.Tier == st.PlanTier
-		v.Plans = append(v.Plans, pl)
+	offers, err := p.App.Plans(ctx)
+	if err != nil {
+		p.fail(w, r, u.Email, err)
+		return
+	}
+	for _, o := range offers {
+		v.Plans = append(v.Plans, plan(o, st.PlanTier))
 	}
 	if v.CanReadHistory {
 		if err := p.history(ctx, u.ID, org, r.URL.Query().Get("after"), &v); err != nil {
@@ -293,27 +322,23 @@ func actorLabel(actor string, emails map[string]string) string {
 	return actor
 }
 
-// zeroDecimal reports whether Stripe counts the currency (lower case) in
-// whole units rather than hundredths.
-func zeroDecimal(currency string) bool {
-	switch currency {
-	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
-		return true
-	}
-	return false
-}
-
-// money formats minor units: 4900 usd → "49.00 USD".
+// money formats minor units for the history, in the currency's decimals:
+// 4900 usd → "49.00 USD", 4900 jpy → "4900 JPY".
 func money(amount int64, currency string) string {
 	cur := strings.ToUpper(currency)
-	if zeroDecimal(strings.ToLower(currency)) {
+	d := billing.CurrencyDecimals(currency)
+	if d == 0 {
 		return fmt.Sprintf("%d %s", amount, cur)
 	}
 	sign := ""
 	if amount < 0 {
 		sign, amount = "-", -amount
 	}
-	return fmt.Sprintf("%s%d.%02d %s", sign, amount/100, amount%100, cur)
+	unit := int64(1)
+	for range d {
+		unit *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d %s", sign, amount/unit, d, amount%unit, cur)
 }
 
 func statusLabel(s string) string {

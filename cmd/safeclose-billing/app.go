@@ -62,12 +62,12 @@ func operatorPool() postgres.Options {
 func newDatabases(cfg Config, opt postgres.Options, lc fx.Lifecycle) (databases, error) {
 	primary, err := postgres.Open(cfg.DatabaseURL, opt)
 	if err != nil {
-		return databases{}, &ConfigError{"DATABASE_URL", err.Error()}
+		return databases{}, &ConfigError{Var: "DATABASE_URL", Problem: err.Error()}
 	}
 	read := primary
 	if cfg.DatabaseReadURL != cfg.DatabaseURL {
 		if read, err = postgres.Open(cfg.DatabaseReadURL, opt); err != nil {
-			return databases{}, &ConfigError{"DATABASE_READ_URL", err.Error()}
+			return databases{}, &ConfigError{Var: "DATABASE_READ_URL", Problem: err.Error()}
 		}
 	}
 	lc.Append(fx.StopHook(func() error {
@@ -139,6 +139,8 @@ func coreModule(cfg Config, out io.Writer, pool postgres.Options) fx.Option {
 			func(l *postgres.LinksProjection) ports.StripeLinks { return l },
 			newStripeClient,
 			func(c *stripe.Client) ports.SubscriptionSource { return c },
+			newPriceCache,
+			func(p *stripe.PriceCache) ports.PriceSource { return p },
 			metrics.New,
 			application.NewService,
 			newServiceDeps,
@@ -146,9 +148,22 @@ func coreModule(cfg Config, out io.Writer, pool postgres.Options) fx.Option {
 	)
 }
 
+// stripeTimeout bounds each Stripe call.
+const stripeTimeout = 10 * time.Second
+
+func tierPrices(cfg Config) stripe.Prices {
+	return stripe.Prices{billing.TierStarter: cfg.StripePriceStarter, billing.TierPro: cfg.StripePricePro, billing.TierEnterprise: cfg.StripePriceEnt}
+}
+
 func newStripeClient(cfg Config) *stripe.Client {
-	return stripe.NewClient(stripe.Config{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Timeout: 10 * time.Second,
-		Prices: stripe.Prices{billing.TierStarter: cfg.StripePriceStarter, billing.TierPro: cfg.StripePricePro, billing.TierEnterprise: cfg.StripePriceEnt}})
+	return stripe.NewClient(stripe.Config{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Timeout: stripeTimeout, Prices: tierPrices(cfg)})
+}
+
+// newPriceCache serves the tiers' prices read from Stripe, at most hourly;
+// a request waits for Stripe at most 3 s, and only while no price is
+// known.
+func newPriceCache(cfg Config, c *stripe.Client, log *zap.Logger) *stripe.PriceCache {
+	return stripe.NewPriceCache(tierPrices(cfg), c.Price, stripe.CacheOptions{Log: log})
 }
 
 type serviceIn struct {
@@ -165,13 +180,15 @@ type serviceIn struct {
 	Member ports.Memberships
 	Pay    ports.PaymentProvider
 	Hist   ports.History
+	Prices ports.PriceSource
 	Config Config
 }
 
 func newServiceDeps(in serviceIn) application.Deps {
 	return application.Deps{Store: in.Store, Status: in.Status, Clock: in.Clock, Log: in.Log,
 		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs,
-		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, BaseURL: in.Config.AppBaseURL}
+		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, BaseURL: in.Config.AppBaseURL,
+		Plans: in.Config.Plans, Prices: in.Prices}
 }
 
 // withApp builds the one-shot command's object graph (on operator pools),

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
@@ -11,6 +12,9 @@ import (
 
 	envparse "github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/safeclose/billing/adapters/planfile"
+	"github.com/safeclose/billing/domain/billing"
 )
 
 // Config is the service's configuration, read from the environment
@@ -29,17 +33,27 @@ type Config struct {
 	SessionCookieName   string `env:"SESSION_COOKIE_NAME" envDefault:"safeclose_session"`
 	LogLevel            string `env:"LOG_LEVEL" envDefault:"info"`
 	TrustedProxiesList  string `env:"HTTP_TRUSTED_PROXIES"`
+	PlansFile           string `env:"PLANS_FILE"`
 
 	// TrustedProxies is HTTP_TRUSTED_PROXIES parsed.
 	TrustedProxies []netip.Prefix
+	// Plans is the built-in catalogue with PLANS_FILE's plans in place.
+	Plans billing.Catalogue
 }
 
-// ConfigError names the setting that stops the program.
+// ConfigError names the setting that stops the program and, for a file
+// such as PLANS_FILE, the key in it.
 type ConfigError struct {
 	Var, Problem string
+	Key          string
 }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("configuration: %s %s", e.Var, e.Problem) }
+func (e *ConfigError) Error() string {
+	if e.Key != "" {
+		return fmt.Sprintf("configuration: %s: %s: %s", e.Var, e.Key, e.Problem)
+	}
+	return fmt.Sprintf("configuration: %s %s", e.Var, e.Problem)
+}
 
 // needs says which settings a command cannot run without.
 type needs struct {
@@ -58,7 +72,7 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 	environ := map[string]string{}
 	for _, k := range []string{"DATABASE_URL", "DATABASE_READ_URL", "HTTP_ADDR", "APP_BASE_URL", "STRIPE_SECRET_KEY",
 		"STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_ENTERPRISE",
-		"SESSION_COOKIE_NAME", "LOG_LEVEL", "HTTP_TRUSTED_PROXIES"} {
+		"SESSION_COOKIE_NAME", "LOG_LEVEL", "HTTP_TRUSTED_PROXIES", "PLANS_FILE"} {
 		if v, ok := lookup(k); ok {
 			environ[k] = v
 		}
@@ -82,7 +96,7 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 	}
 	for _, r := range required {
 		if r.need && strings.TrimSpace(r.value) == "" {
-			return c, &ConfigError{r.name, "is not set"}
+			return c, &ConfigError{Var: r.name, Problem: "is not set"}
 		}
 	}
 	checks := []struct {
@@ -117,19 +131,22 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 			continue
 		}
 		if err := ch.check(ch.value); err != nil {
-			return c, &ConfigError{ch.name, err.Error()}
+			return c, &ConfigError{Var: ch.name, Problem: err.Error()}
 		}
 	}
 	proxies, err := prefixes(c.TrustedProxiesList)
 	if err != nil {
-		return c, &ConfigError{"HTTP_TRUSTED_PROXIES", err.Error()}
+		return c, &ConfigError{Var: "HTTP_TRUSTED_PROXIES", Problem: err.Error()}
 	}
 	c.TrustedProxies = proxies
+	if c.Plans, err = plans(c.PlansFile); err != nil {
+		return c, err
+	}
 	if n.stripe {
 		prices := map[string]bool{}
 		for _, p := range []string{c.StripePriceStarter, c.StripePricePro, c.StripePriceEnt} {
 			if prices[p] {
-				return c, &ConfigError{"STRIPE_PRICE_*", "must name three different prices"}
+				return c, &ConfigError{Var: "STRIPE_PRICE_*", Problem: "must name three different prices"}
 			}
 			prices[p] = true
 		}
@@ -137,6 +154,30 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 	c.AppBaseURL = strings.TrimRight(c.AppBaseURL, "/")
 	c.StripeAPIBase = strings.TrimRight(c.StripeAPIBase, "/")
 	return c, nil
+}
+
+// plans returns the built-in catalogue with the plans of the file at path
+// (PLANS_FILE, when set) in place; a problem is a *ConfigError naming the
+// key when it is about one.
+func plans(path string) (billing.Catalogue, error) {
+	builtIn := billing.BuiltInCatalogue()
+	if path == "" {
+		return builtIn, nil
+	}
+	cat, err := planfile.Read(path, builtIn)
+	var (
+		pe   *billing.PlanError
+		read *fs.PathError
+	)
+	switch {
+	case errors.As(err, &pe):
+		return builtIn, &ConfigError{Var: "PLANS_FILE", Key: pe.Key, Problem: pe.Problem}
+	case errors.As(err, &read):
+		return builtIn, &ConfigError{Var: "PLANS_FILE", Problem: "cannot be read: " + read.Error()}
+	case err != nil:
+		return builtIn, &ConfigError{Var: "PLANS_FILE", Problem: "is not a valid plans file: " + err.Error()}
+	}
+	return cat, nil
 }
 
 func postgresURL(v string) error {

@@ -80,6 +80,7 @@ func rootCommand(e env) *cobra.Command {
 		sessionsCommand(e),
 		eventsCommand(e),
 		reconcileCommand(e),
+		plansCommand(e),
 	)
 	return root
 }

@@ -40,8 +40,7 @@ func devCommand(e env) *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("--tier must be STARTER, PRO or ENTERPRISE")}
 			}
-			prices := stripe.Prices{billing.TierStarter: cfg.StripePriceStarter, billing.TierPro: cfg.StripePricePro, billing.TierEnterprise: cfg.StripePriceEnt}
-			f, err := stripe.NewFactory(prices)
+			f, err := stripe.NewFactory(tierPrices(cfg))
 			if err != nil {
 				return err
 			}
