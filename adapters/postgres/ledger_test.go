@@ -450,7 +450,7 @@ func appendRandom(t testing.TB, store ports.EventStore, stream string, rng *rand
 func randomFact(stream string, rng *rand.Rand) (billing.Change, time.Time) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(3600*24*30)) * time.Second)
 	cus, sub := "cus_"+stream, fmt.Sprintf("sub_%s_%d", stream, rng.IntN(2))
-	tier := billing.PaidTiers[rng.IntN(3)]
+	tier := billing.PaidTiers()[rng.IntN(3)]
 	inv := billing.Invoice{InvoiceID: fmt.Sprintf("in_%d", rng.Int64()), CustomerID: cus, SubscriptionID: sub, AmountPaid: 1900, AmountDue: 1900, Currency: "eur", AttemptCount: 1}
 	switch rng.IntN(11) {
 	case 0:

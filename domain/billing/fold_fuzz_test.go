@@ -26,26 +26,26 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 			var c Change
 			switch rng.Intn(9) {
 			case 0:
-				c = PlanActivated{CheckoutSessionID: cs, CustomerID: cus, SubscriptionID: sub, Tier: PaidTiers[rng.Intn(3)]}
+				c = PlanActivated{CheckoutSessionID: cs, CustomerID: cus, SubscriptionID: sub, Tier: PaidTiers()[rng.Intn(3)]}
 			case 1:
 				c = SubscriptionRefreshed{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
-					Tier: PaidTiers[rng.Intn(3)], CurrentPeriodEnd: at.Add(time.Hour * time.Duration(rng.Intn(3))), CancelAtPeriodEnd: rng.Intn(2) == 0}
+					Tier: PaidTiers()[rng.Intn(3)], CurrentPeriodEnd: at.Add(time.Hour * time.Duration(rng.Intn(3))), CancelAtPeriodEnd: rng.Intn(2) == 0}
 			case 2:
 				c = SubscriptionCanceled{CustomerID: cus, SubscriptionID: sub, CurrentPeriodEnd: at}
 			case 3:
 				c = PaymentSucceeded{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub}}
 			case 4:
 				c = SubscriptionSynced{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
-					Tier: PaidTiers[rng.Intn(3)], Reason: SyncReasonReconcile, Current: rng.Intn(2) == 0}
+					Tier: PaidTiers()[rng.Intn(3)], Reason: SyncReasonReconcile, Current: rng.Intn(2) == 0}
 			case 5:
-				c = CheckoutStarted{Tier: PaidTiers[rng.Intn(3)], CheckoutSessionID: cs}
+				c = CheckoutStarted{Tier: PaidTiers()[rng.Intn(3)], CheckoutSessionID: cs}
 			case 6:
 				// A change made in the app, as Stripe answered it.
 				c = PlanChangeRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: cus, SubscriptionID: sub,
-					Tier: PaidTiers[rng.Intn(3)], Status: statuses[rng.Intn(len(statuses))]}, FromTier: PaidTiers[rng.Intn(3)]}
+					Tier: PaidTiers()[rng.Intn(3)], Status: statuses[rng.Intn(len(statuses))]}, FromTier: PaidTiers()[rng.Intn(3)]}
 			case 7:
 				c = CancellationRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: cus, SubscriptionID: sub,
-					Tier: PaidTiers[rng.Intn(3)], CancelAtPeriodEnd: rng.Intn(2) == 0}}
+					Tier: PaidTiers()[rng.Intn(3)], CancelAtPeriodEnd: rng.Intn(2) == 0}}
 			default:
 				c = PaymentFailed{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub}}
 			}

@@ -19,14 +19,15 @@ const (
 	StatusPaused            Status = "paused"
 )
 
-var allStatuses = []Status{
-	StatusNone, StatusActive, StatusPastDue, StatusCanceled, StatusTrialing,
-	StatusIncomplete, StatusIncompleteExpired, StatusUnpaid, StatusPaused,
+// allStatuses returns every status (a new slice each time).
+func allStatuses() []Status {
+	return []Status{StatusNone, StatusActive, StatusPastDue, StatusCanceled, StatusTrialing,
+		StatusIncomplete, StatusIncompleteExpired, StatusUnpaid, StatusPaused}
 }
 
 // ParseStatus returns the status named exactly s.
 func ParseStatus(s string) (Status, error) {
-	for _, st := range allStatuses {
+	for _, st := range allStatuses() {
 		if string(st) == s {
 			return st, nil
 		}

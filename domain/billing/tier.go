@@ -14,12 +14,13 @@ const (
 	TierEnterprise Tier = "ENTERPRISE"
 )
 
-// PaidTiers lists the tiers that can be bought through Checkout, cheapest first.
-var PaidTiers = []Tier{TierStarter, TierPro, TierEnterprise}
+// PaidTiers returns the tiers that can be bought through Checkout,
+// cheapest first (a new slice each time).
+func PaidTiers() []Tier { return []Tier{TierStarter, TierPro, TierEnterprise} }
 
 // ParsePaidTier returns the paid tier named exactly s (case-sensitive).
 func ParsePaidTier(s string) (Tier, error) {
-	for _, t := range PaidTiers {
+	for _, t := range PaidTiers() {
 		if string(t) == s {
 			return t, nil
 		}
