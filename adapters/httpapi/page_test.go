@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +17,10 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/safeclose/billing/adapters/stripe"
+	"github.com/safeclose/billing/adapters/stripe/stripemock"
 	"github.com/safeclose/billing/domain/billing"
 )
 
@@ -50,6 +53,23 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
 		t.Fatal(err)
 	}
+	save(t, name, png)
+}
+
+// screenshotView is [screenshot] of the window only: a modal dialog's
+// backdrop covers the window, not the whole page.
+func screenshotView(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
+		t.Fatal(err)
+	}
+	save(t, name, png)
+}
+
+// save writes png to docs/name under UPDATE_SCREENSHOTS=1.
+func save(t *testing.T, name string, png []byte) {
+	t.Helper()
 	if os.Getenv("UPDATE_SCREENSHOTS") == "" {
 		return
 	}
@@ -247,6 +267,169 @@ func TestBillingPageInABrowser(t *testing.T) {
 	}
 	if got := text(t, b, "h1"); got != "No access" {
 		t.Errorf("foreign org page: %q", got)
+	}
+}
+
+// click clicks the element sel and fails the test if it cannot.
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	if err := chromedp.Run(ctx, chromedp.Click(sel, chromedp.ByQuery)); err != nil {
+		t.Fatalf("click %s: %v", sel, err)
+	}
+}
+
+// waitFor fails the test unless cond becomes true within 10 s.
+func waitFor(t *testing.T, ctx context.Context, what, cond string) {
+	t.Helper()
+	if !eventually(ctx, 10*time.Second, cond) {
+		t.Fatalf("never: %s (%s)", what, cond)
+	}
+}
+
+// An org on PRO switches to ENTERPRISE after a preview in a dialog, cancels
+// and resumes, all in the page; a member without billing sees the prices
+// and none of the buttons. Stripe is the stateful fake (it serves the
+// upcoming invoice stripe-mock does not, and applies the updates); the
+// prices are stripe-mock's.
+func TestBillingPagePlanChangesInABrowser(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	h := newHarness(t, options{baseURL: base, paymentsBase: "fake", pricesBase: stripemock.URL(t)})
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h.handler}}
+	srv.Start()
+	defer srv.Close()
+
+	ctx := context.Background()
+	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
+	org, err := h.svc.CreateOrg(ctx, appActor(owner), "Acme Corp", owner.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.AddMember(ctx, appActor(owner), org, plain.Email, nil); err != nil {
+		t.Fatal(err)
+	}
+	billingPage := "/orgs/" + org + "/billing"
+	spec := stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_switch", SubscriptionID: "sub_switch", Tier: billing.TierPro,
+		CurrentPeriodEnd: time.Now().AddDate(0, 1, 0).Truncate(time.Second)}
+	h.fake.SetSubscription(spec)
+	mustOK(t, h.deliver(h.factory.Event("evt_switch_1", "checkout.session.completed", time.Now().Add(-2*time.Second), h.factory.CheckoutSession("cs_switch", spec))), "checkout")
+
+	// Without JavaScript the page reads the same; the buttons that need the
+	// script are hidden, and there is no inline script (the CSP forbids it).
+	rec := h.do("GET", billingPage, "", nil, "Cookie", "sc_test="+h.session(owner))
+	html := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Fatalf("page: %d, CSP %q", rec.Code, rec.Header().Get("Content-Security-Policy"))
+	}
+	for _, sel := range []string{`data-switch="ENTERPRISE"`, `data-switch="STARTER"`, `id="cancel-plan"`} {
+		if !regexp.MustCompile(`<button [^>]*` + regexp.QuoteMeta(sel) + `[^>]* hidden>`).MatchString(html) {
+			t.Errorf("%s is not hidden without JavaScript", sel)
+		}
+	}
+	if n := len(regexp.MustCompile(`<script(?:\s[^>]*)?>`).FindAllString(html, -1)); n != 1 || !strings.Contains(html, `<script src="/assets/app.js" defer></script>`) {
+		t.Errorf("%d script elements; want only app.js", n)
+	}
+
+	b := browser(t)
+	login(t, b, base, billingPage, owner.Email)
+	if got := text(t, b, "#plan-tier"); got != "PRO" {
+		t.Fatalf("plan %q, want PRO", got)
+	}
+	if n := count(t, b, "[data-switch]:not([hidden])"); n != 2 {
+		t.Errorf("%d Switch buttons, want 2 (STARTER, ENTERPRISE)", n)
+	}
+	if n := count(t, b, `.plan.current [data-switch], [data-switch="FREE"], [data-checkout]`); n != 0 {
+		t.Errorf("%d Switch or Upgrade buttons on the current or free plan", n)
+	}
+
+	// A preview in yen: no minor units. Escape closes the dialog and focus
+	// returns to the button.
+	h.fake.SetUpcomingInvoice(spec, stripe.InvoiceSpec{InvoiceID: "in_upcoming_jpy", Amount: 4900, Currency: "jpy"})
+	click(t, b, `[data-switch="STARTER"]`)
+	waitFor(t, b, "the dialog opens with focus inside", `document.getElementById("switch-dialog").open && document.getElementById("switch-dialog").contains(document.activeElement)`)
+	waitFor(t, b, "the yen amount", `!!document.querySelector("#switch-amount") && document.querySelector("#switch-amount").textContent === "¥4,900"`)
+	if err := chromedp.Run(b, chromedp.KeyEvent(kb.Escape)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "Escape closes, focus back on Switch", `!document.getElementById("switch-dialog").open && document.activeElement.dataset.switch === "STARTER"`)
+
+	// Stripe down: the API's message in the dialog, and no Confirm.
+	h.fake.Down.Store(true)
+	var apiErr struct {
+		Error struct{ Code, Message string }
+	}
+	down := h.do("POST", "/api/billing/subscription/preview", h.session(owner), map[string]string{"orgId": org, "planTier": "ENTERPRISE"})
+	if err := json.Unmarshal(down.Body.Bytes(), &apiErr); err != nil || down.Code != 502 || apiErr.Error.Message == "" {
+		t.Fatalf("preview while Stripe is down: %d %s", down.Code, down.Body)
+	}
+	click(t, b, `[data-switch="ENTERPRISE"]`)
+	waitFor(t, b, "the API's message in the dialog", `document.getElementById("switch-error").textContent === `+jsString(apiErr.Error.Message))
+	var disabled bool
+	if err := chromedp.Run(b, chromedp.Evaluate(`document.getElementById("switch-confirm").disabled`, &disabled)); err != nil || !disabled {
+		t.Errorf("Confirm enabled without a preview (%v)", err)
+	}
+	click(t, b, "#switch-cancel")
+	h.fake.Down.Store(false)
+
+	// The preview in dollars, then Confirm: the page shows ENTERPRISE.
+	h.fake.SetUpcomingInvoice(spec, stripe.InvoiceSpec{InvoiceID: "in_upcoming", Amount: 2345})
+	click(t, b, `[data-switch="ENTERPRISE"]`)
+	waitFor(t, b, "the dollar amount", `!!document.querySelector("#switch-amount") && document.querySelector("#switch-amount").textContent === "$23.45"`)
+	if got := text(t, b, "#switch-title"); got != "Switch to Enterprise" {
+		t.Errorf("dialog heading %q", got)
+	}
+	if err := chromedp.Run(b, chromedp.Evaluate(`document.getElementById("switch-confirm").disabled`, &disabled)); err != nil || disabled {
+		t.Errorf("Confirm disabled after the preview (%v)", err)
+	}
+	if lines := text(t, b, "#switch-lines tbody"); !strings.Contains(lines, "$10.00") {
+		t.Errorf("invoice lines: %q", lines)
+	}
+	if got := text(t, b, "#switch-error"); got != "" {
+		t.Errorf("error after a good preview: %q", got)
+	}
+	screenshotView(t, b, "billing-switch.png")
+	click(t, b, "#switch-confirm")
+	waitFor(t, b, "ENTERPRISE after the switch", `!!document.querySelector("#plan-tier") && document.querySelector("#plan-tier").textContent.trim() === "ENTERPRISE" && document.querySelector(".plan.current #plan-ENTERPRISE") !== null`)
+	if st := h.billingStatus(org); st.PlanTier != "ENTERPRISE" {
+		t.Errorf("status after the switch: %+v", st)
+	}
+
+	// Cancel plan, confirmed: "Plan ends on …" with Resume.
+	waitFor(t, b, "Cancel plan shown", `!!document.querySelector("#cancel-plan") && !document.querySelector("#cancel-plan").hidden`)
+	click(t, b, "#cancel-plan")
+	waitFor(t, b, "the cancel dialog with focus inside", `document.getElementById("cancel-dialog").open && document.getElementById("cancel-dialog").contains(document.activeElement)`)
+	click(t, b, "#cancel-confirm")
+	waitFor(t, b, "Plan ends on", `!!document.querySelector("#plan-ends") && document.querySelector("#plan-ends").textContent.startsWith("Plan ends on ") && !!document.querySelector("#resume") && !document.querySelector("#cancel-plan")`)
+	if got, want := text(t, b, "#plan-ends"), "Plan ends on "+spec.CurrentPeriodEnd.UTC().Format("2 January 2006"); got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+	screenshot(t, b, "billing-canceling.png")
+	click(t, b, "#resume")
+	waitFor(t, b, "resumed", `!document.querySelector("#cancel-notice") && !!document.querySelector("#cancel-plan") && !document.querySelector("#cancel-plan").hidden`)
+	if st := h.billingStatus(org); st.CancelAtPeriodEnd || st.PlanTier != "ENTERPRISE" {
+		t.Errorf("status after resume: %+v", st)
+	}
+	hist := text(t, b, "#history")
+	for _, want := range []string{"Plan changed", "From PRO to ENTERPRISE", "Plan canceled", "Cancellation withdrawn"} {
+		if !strings.Contains(hist, want) {
+			t.Errorf("history lacks %q:\n%s", want, hist)
+		}
+	}
+
+	// A member without billing: the plans and prices, no buttons.
+	click(t, b, "#logout")
+	if err := chromedp.Run(b, chromedp.WaitVisible("#login-form", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	login(t, b, base, billingPage, plain.Email)
+	if got := text(t, b, "#price-STARTER"); got != "$20.00 per month" {
+		t.Errorf("viewer sees STARTER at %q", got)
+	}
+	if n := count(t, b, "[data-switch], [data-cancel-plan], [data-resume], [data-checkout], [data-portal], dialog"); n != 0 {
+		t.Errorf("viewer sees %d plan-change buttons or dialogs", n)
 	}
 }
 

@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -90,6 +91,10 @@ type historyRow struct {
 	Failed                             bool
 }
 
+// billingView is the billing page. CanChange (billing permission and a
+// live subscription) offers Switch on the other paid plans and Cancel plan,
+// or Resume once Canceling; Decimals is then the currency-decimals table
+// (JSON) the script formats the preview's amounts with.
 type billingView struct {
 	Title, Email, OrgID, OrgName string
 	Status                       ports.BillingStatus
@@ -97,6 +102,8 @@ type billingView struct {
 	CanBill, CanReadHistory      bool
 	HasCustomer, Live, PastDue   bool
 	Confirming, Canceled         bool
+	CanChange, Canceling         bool
+	Decimals                     string
 	Plans                        []planView
 	History                      []historyRow
 	NextCursor                   string
@@ -152,6 +159,15 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 		HasCustomer:    st.StripeCustomerID != "", Live: billing.Status(st.Status).Live(), PastDue: st.Status == string(billing.StatusPastDue),
 		Confirming: r.URL.Query().Get("checkout") == "success" && !billing.Status(st.Status).Live(),
 		Canceled:   r.URL.Query().Get("checkout") == "canceled"}
+	v.CanChange, v.Canceling = v.CanBill && v.Live, st.CancelAtPeriodEnd
+	if v.CanChange {
+		table, err := json.Marshal(billing.CurrencyDecimalExceptions())
+		if err != nil {
+			p.fail(w, r, u.Email, err)
+			return
+		}
+		v.Decimals = string(table)
+	}
 	if !st.CurrentPeriodEnd.IsZero() {
 		v.PeriodEnd = st.CurrentPeriodEnd.UTC().Format("2 January 2006")
 	}
@@ -239,6 +255,12 @@ func eventName(eventType string) string {
 		return "Payment failed"
 	case billing.TypeSubscriptionSynced:
 		return "Synced from Stripe"
+	case billing.TypePlanChangeRequested:
+		return "Plan changed"
+	case billing.TypeCancellationRequested:
+		return "Plan canceled"
+	case billing.TypeCancellationWithdrawn:
+		return "Cancellation withdrawn"
 	}
 	return ""
 }
@@ -270,6 +292,15 @@ func row(e ports.StoredEvent, emails map[string]string) historyRow {
 		r.Detail = fmt.Sprintf("%s, %s", statusLabel(string(c.Status)), tierOr(c.Tier))
 	case billing.SubscriptionCanceled:
 		r.Detail = "Back to the Free plan"
+	case billing.PlanChangeRequested:
+		r.Detail = fmt.Sprintf("From %s to %s", c.FromTier, c.Tier)
+	case billing.CancellationRequested:
+		r.Detail = "Ends at the end of the period"
+		if !c.CurrentPeriodEnd.IsZero() {
+			r.Detail = "Ends on " + c.CurrentPeriodEnd.UTC().Format("2 January 2006")
+		}
+	case billing.CancellationWithdrawn:
+		r.Detail = "The plan renews"
 	case billing.MemberAdded:
 		r.Detail = fmt.Sprintf("%s as %s (%s)", c.Email, c.Role, permList(c.Permissions))
 	case billing.MemberPermissionsChanged:

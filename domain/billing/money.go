@@ -10,13 +10,22 @@ import (
 // the currency (ISO 4217, any case) in: 0 for the zero-decimal currencies
 // (JPY, KRW…), 3 for BHD, JOD, KWD, OMR and TND, 2 for the others.
 func CurrencyDecimals(currency string) int {
-	switch strings.ToLower(currency) {
-	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
-		return 0
-	case "bhd", "jod", "kwd", "omr", "tnd":
-		return 3
+	if d, ok := CurrencyDecimalExceptions()[strings.ToLower(currency)]; ok {
+		return d
 	}
 	return 2
+}
+
+// CurrencyDecimalExceptions returns the currencies (lower case) that
+// Stripe does not count in hundredths, with their digits of minor units:
+// the table behind [CurrencyDecimals], for a client (the billing page's
+// script) that formats amounts itself. A fresh map on each call.
+func CurrencyDecimalExceptions() map[string]int {
+	return map[string]int{
+		"bif": 0, "clp": 0, "djf": 0, "gnf": 0, "jpy": 0, "kmf": 0, "krw": 0, "mga": 0,
+		"pyg": 0, "rwf": 0, "ugx": 0, "vnd": 0, "vuv": 0, "xaf": 0, "xof": 0, "xpf": 0,
+		"bhd": 3, "jod": 3, "kwd": 3, "omr": 3, "tnd": 3,
+	}
 }
 
 // FormatAmount writes an amount of minor units for people: the major

@@ -3,6 +3,7 @@ package billing
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -182,5 +183,28 @@ func TestFormatAmountRespectsMinorUnits(t *testing.T) {
 		if got := FormatPrice(tc.minor, tc.currency, tc.interval, tc.count); got != tc.want {
 			t.Errorf("FormatPrice(%d, %s, %s, %d) = %q, want %q", tc.minor, tc.currency, tc.interval, tc.count, got, tc.want)
 		}
+	}
+}
+
+// The table the billing page's script formats with is the one the server
+// formats with, and each caller gets its own copy.
+func TestCurrencyDecimalExceptionsAreTheTable(t *testing.T) {
+	table := CurrencyDecimalExceptions()
+	for cur, want := range map[string]int{"jpy": 0, "krw": 0, "bhd": 3, "kwd": 3} {
+		if got := table[cur]; got != want {
+			t.Errorf("%s: %d, want %d", cur, got, want)
+		}
+	}
+	for cur, d := range table {
+		if d == 2 || CurrencyDecimals(cur) != d || CurrencyDecimals(strings.ToUpper(cur)) != d {
+			t.Errorf("%s: table %d, CurrencyDecimals %d", cur, d, CurrencyDecimals(cur))
+		}
+	}
+	if _, ok := table["usd"]; ok || CurrencyDecimals("usd") != 2 {
+		t.Error("usd is not in hundredths")
+	}
+	table["usd"] = 0
+	if CurrencyDecimals("usd") != 2 || len(CurrencyDecimalExceptions()) != 21 {
+		t.Error("a caller's copy changed the table")
 	}
 }

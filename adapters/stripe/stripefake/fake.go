@@ -1,7 +1,8 @@
 // Package stripefake is a small stateful fake of the Stripe API for tests:
 // it serves the subscriptions, checkout sessions and invoices a test puts
 // in it, rendered in API version 2023-10-16. stripe-mock, being stateless,
-// cannot say what a subscription looks like now.
+// cannot say what a subscription looks like now. Of the writes it serves
+// only the update of a subscription's price or cancel_at_period_end.
 package stripefake
 
 import (
@@ -82,9 +83,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":{"type":"api_error","message":"fake outage"}}`))
 		return
 	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/subscriptions/") && strings.HasPrefix(r.Header.Get("Authorization"), "Bearer sk_") {
+		s.update(w, r)
+		return
+	}
 	if r.Method != http.MethodGet || !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer sk_") {
 		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","message":"fake: only authenticated GET"}}`))
+		_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","message":"fake: only authenticated GET, and POST of a subscription"}}`))
 		return
 	}
 	if r.URL.Path == "/v1/subscriptions" {
@@ -116,4 +121,43 @@ func (s *Server) subscriptionsOf(customer string) map[string]any {
 	}
 	sort.Slice(data, func(i, j int) bool { return fmt.Sprint(data[i]["id"]) < fmt.Sprint(data[j]["id"]) })
 	return map[string]any{"object": "list", "url": "/v1/subscriptions", "has_more": false, "data": data}
+}
+
+// update applies POST /v1/subscriptions/{id} to the stored subscription,
+// as Stripe would for the service's changes: items[0][price] moves its
+// item to that price, cancel_at_period_end sets it (and cancel_at). It
+// answers the subscription as it now is; other parameters are ignored.
+func (s *Server) update(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","message":"fake: unreadable form"}}`))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	obj, ok := s.objects[r.URL.Path]
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such subscription"}}`))
+		return
+	}
+	if price := r.PostForm.Get("items[0][price]"); price != "" {
+		if items, ok := obj["items"].(map[string]any); ok {
+			if data, ok := items["data"].([]any); ok && len(data) > 0 {
+				if item, ok := data[0].(map[string]any); ok {
+					if p, ok := item["price"].(map[string]any); ok {
+						p["id"] = price
+					}
+				}
+			}
+		}
+	}
+	if v := r.PostForm.Get("cancel_at_period_end"); v != "" {
+		cancel := v == "true"
+		obj["cancel_at_period_end"], obj["cancel_at"] = cancel, nil
+		if cancel {
+			obj["cancel_at"] = obj["current_period_end"]
+		}
+	}
+	_ = json.NewEncoder(w).Encode(obj)
 }

@@ -1,5 +1,6 @@
 // Progressive behaviour of the billing and login pages. Reading works
-// without it; buttons that start Checkout or the Portal need it.
+// without it; buttons that start Checkout or the Portal need it, and those
+// that switch, cancel or resume the plan are hidden without it.
 (function () {
   "use strict";
   const say = (msg) => { const el = document.getElementById("message"); if (el) el.textContent = msg; };
@@ -45,6 +46,100 @@
       const { url } = await post("/api/billing/portal", { orgId: page.org });
       window.location.assign(url);
     } catch (e) { say(e.message); b.disabled = false; }
+  }));
+
+  // Elements that only work with this script are hidden until it runs.
+  document.querySelectorAll("[data-js]").forEach((el) => { el.hidden = false; });
+
+  // money formats minor units of currency as the plan cards do: Stripe's
+  // digits of minor units come from the page (the server's table), 2 for
+  // a currency not in it.
+  const decimals = (() => { try { return JSON.parse(page.decimals || "{}"); } catch (e) { return {}; } })();
+  const money = (minor, currency) => {
+    const cur = String(currency || "").toLowerCase();
+    const d = Object.prototype.hasOwnProperty.call(decimals, cur) ? decimals[cur] : 2;
+    const major = minor / Math.pow(10, d);
+    try {
+      return new Intl.NumberFormat(document.documentElement.lang || "en",
+        { style: "currency", currency: cur.toUpperCase(), minimumFractionDigits: d, maximumFractionDigits: d }).format(major);
+    } catch (e) { return major.toFixed(d) + " " + cur.toUpperCase(); }
+  };
+
+  const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
+  const reload = () => window.location.replace(window.location.pathname);
+
+  // open shows a modal dialog with focus on first; Escape closes it (the
+  // browser's), and focus then returns to the button that opened it.
+  const open = (d, opener, first) => {
+    d.addEventListener("close", () => { if (opener.isConnected) opener.focus(); }, { once: true });
+    d.showModal();
+    first.focus();
+  };
+
+  // Switch: the preview (what is due now, the invoice lines) in a dialog;
+  // Confirm changes the plan at the preview's proration date, so the
+  // charge is the one shown.
+  const sw = document.getElementById("switch-dialog");
+  if (sw) {
+    const preview = document.getElementById("switch-preview"), error = document.getElementById("switch-error");
+    const confirm = document.getElementById("switch-confirm"), cancel = document.getElementById("switch-cancel");
+    let asked = 0, change = null;
+    cancel.addEventListener("click", () => sw.close());
+    sw.addEventListener("close", () => { asked++; change = null; });
+    document.querySelectorAll("[data-switch]").forEach((b) => b.addEventListener("click", async () => {
+      const mine = ++asked;
+      change = null;
+      document.getElementById("switch-title").textContent = "Switch to " + b.dataset.name;
+      preview.replaceChildren(el("p", "Loading the price of the change…", "muted"));
+      error.textContent = ""; confirm.disabled = true;
+      open(sw, b, cancel);
+      try {
+        const p = await post("/api/billing/subscription/preview", { orgId: page.org, planTier: b.dataset.switch });
+        if (mine !== asked) return;
+        const due = el("p", "Amount due now: ", "due");
+        const amount = el("strong", money(p.amountDue, p.currency)); amount.id = "switch-amount";
+        due.append(amount);
+        const parts = [due];
+        if (p.lines && p.lines.length) {
+          const table = el("table"); table.id = "switch-lines";
+          table.append(el("caption", "Invoice lines", "sr-only"));
+          const head = el("tr"); ["Item", "Amount"].forEach((h, i) => { const th = el("th", h, i ? "num" : ""); th.scope = "col"; head.append(th); });
+          table.append(el("thead")); table.tHead.append(head);
+          const body = el("tbody");
+          p.lines.forEach((l) => { const tr = el("tr"); tr.append(el("td", l.description || "—"), el("td", money(l.amount, p.currency), "num")); body.append(tr); });
+          table.append(body);
+          parts.push(table);
+        }
+        preview.replaceChildren(...parts);
+        change = { orgId: page.org, planTier: p.planTier, prorationDate: p.prorationDate };
+        confirm.disabled = false;
+      } catch (e) {
+        if (mine !== asked) return;
+        preview.replaceChildren(); error.textContent = e.message;
+      }
+    }));
+    confirm.addEventListener("click", async () => {
+      if (!change) return;
+      confirm.disabled = true; error.textContent = "";
+      try { await post("/api/billing/subscription/change", change); reload(); } catch (e) { error.textContent = e.message; confirm.disabled = false; }
+    });
+  }
+
+  // Cancel plan, after a confirmation; it ends with the period.
+  const cd = document.getElementById("cancel-dialog"), cancelPlan = document.getElementById("cancel-plan");
+  if (cd && cancelPlan) {
+    const confirm = document.getElementById("cancel-confirm"), keep = document.getElementById("cancel-keep"), error = document.getElementById("cancel-error");
+    keep.addEventListener("click", () => cd.close());
+    cancelPlan.addEventListener("click", () => { error.textContent = ""; confirm.disabled = false; open(cd, cancelPlan, keep); });
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true; error.textContent = "";
+      try { await post("/api/billing/subscription/cancel", { orgId: page.org }); reload(); } catch (e) { error.textContent = e.message; confirm.disabled = false; }
+    });
+  }
+
+  document.querySelectorAll("[data-resume]").forEach((b) => b.addEventListener("click", async () => {
+    b.disabled = true; say("Resuming the plan…");
+    try { await post("/api/billing/subscription/resume", { orgId: page.org }); reload(); } catch (e) { say(e.message); b.disabled = false; }
   }));
 
   const logout = document.getElementById("logout");
