@@ -533,3 +533,22 @@ func TestWebhookHandMadeEvents(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 }
+
+// customer.subscription.created is read like an update: a subscription
+// made outside Checkout (metadata orgId) links the org and sets its state.
+func TestWebhookSubscriptionCreatedIsReadLikeAnUpdate(t *testing.T) {
+	h := newHarness(t)
+	h.createOrg("org_c")
+	end := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second).UTC()
+	spec := stripe.SubscriptionSpec{OrgID: "org_c", CustomerID: "cus_c", SubscriptionID: "sub_c", Tier: billing.TierStarter, Status: "trialing", CurrentPeriodEnd: end}
+	if out := mustOK(t, h.deliver(h.factory.Event("evt_created", "customer.subscription.created", time.Now(), h.factory.Subscription(spec))), "created"); out != ports.OutcomeApplied {
+		t.Fatalf("outcome %q", out)
+	}
+	st := h.billingStatus("org_c")
+	if st.PlanTier != "STARTER" || st.Status != "trialing" || st.StripeSubscriptionID != "sub_c" || !st.CurrentPeriodEnd.Equal(end) {
+		t.Errorf("status %+v", st)
+	}
+	if e := h.billingEvents("org_c"); len(e) != 1 || e[0].Type != billing.TypeSubscriptionRefreshed {
+		t.Errorf("recorded %+v", e)
+	}
+}

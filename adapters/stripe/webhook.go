@@ -26,6 +26,9 @@ const MaxFutureSkew = 5 * time.Minute
 const (
 	EventCheckoutCompleted   = "checkout.session.completed"
 	EventSubscriptionUpdated = "customer.subscription.updated"
+	// EventSubscriptionCreated is read like an update: the subscription
+	// as it is.
+	EventSubscriptionCreated = "customer.subscription.created"
 	EventSubscriptionDeleted = "customer.subscription.deleted"
 	EventInvoicePaid         = "invoice.paid"
 	EventInvoiceFailed       = "invoice.payment_failed"
@@ -133,7 +136,7 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 
 func handled(eventType string) bool {
 	switch eventType {
-	case EventCheckoutCompleted, EventSubscriptionUpdated, EventSubscriptionDeleted, EventInvoicePaid, EventInvoiceFailed:
+	case EventCheckoutCompleted, EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted, EventInvoicePaid, EventInvoiceFailed:
 		return true
 	}
 	return false
@@ -176,7 +179,7 @@ func (w *Webhooks) refetch(ctx context.Context, eventType string, obj json.RawMe
 		p := &stripego.CheckoutSessionParams{}
 		p.Context = ctx
 		v, err = w.client.api.CheckoutSessions.Get(ref.ID, p)
-	case EventSubscriptionUpdated, EventSubscriptionDeleted:
+	case EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted:
 		p := &stripego.SubscriptionParams{}
 		p.Context = ctx
 		v, err = w.client.api.Subscriptions.Get(ref.ID, p)
@@ -220,7 +223,7 @@ func (w *Webhooks) fact(eventType string, obj json.RawMessage) (*application.Str
 				SubscriptionID: cs.Subscription.ID, Tier: billing.Tier(cs.Metadata["planTier"])},
 			OrgHint: hint, CustomerID: cs.Customer.ID, SubscriptionID: cs.Subscription.ID,
 		}, nil
-	case EventSubscriptionUpdated, EventSubscriptionDeleted:
+	case EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted:
 		var s stripego.Subscription
 		if err := json.Unmarshal(obj, &s); err != nil {
 			return nil, fmt.Errorf("%w: subscription: %v", ports.ErrMalformedEvent, err)
