@@ -16,6 +16,6 @@ echo "== results (also in .data/bench/results.txt)"
 {
   # GOGC as `projections rebuild` sets it for itself.
   GOGC=400 go test -run '^$' -bench 'Rebuild' -benchtime 1x -timeout 30m ./adapters/postgres/ 2>&1
-  go test -run '^$' -bench 'Webhooks|History|Checkout|PlanChange' -benchtime 1x -timeout 30m ./adapters/httpapi/ 2>&1
+  go test -run '^$' -bench 'Webhooks|History|Checkout|PlanChange|Plans$' -benchtime 1x -timeout 30m ./adapters/httpapi/ 2>&1
   go test -run '^$' -bench 'ServeUnderLoad' -benchtime 1x -timeout 30m ./cmd/safeclose-billing/ 2>&1
-} | grep -E '^(rebuild|webhooks|history|bare|status|checkout|direct|serve|change|preview)' | tee "$dir/results.txt"
+} | grep -E '^(rebuild|webhooks|history|bare|status|checkout|direct|serve|change|preview|plans)' | tee "$dir/results.txt"

@@ -317,3 +317,27 @@ func BenchmarkPlanChange(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPlans times GET /api/billing/plans (prices from the hourly
+// cache) beside one direct stripe-go read of a price from stripe-mock.
+func BenchmarkPlans(b *testing.B) {
+	h := newHarness(b)
+	w := newBenchWorld(b, h)
+	sc := directClient(stripemock.URL(b))
+	var api, direct latencies
+	b.ResetTimer()
+	for range 300 {
+		t0 := time.Now()
+		if rec := h.do("GET", "/api/billing/plans", w.token, nil); rec.Code != 200 {
+			b.Fatal(rec.Code, rec.Body)
+		}
+		api.add(time.Since(t0))
+		t0 = time.Now()
+		if _, err := sc.Prices.Get("price_pro", nil); err != nil {
+			b.Fatal(err)
+		}
+		direct.add(time.Since(t0))
+	}
+	report(b, "plans   endpoint                   p50 %8v  p99 %8v", api.pct(0.5).Round(time.Microsecond), api.pct(0.99).Round(time.Microsecond))
+	report(b, "plans   direct stripe-go price read p50 %8v  p99 %8v", direct.pct(0.5).Round(time.Microsecond), direct.pct(0.99).Round(time.Microsecond))
+}
