@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -240,5 +241,32 @@ func TestSyncIsStampedOneSecondAfterTheNewestFact(t *testing.T) {
 	events, _ := mem.Load(ctx, "org_a")
 	if got := events[len(events)-1].OccurredAt; !got.Equal(t0.Add(31 * time.Second)) {
 		t.Errorf("sync stamped %v, want one second after the newest fact (%v)", got, t0.Add(31*time.Second))
+	}
+}
+
+// refusingPay is Stripe refusing every proration date.
+type refusingPay struct{ ports.PaymentProvider }
+
+func (refusingPay) ChangePrice(context.Context, ports.PriceChange) (ports.Subscription, error) {
+	return ports.Subscription{}, fmt.Errorf("change the subscription's price: %w: too old", ports.ErrProrationDateRefused)
+}
+
+func TestAProrationDateStripeRefusesIsTheCallersToCorrect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clock := memory.NewClock(t0.Add(time.Hour))
+	mem := memory.NewStore(clock)
+	svc := application.NewService(application.Deps{Store: mem, Status: mem, Users: fakeUsers{}, Orgs: noOrgs{},
+		Memberships: everyoneOwns{}, Payments: refusingPay{}, Clock: clock})
+	stripeFacts(t, mem, "org_a", billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1",
+		SubscriptionID: "sub_1", Tier: billing.TierPro}, OccurredAt: t0})
+	_, err := svc.ChangePlan(ctx, application.Actor{UserID: "usr_1"}, "org_a", "ENTERPRISE", t0.Add(-48*time.Hour))
+	var in *application.InputError
+	if !errors.As(err, &in) || in.Field != "prorationDate" {
+		t.Fatalf("refused proration date: %v, want an input error naming prorationDate", err)
+	}
+	if events, _ := mem.Load(ctx, "org_a"); len(events) != 1 {
+		t.Errorf("%d events, want only the checkout: a refused change records nothing", len(events))
 	}
 }

@@ -126,16 +126,24 @@ func login(t *testing.T, ctx context.Context, base, next, email string) {
 	}
 }
 
-func TestBillingPageInABrowser(t *testing.T) {
+// servePage serves a harness over real HTTP on a free loopback port, so
+// that a browser can load its pages; the app's base URL is that address.
+func servePage(t *testing.T, opt options) (*harness, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + ln.Addr().String()
-	h := newHarness(t, options{baseURL: base})
+	opt.baseURL = "http://" + ln.Addr().String()
+	h := newHarness(t, opt)
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h.handler}}
 	srv.Start()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return h, opt.baseURL
+}
+
+func TestBillingPageInABrowser(t *testing.T) {
+	h, base := servePage(t, options{})
 
 	ctx := context.Background()
 	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
@@ -292,15 +300,7 @@ func waitFor(t *testing.T, ctx context.Context, what, cond string) {
 // upcoming invoice stripe-mock does not, and applies the updates); the
 // prices are stripe-mock's.
 func TestBillingPagePlanChangesInABrowser(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	h := newHarness(t, options{baseURL: base, paymentsBase: "fake", pricesBase: stripemock.URL(t)})
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h.handler}}
-	srv.Start()
-	defer srv.Close()
+	h, base := servePage(t, options{paymentsBase: "fake", pricesBase: stripemock.URL(t)})
 
 	ctx := context.Background()
 	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
@@ -436,15 +436,7 @@ func TestBillingPagePlanChangesInABrowser(t *testing.T) {
 // After logging in, the login page follows ?next= only on the app's own
 // origin: a path the browser reads as another host sends it home instead.
 func TestLoginNeverSendsTheBrowserOffSite(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	h := newHarness(t, options{baseURL: base})
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h.handler}}
-	srv.Start()
-	defer srv.Close()
+	h, base := servePage(t, options{})
 	u := h.user("owner@example.com")
 	b := browser(t)
 	for _, tc := range []struct{ next, wantPath string }{

@@ -73,6 +73,10 @@ func TestPlanChangeCancelAndResumeInTheApp(t *testing.T) {
 		t.Fatalf("refused changes reached Stripe %d times", n)
 	}
 
+	// A proration date that is not RFC 3339: 400 naming it, nothing sent.
+	if code, body := post("/api/billing/subscription/change", w.tBilling, map[string]any{"orgId": w.org, "planTier": "ENTERPRISE", "prorationDate": "yesterday"}); code != 400 || !strings.Contains(body, "prorationDate") {
+		t.Errorf("bad prorationDate: %d %s", code, body)
+	}
 	// The change: Stripe gets the item's new price with prorations at the
 	// preview's date, and the status is on the new tier at once.
 	at := time.Now().Truncate(time.Second).Add(-time.Minute).UTC()

@@ -69,10 +69,8 @@ func (*LinksProjection) rows(acc *billing.Account, _ time.Time) ([][]any, error)
 // account before did not (those were linked when it recorded them, to it
 // or to the org that had them first).
 func (p *LinksProjection) stage(b *batch, a appended) error {
-	for _, id := range a.after.StripeIDs() {
-		if !a.prior.KnowsStripeID(id) {
-			b.add(linksShape.live, id, a.after.OrgID())
-		}
+	for _, id := range a.after.StripeIDsSince(a.prior) {
+		b.add(linksShape.live, id, a.after.OrgID())
 	}
 	return nil
 }

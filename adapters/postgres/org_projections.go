@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"slices"
 	"time"
 
 	"github.com/safeclose/billing/domain/billing"
@@ -80,16 +79,12 @@ func (MembershipsProjection) rows(acc *billing.Account, _ time.Time) ([][]any, e
 // stage implements [Projection]: the members whose row the events
 // changed, and the removal of those they removed.
 func (p MembershipsProjection) stage(b *batch, a appended) error {
-	for _, m := range a.after.Members() {
-		if old, ok := a.prior.Member(m.UserID); ok && old.Role == m.Role && slices.Equal(old.Permissions, m.Permissions) {
-			continue
-		}
+	changed, removed := a.after.MembersChangedSince(a.prior)
+	for _, m := range changed {
 		b.add(membershipsShape.live, membershipRow(a.after.OrgID(), m)...)
 	}
-	for _, m := range a.prior.Members() {
-		if _, ok := a.after.Member(m.UserID); !ok {
-			b.add("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2", a.after.OrgID(), m.UserID)
-		}
+	for _, user := range removed {
+		b.add("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2", a.after.OrgID(), user)
 	}
 	return nil
 }

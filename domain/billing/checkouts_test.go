@@ -103,11 +103,40 @@ func TestSnapshotOfAnotherFormatIsRefused(t *testing.T) {
 	}
 }
 
-func TestKnowsStripeID(t *testing.T) {
+func TestStripeIDsHeldAndNew(t *testing.T) {
+	prior := Fold("org_1", []Event{ev(activated(TierPro), 10)})
 	a := Fold("org_1", []Event{ev(activated(TierPro), 10), ev(activated2("cus_2", TierPro), 20), ev(paid(""), 30)})
-	for id, want := range map[string]bool{"cus_1": true, "cus_2": true, "sub_1": true, "sub_2": true, "sub_3": false, "": false} {
-		if got := a.KnowsStripeID(id); got != want {
-			t.Errorf("KnowsStripeID(%q) = %v, want %v", id, got, want)
-		}
+	if got, want := a.StripeIDs(), []string{"cus_1", "cus_2", "sub_1", "sub_2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("StripeIDs = %v, want %v", got, want)
+	}
+	if got, want := a.StripeIDsSince(prior), []string{"cus_2", "sub_2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("StripeIDsSince = %v, want %v", got, want)
+	}
+	if got := a.StripeIDsSince(a); got != nil {
+		t.Errorf("nothing new: %v", got)
+	}
+}
+
+func TestMembersChangedSince(t *testing.T) {
+	base := []Event{ev(OrgCreated{Name: "Acme", OwnerUserID: "u1"}, 0),
+		ev(MemberAdded{UserID: "u1", Role: RoleOwner, Permissions: AllPermissions()}, 0),
+		ev(MemberAdded{UserID: "u2", Role: RoleMember, Permissions: []string{PermAudit}}, 1),
+		ev(MemberAdded{UserID: "u3", Role: RoleMember}, 1)}
+	prior := Fold("org_1", base)
+	after := Fold("org_1", append(base[:4:4],
+		ev(MemberPermissionsChanged{UserID: "u2", Permissions: []string{PermBilling}}, 2),
+		ev(MemberRemoved{UserID: "u3"}, 3),
+		ev(MemberAdded{UserID: "u4", Role: RoleMember}, 4),
+		ev(activated(TierPro), 5)))
+	changed, removed := after.MembersChangedSince(prior)
+	var ids []string
+	for _, m := range changed {
+		ids = append(ids, m.UserID)
+	}
+	if !reflect.DeepEqual(ids, []string{"u2", "u4"}) || !reflect.DeepEqual(removed, []string{"u3"}) {
+		t.Errorf("changed %v, removed %v; want [u2 u4], [u3]", ids, removed)
+	}
+	if c, r := prior.Clone().MembersChangedSince(prior); c != nil || r != nil {
+		t.Errorf("no change: %v %v", c, r)
 	}
 }

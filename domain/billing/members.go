@@ -3,6 +3,7 @@ package billing
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -63,6 +64,26 @@ func (a *Account) Members() []Member {
 		return 0
 	})
 	return out
+}
+
+// MembersChangedSince returns, sorted by user id, the members whose role or
+// permissions differ from prior's (new ones included) and the user ids of
+// prior's members the account no longer has. It allocates nothing when
+// nothing changed, which is every Stripe fact.
+func (a *Account) MembersChangedSince(prior *Account) (changed []Member, removed []string) {
+	for id, m := range a.members {
+		if old, ok := prior.members[id]; !ok || old.Role != m.Role || !slices.Equal(old.Permissions, m.Permissions) {
+			changed = append(changed, m)
+		}
+	}
+	for id := range prior.members {
+		if _, ok := a.members[id]; !ok {
+			removed = append(removed, id)
+		}
+	}
+	slices.SortFunc(changed, func(x, y Member) int { return strings.Compare(x.UserID, y.UserID) })
+	slices.Sort(removed)
+	return changed, removed
 }
 
 // Member returns the member with the user id.

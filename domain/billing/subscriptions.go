@@ -126,9 +126,18 @@ func (a *Account) StripeIDs() []string {
 	return out
 }
 
-// KnowsStripeID reports whether a fact folded into the account named the
-// Stripe customer or subscription id.
-func (a *Account) KnowsStripeID(id string) bool { return a.stripeIDs[id] }
+// StripeIDsSince returns, sorted, the Stripe ids the account holds and
+// prior did not (nil when none, which is most facts).
+func (a *Account) StripeIDsSince(prior *Account) []string {
+	var out []string
+	for id := range a.stripeIDs {
+		if !prior.stripeIDs[id] {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // holdStripeIDs remembers the ids a fact names.
 func (a *Account) holdStripeIDs(p patch) {
