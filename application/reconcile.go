@@ -51,7 +51,7 @@ func (s *Service) Reconcile(ctx context.Context, rec ports.Reconciliation, orgID
 	sort.Strings(orgs)
 	for _, org := range orgs {
 		run.Orgs++
-		acc, err := s.loadAccount(ctx, org)
+		acc, err := s.store.Account(ctx, org)
 		if err != nil {
 			return run, err
 		}

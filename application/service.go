@@ -80,15 +80,6 @@ func (s *Service) update(ctx context.Context, orgID string, meta ports.Metadata,
 	return s.store.Update(ctx, ports.Update{StreamID: orgID, Metadata: meta, Decide: decide})
 }
 
-// loadAccount reads the org's whole stream and folds it.
-func (s *Service) loadAccount(ctx context.Context, orgID string) (*billing.Account, error) {
-	stored, err := s.store.Load(ctx, orgID)
-	if err != nil {
-		return nil, err
-	}
-	return ports.Replay(orgID, stored)
-}
-
 type requestIDKey struct{}
 
 // WithRequestID returns ctx carrying the id of the request being served,
