@@ -24,6 +24,13 @@ func (everyoneOwns) Membership(_ context.Context, orgID, userID string) (ports.M
 	return ports.Membership{OrgID: orgID, UserID: userID, Role: billing.RoleOwner}, nil
 }
 
+// ownedService is a Service on the in-memory store where every caller owns
+// every org, with the Stripe ports d gives.
+func ownedService(mem *memory.Store, clock *memory.Clock, d application.Deps) *application.Service {
+	d.Store, d.Status, d.Users, d.Orgs, d.Memberships, d.Clock = mem, mem, fakeUsers{}, noOrgs{}, everyoneOwns{}, clock
+	return application.NewService(d)
+}
+
 // fakePay is a payment provider that, like Stripe, answers a repeated
 // idempotency key with the session it made for it.
 type fakePay struct {
@@ -93,8 +100,7 @@ func TestCheckoutKeyRepeatsForARepeatedRequestOnly(t *testing.T) {
 	clock := memory.NewClock(time.Date(2026, 11, 30, 12, 0, 59, 900_000_000, time.UTC))
 	mem := memory.NewStore(clock)
 	pay := &fakePay{}
-	svc := application.NewService(application.Deps{Store: mem, Status: mem, Users: fakeUsers{}, Orgs: noOrgs{},
-		Memberships: everyoneOwns{}, Payments: pay, Clock: clock})
+	svc := ownedService(mem, clock, application.Deps{Payments: pay})
 	org, err := svc.CreateOrg(ctx, application.Actor{}, "Acme", "o@example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -159,8 +165,7 @@ func TestReconcileFindsExtraLiveSubscriptionsAndUnknownPrices(t *testing.T) {
 		{ID: "sub_old", CustomerID: "cus_1", Status: "canceled", PriceID: "price_pro", Tier: "PRO"},
 		{ID: "sub_b", CustomerID: "cus_b", Status: "active", PriceID: "price_legacy", CurrentPeriodEnd: end},
 	}}
-	svc := application.NewService(application.Deps{Store: mem, Status: mem, Users: fakeUsers{}, Orgs: noOrgs{},
-		Memberships: everyoneOwns{}, Subscriptions: subs, Clock: clock})
+	svc := ownedService(mem, clock, application.Deps{Subscriptions: subs})
 	stripeFacts(t, mem, "org_a", billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1",
 		SubscriptionID: "sub_1", Tier: billing.TierPro}, OccurredAt: t0})
 	stripeFacts(t, mem, "org_b", billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_b", CustomerID: "cus_b",
@@ -207,8 +212,7 @@ func TestReconcileRecordsAnExtraSubscriptionWithoutTakingOver(t *testing.T) {
 		{ID: "sub_1", CustomerID: "cus_1", Status: "active", PriceID: "price_pro", Tier: "PRO"},
 		{ID: "sub_2", CustomerID: "cus_1", Status: "active", PriceID: "price_ent", Tier: "ENTERPRISE"},
 	}}
-	svc := application.NewService(application.Deps{Store: mem, Status: mem, Users: fakeUsers{}, Orgs: noOrgs{},
-		Memberships: everyoneOwns{}, Subscriptions: subs, Clock: clock})
+	svc := ownedService(mem, clock, application.Deps{Subscriptions: subs})
 	stripeFacts(t, mem, "org_a", billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1",
 		SubscriptionID: "sub_1", Tier: billing.TierPro}, OccurredAt: t0})
 	if _, err := svc.Reconcile(ctx, linked{orgs: map[string]string{"org_a": "sub_1"}}, "", true, func(application.Drift) {}); err != nil {
@@ -231,8 +235,7 @@ func TestSyncIsStampedOneSecondAfterTheNewestFact(t *testing.T) {
 	clock := memory.NewClock(t0) // Stripe's clock runs 30 s ahead of ours
 	mem := memory.NewStore(clock)
 	subs := &fakeSubs{subs: []ports.Subscription{{ID: "sub_1", CustomerID: "cus_1", Status: "active", Tier: "PRO"}}}
-	svc := application.NewService(application.Deps{Store: mem, Status: mem, Users: fakeUsers{}, Orgs: noOrgs{},
-		Memberships: everyoneOwns{}, Subscriptions: subs, Clock: clock})
+	svc := ownedService(mem, clock, application.Deps{Subscriptions: subs})
 	stripeFacts(t, mem, "org_a", billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1",
 		SubscriptionID: "sub_1", Tier: billing.TierPro}, OccurredAt: t0.Add(30 * time.Second)})
 	if err := svc.SyncSubscription(ctx, "org_a", "sub_1", billing.SyncReasonAmbiguousOrder, "evt_1"); err != nil {
@@ -257,8 +260,7 @@ func TestAProrationDateStripeRefusesIsTheCallersToCorrect(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := memory.NewClock(t0.Add(time.Hour))
 	mem := memory.NewStore(clock)
-	svc := application.NewService(application.Deps{Store: mem, Status: mem, Users: fakeUsers{}, Orgs: noOrgs{},
-		Memberships: everyoneOwns{}, Payments: refusingPay{}, Clock: clock})
+	svc := ownedService(mem, clock, application.Deps{Payments: refusingPay{}})
 	stripeFacts(t, mem, "org_a", billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1",
 		SubscriptionID: "sub_1", Tier: billing.TierPro}, OccurredAt: t0})
 	_, err := svc.ChangePlan(ctx, application.Actor{UserID: "usr_1"}, "org_a", "ENTERPRISE", t0.Add(-48*time.Hour))
