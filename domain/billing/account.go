@@ -24,6 +24,7 @@ type Account struct {
 	// checkout whose metadata lost its tier takes it from here.
 	checkouts    map[string]checkout
 	lastCheckout Tier
+	trialUsed    bool // a fact showed a trial
 }
 
 // NewAccount returns the account of an organization with an empty ledger:
@@ -49,7 +50,7 @@ func (a *Account) Tier() Tier {
 
 // Status returns the current subscription's status, [StatusNone] before any.
 func (a *Account) Status() Status {
-	if st := a.current().Status.Value; st != "" {
+	if st := a.current().status(); st != "" {
 		return st
 	}
 	return StatusNone
@@ -120,7 +121,7 @@ func (a *Account) Apply(e Event) {
 		}
 	case MemberAdded, MemberPermissionsChanged, MemberRemoved:
 		a.applyMembership(c)
-	case CheckoutStarted, PlanActivated:
+	case CheckoutStarted, PlanActivated, CheckoutExpired:
 		a.applyCheckout(e)
 	}
 	if p, ok := patchOf(e.Change); ok {
@@ -129,6 +130,7 @@ func (a *Account) Apply(e Event) {
 		}
 		a.state.apply(p, e.OccurredAt)
 		a.holdStripeIDs(p)
+		a.trialUsed = a.trialUsed || p.trialed()
 	}
 }
 
@@ -195,6 +197,9 @@ func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 		}
 		c = pa
 	}
+	if ce, ok := c.(CheckoutExpired); ok {
+		return recordCheckoutExpired(ce, at)
+	}
 	p, ok := patchOf(c)
 	if !ok {
 		return Event{}, fmt.Errorf("%w: %s is not a Stripe fact", ErrInvalidFact, c.EventType())
@@ -227,6 +232,8 @@ type StatusView struct {
 	StripeSubscriptionID string
 	LedgerVersion        int64
 	UpdatedAt            time.Time
+	TrialEnd             time.Time // zero unless trialing
+	PaymentActionURL     string
 }
 
 // View returns the status the account shows; updatedAt is when the ledger
@@ -235,5 +242,5 @@ func (a *Account) View(updatedAt time.Time) StatusView {
 	return StatusView{OrgID: a.orgID, PlanTier: string(a.Tier()), Status: string(a.Status()),
 		CurrentPeriodEnd: a.CurrentPeriodEnd(), CancelAtPeriodEnd: a.CancelAtPeriodEnd(),
 		StripeCustomerID: a.CustomerID(), StripeSubscriptionID: a.SubscriptionID(),
-		LedgerVersion: a.version, UpdatedAt: updatedAt}
+		LedgerVersion: a.version, UpdatedAt: updatedAt, TrialEnd: a.TrialEnd(), PaymentActionURL: a.PaymentActionURL()}
 }

@@ -334,6 +334,10 @@ func TestCodecRoundTripsEveryEvent(t *testing.T) {
 			CurrentPeriodEnd: at(5)}, FromTier: TierStarter, ProrationDate: at(4)},
 		CancellationRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro, CancelAtPeriodEnd: true}},
 		CancellationWithdrawn{SubscriptionAnswer: SubscriptionAnswer{CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro}},
+		trialing(100), checkoutPaid(PaymentStatusNoPaymentNeed),
+		TrialWillEnd{object(StatusTrialing, 90)}, SubscriptionPaused{object(StatusPaused, 0)}, SubscriptionResumed{object(StatusActive, 0)},
+		actionRequired("https://invoice.stripe.com/i/1"), CheckoutExpired{CheckoutSessionID: "cs_1"},
+		AsyncPaymentSucceeded{payment()}, AsyncPaymentFailed{payment()},
 	}
 	for _, c := range changes {
 		data, err := EncodeChange(c)

@@ -17,12 +17,13 @@ type checkout struct {
 	IdempotencyKey string    `json:"idempotencyKey,omitempty"`
 	Superseded     bool      `json:"superseded,omitempty"` // a later checkout expired it
 	Completed      bool      `json:"completed,omitempty"`  // checkout.session.completed arrived
+	Expired        bool      `json:"expired,omitempty"`    // checkout.session.expired arrived
 }
 
 // open reports whether the session may still be paid, as far as the
 // ledger knows.
 func (c checkout) open(now time.Time) bool {
-	return !c.StartedAt.IsZero() && !c.Superseded && !c.Completed && now.Sub(c.StartedAt) < CheckoutLifetime
+	return !c.StartedAt.IsZero() && !c.Superseded && !c.Completed && !c.Expired && now.Sub(c.StartedAt) < CheckoutLifetime
 }
 
 // StartCheckout records that a checkout session was opened. It refuses a
@@ -96,6 +97,10 @@ func (a *Account) applyCheckout(e Event) {
 	case PlanActivated:
 		ck := a.checkouts[c.CheckoutSessionID]
 		ck.Completed = true
+		a.checkouts[c.CheckoutSessionID] = ck
+	case CheckoutExpired:
+		ck := a.checkouts[c.CheckoutSessionID]
+		ck.Expired = true
 		a.checkouts[c.CheckoutSessionID] = ck
 	}
 }

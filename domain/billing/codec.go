@@ -66,6 +66,20 @@ func DecodeChangeWith(unmarshal Unmarshaler, eventType string, schemaVersion int
 		return decode[CancellationRequested](unmarshal, data)
 	case TypeCancellationWithdrawn:
 		return decode[CancellationWithdrawn](unmarshal, data)
+	case TypeTrialWillEnd:
+		return decode[TrialWillEnd](unmarshal, data)
+	case TypeSubscriptionPaused:
+		return decode[SubscriptionPaused](unmarshal, data)
+	case TypeSubscriptionResumed:
+		return decode[SubscriptionResumed](unmarshal, data)
+	case TypePaymentActionRequired:
+		return decode[PaymentActionRequired](unmarshal, data)
+	case TypeCheckoutExpired:
+		return decode[CheckoutExpired](unmarshal, data)
+	case TypeAsyncPaymentSucceeded:
+		return decode[AsyncPaymentSucceeded](unmarshal, data)
+	case TypeAsyncPaymentFailed:
+		return decode[AsyncPaymentFailed](unmarshal, data)
 	}
 	return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, eventType)
 }

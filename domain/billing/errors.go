@@ -19,4 +19,5 @@ var (
 	ErrOwnerPermissions   = errors.New("owners always hold every permission")
 	ErrInvalidPermission  = errors.New("invalid permission")
 	ErrInvalidMembership  = errors.New("invalid membership")
+	ErrLimitReached       = errors.New("the plan's members limit is reached")
 )

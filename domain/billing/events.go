@@ -79,11 +79,17 @@ type PortalOpened struct {
 
 // PlanActivated is Stripe's checkout.session.completed: the organization is
 // linked to a customer and subscription and the bought tier applies.
+//
+// PaymentStatus is the session's payment_status: "" (events recorded
+// before it was kept) and "paid" confirm active; "no_payment_required" (a
+// trial) and "unpaid" (an asynchronous payment method) leave the status to
+// the subscription's facts.
 type PlanActivated struct {
 	CheckoutSessionID string `json:"checkoutSessionId"`
 	CustomerID        string `json:"customerId"`
 	SubscriptionID    string `json:"subscriptionId"`
 	Tier              Tier   `json:"tier"`
+	PaymentStatus     string `json:"paymentStatus,omitempty"`
 }
 
 // SubscriptionRefreshed is Stripe's customer.subscription.updated. Tier is
@@ -96,6 +102,7 @@ type SubscriptionRefreshed struct {
 	PriceID           string    `json:"priceId,omitempty"`
 	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd"`
 	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
+	TrialEnd          time.Time `json:"trialEnd,omitzero"`
 }
 
 // SubscriptionCanceled is Stripe's customer.subscription.deleted.
@@ -141,6 +148,7 @@ type SubscriptionSynced struct {
 	PriceID           string    `json:"priceId,omitempty"`
 	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd"`
 	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
+	TrialEnd          time.Time `json:"trialEnd,omitzero"`
 	Reason            string    `json:"reason"`
 	// Current: reconcile made this subscription the organization's
 	// current one (the current one had ended and this one alone is live).

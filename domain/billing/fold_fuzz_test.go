@@ -24,9 +24,10 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 			i := rng.Intn(3)
 			sub, cus, cs := []string{"sub_1", "sub_2", "sub_3"}[i], []string{"cus_1", "cus_1", "cus_2"}[i], []string{"cs_1", "cs_2", "cs_3"}[i]
 			var c Change
-			switch rng.Intn(9) {
+			switch rng.Intn(16) {
 			case 0:
-				c = PlanActivated{CheckoutSessionID: cs, CustomerID: cus, SubscriptionID: sub, Tier: PaidTiers()[rng.Intn(3)]}
+				c = PlanActivated{CheckoutSessionID: cs, CustomerID: cus, SubscriptionID: sub, Tier: PaidTiers()[rng.Intn(3)],
+					PaymentStatus: []string{"", PaymentStatusPaid, PaymentStatusUnpaid, PaymentStatusNoPaymentNeed}[rng.Intn(4)]}
 			case 1:
 				c = SubscriptionRefreshed{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
 					Tier: PaidTiers()[rng.Intn(3)], CurrentPeriodEnd: at.Add(time.Hour * time.Duration(rng.Intn(3))), CancelAtPeriodEnd: rng.Intn(2) == 0}
@@ -46,6 +47,20 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 			case 7:
 				c = CancellationRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: cus, SubscriptionID: sub,
 					Tier: PaidTiers()[rng.Intn(3)], CancelAtPeriodEnd: rng.Intn(2) == 0}}
+			case 9, 10, 11:
+				o := SubscriptionObject{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
+					Tier: PaidTiers()[rng.Intn(3)], CurrentPeriodEnd: at.Add(time.Hour)}
+				if rng.Intn(2) == 0 {
+					o.TrialEnd = at.Add(time.Hour * time.Duration(rng.Intn(3)))
+				}
+				c = []Change{TrialWillEnd{o}, SubscriptionPaused{o}, SubscriptionResumed{o}}[rng.Intn(3)]
+			case 12:
+				c = PaymentActionRequired{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub, HostedInvoiceURL: "https://i/" + sub + at.String()}}
+			case 13:
+				c = CheckoutExpired{CheckoutSessionID: cs}
+			case 14:
+				p := CheckoutPayment{CheckoutSessionID: cs, CustomerID: cus, SubscriptionID: sub, Tier: PaidTiers()[rng.Intn(3)]}
+				c = []Change{AsyncPaymentSucceeded{p}, AsyncPaymentFailed{p}}[rng.Intn(2)]
 			default:
 				c = PaymentFailed{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub}}
 			}
@@ -60,8 +75,12 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 		if viewOf(got) != viewOf(want) || !got.lastFactAt.Equal(want.lastFactAt) {
 			t.Fatalf("order changed the view: %+v, want %+v", viewOf(got), viewOf(want))
 		}
+		if got.TrialUsed() != want.TrialUsed() || !got.UnpaidSince().Equal(want.UnpaidSince()) || !got.TrialEnd().Equal(want.TrialEnd()) ||
+			got.PaymentActionURL() != want.PaymentActionURL() {
+			t.Fatal("order changed the trial, the unpaid period or the payment action")
+		}
 		for id, c := range want.checkouts {
-			if got.checkouts[id].Completed != c.Completed {
+			if got.checkouts[id].Completed != c.Completed || got.checkouts[id].Expired != c.Expired {
 				t.Fatalf("order changed whether checkout %s completed", id)
 			}
 		}

@@ -16,6 +16,19 @@ type patch struct {
 	// selects: the fact makes its subscription the current one (a
 	// completed checkout, or reconcile's choice).
 	selects bool
+	// confirms: the status is inferred from an invoice or a checkout, not
+	// read from the subscription: any subscription fact of the same
+	// second outranks it.
+	confirms bool
+	// trialEnd, the end of the subscription's trial; provisional, the
+	// status shown until a fact sets one (a checkout with a trial or an
+	// asynchronous payment); actionURL, the invoice page where a payment
+	// waits for the customer ("" clears it); failed and paid, an invoice's
+	// outcome, which bounds the unpaid period.
+	trialEnd     *time.Time
+	provisional  *Status
+	actionURL    *string
+	failed, paid bool
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -24,25 +37,42 @@ func ptr[T any](v T) *T { return &v }
 func patchOf(c Change) (p patch, ok bool) {
 	switch e := c.(type) {
 	case PlanActivated:
-		return patch{
-			customer:     ptr(e.CustomerID),
-			subscription: ptr(e.SubscriptionID),
-			tier:         ptr(e.Tier),
-			status:       ptr(StatusActive),
-			selects:      true,
-		}, true
+		return activationPatch(e), true
 	case SubscriptionRefreshed:
-		return subscriptionPatch(e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.CurrentPeriodEnd, e.CancelAtPeriodEnd), true
+		return objectPatch(SubscriptionObject{e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.PriceID, e.CurrentPeriodEnd, e.CancelAtPeriodEnd, e.TrialEnd}), true
 	case SubscriptionSynced:
-		p := subscriptionPatch(e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.CurrentPeriodEnd, e.CancelAtPeriodEnd)
+		p := objectPatch(SubscriptionObject{e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.PriceID, e.CurrentPeriodEnd, e.CancelAtPeriodEnd, e.TrialEnd})
 		p.selects = e.Current
 		return p, true
 	case SubscriptionCanceled:
 		return subscriptionPatch(e.CustomerID, e.SubscriptionID, StatusCanceled, TierFree, e.CurrentPeriodEnd, false), true
+	case TrialWillEnd:
+		return objectPatch(e.SubscriptionObject), true
+	case SubscriptionPaused:
+		return objectPatch(e.SubscriptionObject), true
+	case SubscriptionResumed:
+		return objectPatch(e.SubscriptionObject), true
 	case PaymentSucceeded:
-		return invoicePatch(e.Invoice, StatusActive), true
+		p := invoicePatch(e.Invoice, StatusActive)
+		p.paid = p.subscription != nil
+		if p.paid {
+			p.actionURL = ptr("")
+		}
+		return p, true
 	case PaymentFailed:
-		return invoicePatch(e.Invoice, StatusPastDue), true
+		p := invoicePatch(e.Invoice, StatusPastDue)
+		p.failed = p.subscription != nil
+		return p, true
+	case PaymentActionRequired:
+		p := invoicePatch(e.Invoice, "")
+		if p.subscription != nil {
+			p.actionURL = ptr(e.HostedInvoiceURL)
+		}
+		return p, true
+	case AsyncPaymentSucceeded:
+		return checkoutPaymentPatch(e.CheckoutPayment, true), true
+	case AsyncPaymentFailed:
+		return checkoutPaymentPatch(e.CheckoutPayment, false), true
 	case PlanChangeRequested:
 		return answerPatch(e.SubscriptionAnswer), true
 	case CancellationRequested:
@@ -77,21 +107,28 @@ func subscriptionPatch(customer, sub string, st Status, tier Tier, periodEnd tim
 }
 
 // invoicePatch: an invoice of a subscription confirms (paid) or flags
-// (failed) its status; an invoice outside any subscription changes nothing.
+// (failed) its status (st, none when ""); an invoice outside any
+// subscription changes nothing.
 func invoicePatch(inv Invoice, st Status) patch {
 	p := patch{customer: ptr(inv.CustomerID)}
 	if inv.SubscriptionID != "" {
 		p.subscription = ptr(inv.SubscriptionID)
-		p.status = ptr(st)
+		if st != "" {
+			p.status, p.confirms = ptr(st), true
+		}
 	}
 	return p
 }
 
 // rank orders facts of the same Stripe second: one that ends the
-// subscription comes after one that does not.
+// subscription comes after one that does not, and a status inferred from
+// an invoice or a checkout before both.
 func (p patch) rank() int {
-	if p.status != nil && p.status.Ended() {
+	switch {
+	case p.status != nil && p.status.Ended():
 		return 1
+	case p.confirms:
+		return -1
 	}
 	return 0
 }
@@ -110,6 +147,9 @@ func (p patch) validate() error {
 		if _, err := ParseStatus(string(*p.status)); err != nil || *p.status == StatusNone {
 			return fmt.Errorf("%w: status %q", ErrInvalidFact, *p.status)
 		}
+	}
+	if p.trialEnd != nil && (p.trialEnd.Year() < 1 || p.trialEnd.Year() > 9999) {
+		return fmt.Errorf("%w: trial end outside the years 1 to 9999", ErrInvalidFact)
 	}
 	return nil
 }

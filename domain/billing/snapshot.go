@@ -13,7 +13,7 @@ import (
 // another format is refused by [RestoreAccount] ([ErrSnapshotFormat]): the
 // caller folds the stream instead, and the next append writes the new
 // format.
-const snapshotFormat = 3
+const snapshotFormat = 4
 
 // ErrSnapshotFormat means a snapshot was written in another format.
 var ErrSnapshotFormat = errors.New("account snapshot of another format")
@@ -33,6 +33,7 @@ type snapshot struct {
 	Members      map[string]Member   `json:"members,omitempty"`
 	Checkouts    map[string]checkout `json:"checkouts,omitempty"`
 	LastCheckout Tier                `json:"lastCheckout,omitempty"`
+	TrialUsed    bool                `json:"trialUsed,omitempty"`
 }
 
 // MarshalSnapshot returns the account's full state, registers' Stripe times
@@ -45,7 +46,7 @@ func (a *Account) MarshalSnapshot() ([]byte, error) {
 // (adapters writing millions bring a faster one).
 func (a *Account) MarshalSnapshotWith(marshal func(any) ([]byte, error)) ([]byte, error) {
 	return marshal(snapshot{Format: snapshotFormat, OrgID: a.orgID, Version: a.version, LastAt: a.lastAt, LastFactAt: a.lastFactAt,
-		State: a.state, StripeIDs: a.stripeIDs, Name: a.name, CreatedAt: a.createdAt, Members: a.members, Checkouts: a.checkouts, LastCheckout: a.lastCheckout})
+		State: a.state, StripeIDs: a.stripeIDs, Name: a.name, CreatedAt: a.createdAt, Members: a.members, Checkouts: a.checkouts, LastCheckout: a.lastCheckout, TrialUsed: a.trialUsed})
 }
 
 // RestoreAccount returns the account saved by [Account.MarshalSnapshot].
@@ -58,7 +59,7 @@ func RestoreAccount(data []byte) (*Account, error) {
 		return nil, fmt.Errorf("restore account snapshot: %w (%d, want %d)", ErrSnapshotFormat, s.Format, snapshotFormat)
 	}
 	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, lastFactAt: s.LastFactAt, state: s.State, stripeIDs: s.StripeIDs, name: s.Name, createdAt: s.CreatedAt,
-		members: s.Members, checkouts: s.Checkouts, lastCheckout: s.LastCheckout}, nil
+		members: s.Members, checkouts: s.Checkouts, lastCheckout: s.LastCheckout, trialUsed: s.TrialUsed}, nil
 }
 
 // Clone returns a copy of the account that folds on independently of it.

@@ -13,10 +13,24 @@ type subscription struct {
 	Status            register[Status]    `json:"status"`
 	CurrentPeriodEnd  register[time.Time] `json:"currentPeriodEnd"`
 	CancelAtPeriodEnd register[bool]      `json:"cancelAtPeriodEnd"`
+	TrialEnd          register[time.Time] `json:"trialEnd,omitzero"`
+	// Provisional is the status shown until a fact sets Status.
+	Provisional register[Status] `json:"provisional,omitzero"`
+	ActionURL   register[string] `json:"actionUrl,omitzero"`
+	Dunning     dunning          `json:"dunning,omitzero"`
 }
 
 func (s subscription) conflicted() bool {
-	return s.Customer.Conflict || s.Tier.Conflict || s.Status.Conflict || s.CurrentPeriodEnd.Conflict || s.CancelAtPeriodEnd.Conflict
+	return s.Customer.Conflict || s.Tier.Conflict || s.Status.Conflict || s.CurrentPeriodEnd.Conflict || s.CancelAtPeriodEnd.Conflict || s.TrialEnd.Conflict
+}
+
+// status is the subscription's status as its facts tell, the provisional
+// one before any, or "".
+func (s subscription) status() Status {
+	if s.Status.Value != "" {
+		return s.Status.Value
+	}
+	return s.Provisional.Value
 }
 
 // state is every part of the account that Stripe facts set. Facts are kept
@@ -76,6 +90,7 @@ func (s *state) apply(p patch, at time.Time) {
 	if p.cancelAtPeriodEnd != nil {
 		sub.CancelAtPeriodEnd.offer(*p.cancelAtPeriodEnd, at, rank, boolKey)
 	}
+	sub.applyLifecycle(p, at)
 	s.Subs[id] = sub
 }
 
