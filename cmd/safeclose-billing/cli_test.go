@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -469,8 +471,26 @@ func TestSIGTERMUnderLoadAndAPostgresRestart(t *testing.T) {
 	if code, _ := post(); code != 200 {
 		t.Fatalf("before the restart: %d", code)
 	}
-	// Postgres down: 5xx, fast.
+	token := login(t, "http://"+addr, "o@example.com", "pw-pw-pw-pw")
+	status := func() (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/billing/status?orgId="+org, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	if code, body := status(); code != 200 {
+		t.Fatalf("status before the restart: %d %s", code, body)
+	}
+	// Postgres down: 5xx, fast; the API says 503 unavailable.
 	stack("pg-stop", dir+"/pg")
+	if code, body := status(); code != 503 || !strings.Contains(body, `"code":"unavailable"`) {
+		t.Errorf("status with Postgres down: %d %s, want 503 unavailable", code, body)
+	}
 	for range 5 {
 		code, took := post()
 		if code/100 != 5 || took > 3*time.Second {
@@ -725,4 +745,26 @@ func TestMigrationLockWait(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("migrate up did not finish after the lock was released")
 	}
+}
+
+// login returns a session token for the user, as a script would use it
+// (Authorization: Bearer).
+func login(t testing.TB, base, email, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	req, _ := http.NewRequest("POST", base+"/api/auth/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	for _, c := range res.Cookies() {
+		if c.Name == "safeclose_session" && res.StatusCode == http.StatusNoContent {
+			return c.Value
+		}
+	}
+	t.Fatalf("login: %d, no session cookie", res.StatusCode)
+	return ""
 }

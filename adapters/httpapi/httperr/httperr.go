@@ -9,10 +9,14 @@ package httperr
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -103,8 +107,32 @@ func Of(err error) *Error {
 		return Wrap(err, http.StatusBadGateway, "stripe_unavailable", "Stripe could not be reached; try again.")
 	case errors.Is(err, ports.ErrNotFound):
 		return Wrap(err, http.StatusNotFound, "not_found", "No such member.")
+	case unavailable(err):
+		return Wrap(err, http.StatusServiceUnavailable, "unavailable", "The service cannot reach its database right now; try again.")
 	}
 	return Internal(err)
+}
+
+// unavailable reports whether err says the database cannot be reached or
+// written at the moment (not that a request was wrong): a network error
+// (refused, reset, timed out), a connection cut mid-answer, or one of the
+// SQLSTATEs a server gives while it cannot serve: class 08 (connection
+// exception), class 53 (insufficient resources: too many connections),
+// 57P01–57P03 (shutting down, crashed, starting up) and 25006 (read-only:
+// a standby, as during a failover).
+func unavailable(err error) bool {
+	var (
+		netErr net.Error
+		coded  interface{ SQLState() string }
+	)
+	switch {
+	case errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, driver.ErrBadConn):
+		return true
+	case errors.As(err, &coded):
+		code := coded.SQLState()
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "57P") || code == "25006"
+	}
+	return false
 }
 
 // Answer maps err to its answer (see [Of]) and logs a 5xx answer, once,

@@ -4,10 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -44,6 +49,15 @@ func TestOf(t *testing.T) {
 		{httperr.Wrap(errors.New("connection refused"), http.StatusServiceUnavailable, "unavailable", "The database is unreachable."), 503, "unavailable"},
 		// An answer the route chose wins over the mapping of its cause.
 		{httperr.Wrap(ports.ErrProviderUnavailable, http.StatusServiceUnavailable, "stripe_unavailable", "Try later."), 503, "stripe_unavailable"},
+		// The database out of reach, however the driver says it.
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, 503, "unavailable"},
+		{io.ErrUnexpectedEOF, 503, "unavailable"},
+		{&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, 503, "unavailable"},
+		{&pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, 503, "unavailable"},
+		{&pgconn.PgError{Code: "08006"}, 503, "unavailable"},
+		{&pgconn.PgError{Code: "53300", Message: "too many connections"}, 503, "unavailable"},
+		{&pgconn.PgError{Code: "25006", Message: "cannot execute INSERT in a read-only transaction"}, 503, "unavailable"},
+		{&pgconn.PgError{Code: "23505", Message: "duplicate key"}, 500, "internal"},
 		{errors.New("pq: relation does not exist"), 500, "internal"},
 		{httperr.Internal(ports.ErrNotFound), 500, "internal"},
 	} {
