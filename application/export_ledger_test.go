@@ -33,6 +33,8 @@ func (l ledgerOf) Heads(context.Context, string) (map[string]ports.StreamHead, e
 	return nil, nil
 }
 
+func (l ledgerOf) LastPosition(context.Context) (int64, error) { return int64(len(l)), nil }
+
 func (l ledgerOf) Snapshot(_ context.Context, fn func(ports.LedgerScanner) error) error { return fn(l) }
 
 // TestExportLedgerFormats: the export's bytes, JSONL and CSV, are the

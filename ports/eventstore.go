@@ -147,6 +147,9 @@ type LedgerScanner interface {
 	// Heads returns the stream index: every stream's head, or only
 	// streamID's when it is not "".
 	Heads(ctx context.Context, streamID string) (map[string]StreamHead, error)
+	// LastPosition returns the global position of the newest event, 0 for
+	// an empty ledger.
+	LastPosition(ctx context.Context) (int64, error)
 	// Snapshot calls fn with a scanner whose reads all see the ledger as
 	// one instant left it: appends committed while fn runs are invisible
 	// to it, so the heads and the events it reads agree. The scanner is

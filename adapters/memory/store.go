@@ -217,6 +217,13 @@ func (s *Store) Heads(_ context.Context, streamID string) (map[string]ports.Stre
 	return out, nil
 }
 
+// LastPosition implements [ports.LedgerScanner].
+func (s *Store) LastPosition(context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(len(s.events)), nil
+}
+
 // Snapshot implements [ports.LedgerScanner]: fn reads a copy of the
 // ledger taken at once.
 func (s *Store) Snapshot(_ context.Context, fn func(ports.LedgerScanner) error) error {

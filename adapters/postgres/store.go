@@ -206,6 +206,11 @@ func (s *Store) Heads(ctx context.Context, streamID string) (map[string]ports.St
 	return NewLedgerReader(s.db).Heads(ctx, streamID)
 }
 
+// LastPosition implements [ports.LedgerScanner].
+func (s *Store) LastPosition(ctx context.Context) (int64, error) {
+	return ledgerReader{s.db}.LastPosition(ctx)
+}
+
 // Snapshot implements [ports.LedgerScanner].
 func (s *Store) Snapshot(ctx context.Context, fn func(ports.LedgerScanner) error) error {
 	return NewLedgerReader(s.db).Snapshot(ctx, fn)
@@ -227,6 +232,11 @@ func (r *LedgerReader) ScanStreams(ctx context.Context, streamID string, fn func
 // Heads implements [ports.LedgerScanner].
 func (r *LedgerReader) Heads(ctx context.Context, streamID string) (map[string]ports.StreamHead, error) {
 	return ledgerReader{r.db}.Heads(ctx, streamID)
+}
+
+// LastPosition implements [ports.LedgerScanner].
+func (r *LedgerReader) LastPosition(ctx context.Context) (int64, error) {
+	return ledgerReader{r.db}.LastPosition(ctx)
 }
 
 // Snapshot implements [ports.LedgerScanner] with one REPEATABLE READ, READ
@@ -263,6 +273,14 @@ func (r ledgerReader) ScanStreams(ctx context.Context, streamID string, fn func(
 		return fmt.Errorf("scan ledger: %w", err)
 	}
 	return scanEvents(rows, fn)
+}
+
+func (r ledgerReader) LastPosition(ctx context.Context) (int64, error) {
+	var n int64
+	if err := r.db.QueryRowContext(ctx, "SELECT coalesce(max(position), 0) FROM billing_events").Scan(&n); err != nil {
+		return 0, fmt.Errorf("read the last position: %w", err)
+	}
+	return n, nil
 }
 
 func (r ledgerReader) Heads(ctx context.Context, streamID string) (map[string]ports.StreamHead, error) {

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	envparse "github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
@@ -34,11 +38,21 @@ type Config struct {
 	LogLevel            string `env:"LOG_LEVEL" envDefault:"info"`
 	TrustedProxiesList  string `env:"HTTP_TRUSTED_PROXIES"`
 	PlansFile           string `env:"PLANS_FILE"`
+	LedgerSigningKey    string `env:"LEDGER_SIGNING_KEY"`
+	LedgerPublicKey     string `env:"LEDGER_PUBLIC_KEY"`
+	CheckpointInterval  string `env:"CHECKPOINT_INTERVAL"`
+	CheckpointDir       string `env:"CHECKPOINT_DIR"`
 
 	// TrustedProxies is HTTP_TRUSTED_PROXIES parsed.
 	TrustedProxies []netip.Prefix
 	// Plans is the built-in catalogue with PLANS_FILE's plans in place.
 	Plans billing.Catalogue
+	// SigningKey and PublicKey are LEDGER_SIGNING_KEY and
+	// LEDGER_PUBLIC_KEY decoded (nil when not set); CheckpointEvery is
+	// CHECKPOINT_INTERVAL (0: off).
+	SigningKey      ed25519.PrivateKey
+	PublicKey       ed25519.PublicKey
+	CheckpointEvery time.Duration
 }
 
 // ConfigError names the setting that stops the program and, for a file
@@ -60,6 +74,8 @@ type needs struct {
 	database bool
 	stripe   bool // API key and prices
 	webhook  bool // webhook signing secret
+	signing  bool // LEDGER_SIGNING_KEY
+	public   bool // LEDGER_PUBLIC_KEY
 }
 
 var cookieName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
@@ -72,7 +88,8 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 	environ := map[string]string{}
 	for _, k := range []string{"DATABASE_URL", "DATABASE_READ_URL", "HTTP_ADDR", "APP_BASE_URL", "STRIPE_SECRET_KEY",
 		"STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_ENTERPRISE",
-		"SESSION_COOKIE_NAME", "LOG_LEVEL", "HTTP_TRUSTED_PROXIES", "PLANS_FILE"} {
+		"SESSION_COOKIE_NAME", "LOG_LEVEL", "HTTP_TRUSTED_PROXIES", "PLANS_FILE",
+		"LEDGER_SIGNING_KEY", "LEDGER_PUBLIC_KEY", "CHECKPOINT_INTERVAL", "CHECKPOINT_DIR"} {
 		if v, ok := lookup(k); ok {
 			environ[k] = v
 		}
@@ -93,6 +110,8 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 		{"STRIPE_PRICE_PRO", c.StripePricePro, n.stripe},
 		{"STRIPE_PRICE_ENTERPRISE", c.StripePriceEnt, n.stripe},
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, n.webhook},
+		{"LEDGER_SIGNING_KEY", c.LedgerSigningKey, n.signing},
+		{"LEDGER_PUBLIC_KEY", c.LedgerPublicKey, n.public},
 	}
 	for _, r := range required {
 		if r.need && strings.TrimSpace(r.value) == "" {
@@ -140,6 +159,9 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 	}
 	c.TrustedProxies = proxies
 	if c.Plans, err = plans(c.PlansFile); err != nil {
+		return c, err
+	}
+	if err := c.checkpointSettings(); err != nil {
 		return c, err
 	}
 	if n.stripe {
@@ -254,5 +276,46 @@ func noSpace(v string) error {
 	if strings.ContainsAny(v, " \t\n") {
 		return errors.New("must not contain spaces")
 	}
+	return nil
+}
+
+// checkpointSettings decodes the ledger keys and the checkpoint schedule.
+// CHECKPOINT_INTERVAL needs CHECKPOINT_DIR, a directory, and
+// LEDGER_SIGNING_KEY.
+func (c *Config) checkpointSettings() error {
+	if c.LedgerSigningKey != "" {
+		seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.LedgerSigningKey))
+		if err != nil || len(seed) != ed25519.SeedSize {
+			return &ConfigError{Var: "LEDGER_SIGNING_KEY", Problem: "must be a base64 Ed25519 private seed of 32 bytes"}
+		}
+		c.SigningKey = ed25519.NewKeyFromSeed(seed)
+	}
+	if c.LedgerPublicKey != "" {
+		pub, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.LedgerPublicKey))
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return &ConfigError{Var: "LEDGER_PUBLIC_KEY", Problem: "must be a base64 Ed25519 public key of 32 bytes"}
+		}
+		c.PublicKey = pub
+	}
+	if c.CheckpointInterval == "" {
+		return nil
+	}
+	every, err := time.ParseDuration(c.CheckpointInterval)
+	switch {
+	case err != nil || every < 0:
+		return &ConfigError{Var: "CHECKPOINT_INTERVAL", Problem: "must be a duration such as 1h or 15m (0 turns checkpoints off)"}
+	case every == 0:
+		return nil
+	case every < time.Second:
+		return &ConfigError{Var: "CHECKPOINT_INTERVAL", Problem: "must be at least 1s"}
+	case c.CheckpointDir == "":
+		return &ConfigError{Var: "CHECKPOINT_DIR", Problem: "is not set (CHECKPOINT_INTERVAL needs the directory to write checkpoints to)"}
+	case c.SigningKey == nil:
+		return &ConfigError{Var: "LEDGER_SIGNING_KEY", Problem: "is not set (CHECKPOINT_INTERVAL signs checkpoints with it)"}
+	}
+	if st, err := os.Stat(c.CheckpointDir); err != nil || !st.IsDir() {
+		return &ConfigError{Var: "CHECKPOINT_DIR", Problem: "must be an existing directory"}
+	}
+	c.CheckpointEvery = every
 	return nil
 }

@@ -73,6 +73,7 @@ func serveCommand(e env) *cobra.Command {
 					}))
 				}),
 				fx.Invoke(startHTTP),
+				fx.Invoke(startCheckpoints),
 			)
 			if err := app.Err(); err != nil {
 				return unwrapConfig(err)

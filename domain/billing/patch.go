@@ -39,7 +39,7 @@ func patchOf(c Change) (p patch, ok bool) {
 	case PlanActivated:
 		return activationPatch(e), true
 	case SubscriptionRefreshed:
-		return objectPatch(SubscriptionObject{e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.PriceID, e.CurrentPeriodEnd, e.CancelAtPeriodEnd, e.TrialEnd}), true
+		return objectPatch(SubscriptionObject(e)), true
 	case SubscriptionSynced:
 		p := objectPatch(SubscriptionObject{e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.PriceID, e.CurrentPeriodEnd, e.CancelAtPeriodEnd, e.TrialEnd})
 		p.selects = e.Current

@@ -432,4 +432,14 @@ func verifyIntact(t testing.TB, l Ledger) {
 	if rep.Events == 0 {
 		t.Fatal("verified no events")
 	}
+	var newest int64
+	if err := l.Scanner.ScanStreams(context.Background(), "", func(e ports.StoredEvent) error {
+		newest = max(newest, e.Position)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := l.Scanner.LastPosition(context.Background()); err != nil || last != newest {
+		t.Fatalf("LastPosition = %d, %v; the newest event is at %d", last, err, newest)
+	}
 }
