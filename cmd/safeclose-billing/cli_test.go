@@ -98,6 +98,12 @@ func TestConfigurationErrorsStopWithExit2(t *testing.T) {
 		{[]string{"DATABASE_URL=postgres://x/y", "APP_BASE_URL=localhost:8080"}, []string{"migrate", "status"}, "APP_BASE_URL"},
 		{[]string{"DATABASE_URL=postgres://x/y", "HTTP_TRUSTED_PROXIES=10.0.0.0/8, proxy.internal"}, []string{"migrate", "status"}, "HTTP_TRUSTED_PROXIES"},
 		{[]string{"DATABASE_URL=postgres://x/y", "HTTP_TRUSTED_PROXIES=10.0.0.0/33"}, []string{"migrate", "status"}, "HTTP_TRUSTED_PROXIES"},
+		{[]string{"DATABASE_URL=postgres://x/y"}, []string{"ledger", "checkpoint"}, "LEDGER_SIGNING_KEY"},
+		{[]string{"DATABASE_URL=postgres://x/y", "LEDGER_SIGNING_KEY=c2hvcnQ="}, []string{"ledger", "checkpoint"}, "LEDGER_SIGNING_KEY"},
+		{[]string{"DATABASE_URL=postgres://x/y", "LEDGER_PUBLIC_KEY=not base64!"}, []string{"migrate", "status"}, "LEDGER_PUBLIC_KEY"},
+		{[]string{"DATABASE_URL=postgres://x/y"}, []string{"ledger", "verify", "--checkpoint", "cp.json"}, "LEDGER_PUBLIC_KEY"},
+		{[]string{"DATABASE_URL=postgres://x/y", "CHECKPOINT_INTERVAL=1h"}, []string{"migrate", "status"}, "CHECKPOINT_DIR"},
+		{[]string{"DATABASE_URL=postgres://x/y", "CHECKPOINT_INTERVAL=soon"}, []string{"migrate", "status"}, "CHECKPOINT_INTERVAL"},
 	} {
 		c := cli{t: t, env: append(base, tc.env...)}
 		out, errs, code := c.run("", tc.args...)
