@@ -163,3 +163,13 @@ type RebuildStats struct {
 	Streams  int   // streams in the rebuilt read models
 	CaughtUp int   // streams refolded because they moved during the replay
 }
+
+// Maintenance removes data past its use: expired sessions, and the
+// payloads of settled Stripe events past retention (their ids stay, so a
+// duplicate delivery is still recognized). Each call works in batches of
+// batch rows, each a short transaction, and returns how many rows it
+// removed or emptied.
+type Maintenance interface {
+	DeleteExpiredSessions(ctx context.Context, now time.Time, batch int) (int64, error)
+	PruneInboxPayloads(ctx context.Context, cutoff time.Time, batch int) (int64, error)
+}

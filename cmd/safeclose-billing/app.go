@@ -133,6 +133,7 @@ func coreModule(cfg Config, out io.Writer, pool postgres.Options) fx.Option {
 			func(s *postgres.Store) ports.LedgerScanner { return s },
 			fx.Annotate(newReadScanner, fx.ParamTags(`name:"read"`), fx.ResultTags(`name:"read"`)),
 			func(p *postgres.StatusProjection) ports.BillingStatusReader { return p },
+			fx.Annotate(postgres.NewMaintenance, fx.As(new(ports.Maintenance))),
 			postgres.NewInbox,
 			func(in *postgres.Inbox) ports.Inbox { return in },
 			fx.Annotate(postgres.NewOrgs, fx.As(new(ports.OrgDirectory))),

@@ -183,6 +183,15 @@ func TestCheckpointsCatchWhatADatabaseOwnerRecomputed(t *testing.T) {
 		t.Errorf("a removed event with the checkpoint: exit %d: %s", code, out)
 	}
 
+	// maintenance prune, as an operator runs it.
+	if out := c.ok("", "maintenance", "prune", "--older-than", "720h"); !strings.Contains(out, "deleted 0 expired sessions\n") ||
+		!strings.Contains(out, "removed the payloads of 0 settled Stripe events received before ") {
+		t.Errorf("maintenance prune: %q", out)
+	}
+	if _, _, code := c.run("", "maintenance", "prune", "--older-than", "-1h"); code != 2 {
+		t.Errorf("a negative --older-than: exit %d, want 2", code)
+	}
+
 	// serve on a schedule.
 	cpDir := t.TempDir()
 	addr := freeAddr(t)

@@ -81,6 +81,7 @@ func rootCommand(e env) *cobra.Command {
 		eventsCommand(e),
 		reconcileCommand(e),
 		plansCommand(e),
+		maintenanceCommand(e),
 	)
 	return root
 }

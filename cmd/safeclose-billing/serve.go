@@ -74,6 +74,7 @@ func serveCommand(e env) *cobra.Command {
 				}),
 				fx.Invoke(startHTTP),
 				fx.Invoke(startCheckpoints),
+				fx.Invoke(startSessionSweep),
 			)
 			if err := app.Err(); err != nil {
 				return unwrapConfig(err)
