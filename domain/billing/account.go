@@ -68,6 +68,16 @@ func (a *Account) CustomerID() string {
 // SubscriptionID returns the current Stripe subscription, or "".
 func (a *Account) SubscriptionID() string { return a.state.currentID() }
 
+// ItemID returns the current subscription's item as the newest Stripe fact
+// naming one said, or "" when no fact did (an org linked by its checkout
+// alone) or two facts of one second disagree.
+func (a *Account) ItemID() string {
+	if it := a.current().Item; !it.Conflict {
+		return it.Value
+	}
+	return ""
+}
+
 // CurrentPeriodEnd returns the end of the current subscription's billing
 // period, or the zero time.
 func (a *Account) CurrentPeriodEnd() time.Time { return a.current().CurrentPeriodEnd.Value }

@@ -103,6 +103,9 @@ type SubscriptionRefreshed struct {
 	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd"`
 	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
 	TrialEnd          time.Time `json:"trialEnd,omitzero"`
+	// ItemID is the subscription's item (items.data[0].id), the one a plan
+	// change moves to another price; "" when not known.
+	ItemID string `json:"itemId,omitempty"`
 }
 
 // SubscriptionCanceled is Stripe's customer.subscription.deleted.
@@ -149,6 +152,7 @@ type SubscriptionSynced struct {
 	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd"`
 	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
 	TrialEnd          time.Time `json:"trialEnd,omitzero"`
+	ItemID            string    `json:"itemId,omitempty"` // as in SubscriptionRefreshed
 	Reason            string    `json:"reason"`
 	// Current: reconcile made this subscription the organization's
 	// current one (the current one had ended and this one alone is live).

@@ -22,6 +22,7 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 			// re-subscription, a second checkout, and late facts of the
 			// replaced ones.
 			i := rng.Intn(3)
+			item := []string{"", "si_a", "si_b"}[rng.Intn(3)] // the subscription's item, when the fact names it
 			sub, cus, cs := []string{"sub_1", "sub_2", "sub_3"}[i], []string{"cus_1", "cus_1", "cus_2"}[i], []string{"cs_1", "cs_2", "cs_3"}[i]
 			var c Change
 			switch rng.Intn(16) {
@@ -30,20 +31,20 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 					PaymentStatus: []string{"", PaymentStatusPaid, PaymentStatusUnpaid, PaymentStatusNoPaymentNeed}[rng.Intn(4)]}
 			case 1:
 				c = SubscriptionRefreshed{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
-					Tier: PaidTiers()[rng.Intn(3)], CurrentPeriodEnd: at.Add(time.Hour * time.Duration(rng.Intn(3))), CancelAtPeriodEnd: rng.Intn(2) == 0}
+					Tier: PaidTiers()[rng.Intn(3)], CurrentPeriodEnd: at.Add(time.Hour * time.Duration(rng.Intn(3))), CancelAtPeriodEnd: rng.Intn(2) == 0, ItemID: item}
 			case 2:
 				c = SubscriptionCanceled{CustomerID: cus, SubscriptionID: sub, CurrentPeriodEnd: at}
 			case 3:
 				c = PaymentSucceeded{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub}}
 			case 4:
 				c = SubscriptionSynced{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
-					Tier: PaidTiers()[rng.Intn(3)], Reason: SyncReasonReconcile, Current: rng.Intn(2) == 0}
+					Tier: PaidTiers()[rng.Intn(3)], Reason: SyncReasonReconcile, Current: rng.Intn(2) == 0, ItemID: item}
 			case 5:
 				c = CheckoutStarted{Tier: PaidTiers()[rng.Intn(3)], CheckoutSessionID: cs}
 			case 6:
 				// A change made in the app, as Stripe answered it.
 				c = PlanChangeRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: cus, SubscriptionID: sub,
-					Tier: PaidTiers()[rng.Intn(3)], Status: statuses[rng.Intn(len(statuses))]}, FromTier: PaidTiers()[rng.Intn(3)]}
+					Tier: PaidTiers()[rng.Intn(3)], Status: statuses[rng.Intn(len(statuses))], ItemID: item}, FromTier: PaidTiers()[rng.Intn(3)]}
 			case 7:
 				c = CancellationRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: cus, SubscriptionID: sub,
 					Tier: PaidTiers()[rng.Intn(3)], CancelAtPeriodEnd: rng.Intn(2) == 0}}
@@ -72,7 +73,7 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 		if !reflect.DeepEqual(got.state, want.state) {
 			t.Fatalf("order changed the state:\n%+v\n%+v", got.state, want.state)
 		}
-		if viewOf(got) != viewOf(want) || !got.lastFactAt.Equal(want.lastFactAt) {
+		if viewOf(got) != viewOf(want) || got.ItemID() != want.ItemID() || !got.lastFactAt.Equal(want.lastFactAt) {
 			t.Fatalf("order changed the view: %+v, want %+v", viewOf(got), viewOf(want))
 		}
 		if got.TrialUsed() != want.TrialUsed() || !got.UnpaidSince().Equal(want.UnpaidSince()) || !got.TrialEnd().Equal(want.TrialEnd()) ||

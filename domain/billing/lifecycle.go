@@ -32,6 +32,7 @@ type SubscriptionObject struct {
 	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd"`
 	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
 	TrialEnd          time.Time `json:"trialEnd,omitzero"`
+	ItemID            string    `json:"itemId,omitempty"` // its (first) item, which a plan change names
 }
 
 // TrialWillEnd is Stripe's customer.subscription.trial_will_end (three
@@ -86,7 +87,7 @@ func objectPatch(o SubscriptionObject) patch {
 	if !o.TrialEnd.IsZero() {
 		p.trialEnd = ptr(o.TrialEnd.UTC())
 	}
-	return p
+	return p.withItem(o.ItemID)
 }
 
 // activationPatch is what a completed checkout sets: the org's customer,

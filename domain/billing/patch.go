@@ -13,6 +13,7 @@ type patch struct {
 	status            *Status
 	periodEnd         *time.Time
 	cancelAtPeriodEnd *bool
+	item              *string
 	// selects: the fact makes its subscription the current one (a
 	// completed checkout, or reconcile's choice).
 	selects bool
@@ -41,7 +42,7 @@ func patchOf(c Change) (p patch, ok bool) {
 	case SubscriptionRefreshed:
 		return objectPatch(SubscriptionObject(e)), true
 	case SubscriptionSynced:
-		p := objectPatch(SubscriptionObject{e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.PriceID, e.CurrentPeriodEnd, e.CancelAtPeriodEnd, e.TrialEnd})
+		p := objectPatch(SubscriptionObject{e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.PriceID, e.CurrentPeriodEnd, e.CancelAtPeriodEnd, e.TrialEnd, e.ItemID})
 		p.selects = e.Current
 		return p, true
 	case SubscriptionCanceled:
@@ -102,6 +103,14 @@ func subscriptionPatch(customer, sub string, st Status, tier Tier, periodEnd tim
 	if st.Ended() {
 		p.tier = ptr(TierFree)
 		p.cancelAtPeriodEnd = ptr(false)
+	}
+	return p
+}
+
+// withItem sets the subscription's item when the fact names one.
+func (p patch) withItem(id string) patch {
+	if id != "" {
+		p.item = ptr(id)
 	}
 	return p
 }

@@ -16,6 +16,7 @@ type SubscriptionAnswer struct {
 	Status            Status    `json:"status,omitempty"`
 	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd,omitzero"`
 	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
+	ItemID            string    `json:"itemId,omitempty"` // the subscription's item, when the answer named it
 }
 
 // PlanChangeRequested records a member's plan change made in the app, with
@@ -61,7 +62,7 @@ func answerPatch(a SubscriptionAnswer) patch {
 	if !a.CurrentPeriodEnd.IsZero() {
 		p.periodEnd = ptr(a.CurrentPeriodEnd.UTC())
 	}
-	return p
+	return p.withItem(a.ItemID)
 }
 
 // CanChangePlan reports, as an error, why the current subscription may not

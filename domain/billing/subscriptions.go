@@ -18,6 +18,11 @@ type subscription struct {
 	Provisional register[Status] `json:"provisional,omitzero"`
 	ActionURL   register[string] `json:"actionUrl,omitzero"`
 	Dunning     dunning          `json:"dunning,omitzero"`
+	// Item is the subscription's item (items.data[0].id), which a plan
+	// change names. It is no part of what the organization sees, so two
+	// facts of one second that disagree on it ask for no sync: the item is
+	// then unknown (read from Stripe when needed) until a newer fact.
+	Item register[string] `json:"item,omitzero"`
 }
 
 func (s subscription) conflicted() bool {
@@ -91,6 +96,9 @@ func (s *state) apply(p patch, at time.Time) {
 		sub.CancelAtPeriodEnd.offer(*p.cancelAtPeriodEnd, at, rank, boolKey)
 	}
 	sub.applyLifecycle(p, at)
+	if p.item != nil {
+		sub.Item.offer(*p.item, at, rank, stringKey[string])
+	}
 	s.Subs[id] = sub
 }
 
