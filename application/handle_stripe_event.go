@@ -261,7 +261,7 @@ func (s *Service) SyncSubscription(ctx context.Context, org, subscriptionID, rea
 func (s *Service) recordSubscription(ctx context.Context, org string, sub ports.Subscription, reason, cause string, current bool) error {
 	change := billing.SubscriptionSynced{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Status: billing.Status(sub.Status),
 		Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID, CurrentPeriodEnd: sub.CurrentPeriodEnd.UTC(),
-		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, Reason: reason, Current: current}
+		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, Reason: reason, Current: current, ItemID: sub.ItemID}
 	// Reconcile's findings are its own, whatever their reason.
 	actor := "system:" + reason
 	if reason == billing.SyncReasonExtraSubscription {

@@ -32,7 +32,7 @@ func (s *Service) PreviewPlanChange(ctx context.Context, actor Actor, orgID, tie
 		return Preview{}, err
 	}
 	at := s.clock.Now().UTC().Truncate(time.Second)
-	inv, err := s.pay.PreviewPriceChange(ctx, ports.PriceChange{SubscriptionID: acc.SubscriptionID(), Tier: string(tier), ProrationDate: at})
+	inv, err := s.pay.PreviewPriceChange(ctx, ports.PriceChange{SubscriptionID: acc.SubscriptionID(), ItemID: acc.ItemID(), Tier: string(tier), ProrationDate: at})
 	if err != nil {
 		return Preview{}, prorationError(err)
 	}
@@ -50,7 +50,7 @@ func (s *Service) ChangePlan(ctx context.Context, actor Actor, orgID, tierName s
 	if err != nil {
 		return ports.BillingStatus{}, err
 	}
-	sub, err := s.pay.ChangePrice(ctx, ports.PriceChange{SubscriptionID: acc.SubscriptionID(), Tier: string(tier),
+	sub, err := s.pay.ChangePrice(ctx, ports.PriceChange{SubscriptionID: acc.SubscriptionID(), ItemID: acc.ItemID(), Tier: string(tier),
 		ProrationDate: prorationDate, IdempotencyKey: changeKey("change", acc, string(tier), prorationDate.Unix())})
 	if err != nil {
 		return ports.BillingStatus{}, prorationError(err)
@@ -139,6 +139,9 @@ func (s *Service) recordAnswer(ctx context.Context, actor Actor, orgID string, c
 		ans := billing.SubscriptionAnswer{CustomerID: acc.CustomerID(), SubscriptionID: acc.SubscriptionID(), Tier: acc.Tier(),
 			PriceID: sub.PriceID, Status: billing.Status(sub.Status), CurrentPeriodEnd: sub.CurrentPeriodEnd.UTC(),
 			CancelAtPeriodEnd: acc.CancelAtPeriodEnd()}
+		if sub.ID == acc.SubscriptionID() {
+			ans.ItemID = sub.ItemID // so that the next change needs no read of it
+		}
 		if _, err := billing.ParseStatus(sub.Status); err != nil || sub.ID != acc.SubscriptionID() {
 			ans.Status, ans.CurrentPeriodEnd = "", time.Time{}
 		}

@@ -76,6 +76,7 @@ type Subscription struct {
 	Tier              string // "" when the price is not one of ours
 	CurrentPeriodEnd  time.Time
 	CancelAtPeriodEnd bool
+	ItemID            string // its (first) item, the one a plan change moves
 }
 
 // SubscriptionSource reads subscriptions from the payment provider.
@@ -125,6 +126,9 @@ type PaymentProvider interface {
 // PriceChange moves a subscription to another tier's price.
 type PriceChange struct {
 	SubscriptionID string
+	// ItemID is the subscription's item as the ledger knows it; "" when it
+	// does not, and the provider reads it.
+	ItemID         string
 	Tier           string
 	ProrationDate  time.Time
 	IdempotencyKey string

@@ -195,3 +195,89 @@ func TestPlanChangePreviewReadsStripesUpcomingInvoice(t *testing.T) {
 		t.Errorf("Stripe down: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestPlanChangeReadsTheItemOnlyWhenNotRecorded: the subscription's item
+// comes from the Stripe facts recorded; an org linked by its checkout
+// alone (a session has no items) reads it from Stripe once, and the
+// change's answer records it for the next one.
+func TestPlanChangeReadsTheItemOnlyWhenNotRecorded(t *testing.T) {
+	h := newHarness(t)
+	w := newWorld(t, h)
+	linkPro(t, h, w.org)
+	const path = "/v1/subscriptions/sub_acme"
+	sent := func() (gets int, item string) {
+		for _, r := range h.mock.Requests(path) {
+			if r.Method == "GET" {
+				gets++
+			} else if r.Form.Has("items[0][id]") {
+				item = r.Form.Get("items[0][id]")
+			}
+		}
+		return gets, item
+	}
+	change := func(tier string) {
+		t.Helper()
+		if rec := h.do("POST", "/api/billing/subscription/change", w.tBilling, map[string]any{"orgId": w.org, "planTier": tier}); rec.Code != 200 {
+			t.Fatalf("change to %s: %d %s", tier, rec.Code, rec.Body)
+		}
+	}
+	change("ENTERPRISE")
+	gets, item := sent()
+	if gets != 1 || item == "" {
+		t.Fatalf("first change: %d reads of the subscription, item %q; want 1 read and its item", gets, item)
+	}
+	last := h.ledger(w.org)[len(h.ledger(w.org))-1]
+	if statusOf(t, last.Data)["itemId"] != item {
+		t.Errorf("the change's answer did not record the item: %s", last.Data)
+	}
+	change("PRO")
+	if gets, again := sent(); gets != 1 || again != item {
+		t.Errorf("second change: %d reads in all, item %q; want no further read and %q", gets, again, item)
+	}
+
+	// An org whose subscription update named the item: no read at all.
+	other := newHarness(t)
+	ow := newWorld(t, other)
+	spec := linkPro(t, other, ow.org)
+	mustOK(t, other.deliver(other.factory.Event("evt_upd", "customer.subscription.updated", time.Now().Add(-30*time.Second), other.factory.Subscription(spec))), "update")
+	if rec := other.do("POST", "/api/billing/subscription/change", ow.tBilling, map[string]any{"orgId": ow.org, "planTier": "STARTER"}); rec.Code != 200 {
+		t.Fatalf("change: %d %s", rec.Code, rec.Body)
+	}
+	for _, r := range other.mock.Requests(path) {
+		if r.Method == "GET" {
+			t.Error("a change read the subscription whose item the ledger knows")
+		}
+		if got := r.Form.Get("items[0][id]"); r.Method == "POST" && got != "si_PEHTru8PmLRCo3" {
+			t.Errorf("items[0][id] = %q, want the item the update named", got)
+		}
+	}
+}
+
+// TestPlanChangePreviewUsesTheRecordedItem: a preview reads the
+// subscription from Stripe only while the ledger knows no item.
+func TestPlanChangePreviewUsesTheRecordedItem(t *testing.T) {
+	h := newHarness(t, options{paymentsBase: "fake"})
+	w := newWorld(t, h)
+	spec := linkPro(t, h, w.org)
+	h.fake.SetSubscription(spec)
+	h.fake.SetUpcomingInvoice(spec, stripe.InvoiceSpec{InvoiceID: "upcoming", Amount: 1234, Currency: "eur"})
+	preview := func() {
+		t.Helper()
+		if rec := h.do("POST", "/api/billing/subscription/preview", w.tBilling, map[string]any{"orgId": w.org, "planTier": "STARTER"}); rec.Code != 200 {
+			t.Fatalf("preview: %d %s", rec.Code, rec.Body)
+		}
+	}
+	preview()
+	if n := len(h.fake.Queries("/v1/subscriptions/sub_acme")); n != 1 {
+		t.Fatalf("a preview without a recorded item read the subscription %d times, want 1", n)
+	}
+	mustOK(t, h.deliver(h.factory.Event("evt_upd", "customer.subscription.updated", time.Now().Add(-30*time.Second), h.factory.Subscription(spec))), "update")
+	preview()
+	if n := len(h.fake.Queries("/v1/subscriptions/sub_acme")); n != 1 {
+		t.Errorf("a preview with the item recorded read the subscription: %d reads in all, want 1", n)
+	}
+	q := h.fake.Queries("/v1/invoices/upcoming")
+	if got := q[len(q)-1].Get("subscription_items[0][id]"); got != "si_PEHTru8PmLRCo3" {
+		t.Errorf("subscription_items[0][id] = %q, want the recorded item", got)
+	}
+}

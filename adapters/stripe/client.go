@@ -109,6 +109,9 @@ func (c *Client) subscription(s *stripego.Subscription) ports.Subscription {
 	}
 	out.PriceID = priceOf(s)
 	out.Tier = string(c.prices.TierOf(out.PriceID))
+	if s.Items != nil && len(s.Items.Data) > 0 && s.Items.Data[0] != nil {
+		out.ItemID = s.Items.Data[0].ID
+	}
 	return out
 }
 

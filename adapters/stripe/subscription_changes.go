@@ -75,12 +75,16 @@ func (c *Client) SetCancelAtPeriodEnd(ctx context.Context, id string, cancel boo
 	return c.subscription(s), nil
 }
 
-// itemAndPrice reads the subscription's item from Stripe (a subscription
-// of ours has one) and the tier's price.
+// itemAndPrice returns the subscription's item (a subscription of ours has
+// one): the one the change names, else read from Stripe; and the tier's
+// price.
 func (c *Client) itemAndPrice(ctx context.Context, ch ports.PriceChange) (item, price string, err error) {
 	price = c.prices[billing.Tier(ch.Tier)]
 	if price == "" {
 		return "", "", fmt.Errorf("no price configured for %s", ch.Tier)
+	}
+	if ch.ItemID != "" {
+		return ch.ItemID, price, nil
 	}
 	p := &stripego.SubscriptionParams{}
 	p.Context = ctx

@@ -241,7 +241,7 @@ func (w *Webhooks) fact(eventType string, obj json.RawMessage) (*application.Str
 		} else {
 			f.Change = billing.SubscriptionRefreshed{CustomerID: sub.CustomerID, SubscriptionID: sub.ID,
 				Status: billing.Status(sub.Status), Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID,
-				CurrentPeriodEnd: sub.CurrentPeriodEnd, CancelAtPeriodEnd: sub.CancelAtPeriodEnd}
+				CurrentPeriodEnd: sub.CurrentPeriodEnd, CancelAtPeriodEnd: sub.CancelAtPeriodEnd, ItemID: sub.ItemID}
 		}
 		return f, nil
 	default:
