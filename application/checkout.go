@@ -29,7 +29,8 @@ func (s *Service) BillingPageURL(orgID string) string {
 // CheckoutStarted. It refuses (billing.ErrSubscriptionExists) when the
 // org already has a live subscription: it must use the portal. The org's
 // other open sessions are expired in Stripe, so that only one checkout can
-// still be paid.
+// still be paid: after answering, in the background (see [Service.Drain]),
+// since the answer does not depend on it.
 //
 // The idempotency key is the one of the same user's open session for the
 // same tier started within [RepeatWindow] (a repeated request), else one
@@ -41,10 +42,7 @@ func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierNam
 	if err != nil {
 		return "", invalid("planTier", "must be STARTER, PRO or ENTERPRISE")
 	}
-	if _, err := s.Authorize(ctx, actor.UserID, orgID, billing.PermBilling); err != nil {
-		return "", err
-	}
-	acc, err := s.store.Account(ctx, orgID)
+	acc, err := s.authorizedAccount(ctx, actor.UserID, orgID, billing.PermBilling)
 	if err != nil {
 		return "", err
 	}
@@ -77,13 +75,18 @@ func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierNam
 	if err != nil {
 		return "", err
 	}
-	for _, id := range superseded {
-		if err := s.pay.ExpireCheckoutSession(ctx, id); err != nil {
-			// Already paid, expired or unreachable: if it completes anyway,
-			// the most recent completed checkout is the current one.
-			s.logger(ctx).Warn("could not expire a superseded checkout session", zap.String("orgId", orgID),
-				zap.String("checkoutSessionId", id), zap.Error(err))
-		}
+	if len(superseded) > 0 {
+		s.afterAnswer(ctx, func(ctx context.Context) {
+			for _, id := range superseded {
+				if err := s.pay.ExpireCheckoutSession(ctx, id); err != nil {
+					// Already paid, expired or unreachable: if it completes
+					// anyway, the most recent completed checkout is the
+					// current one.
+					s.logger(ctx).Warn("could not expire a superseded checkout session", zap.String("orgId", orgID),
+						zap.String("checkoutSessionId", id), zap.Error(err))
+				}
+			}
+		})
 	}
 	return sess.URL, nil
 }
@@ -92,10 +95,7 @@ func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierNam
 // page and records PortalOpened. It refuses (billing.ErrNoCustomer) before
 // any checkout completed.
 func (s *Service) OpenPortal(ctx context.Context, actor Actor, orgID string) (string, error) {
-	if _, err := s.Authorize(ctx, actor.UserID, orgID, billing.PermBilling); err != nil {
-		return "", err
-	}
-	acc, err := s.store.Account(ctx, orgID)
+	acc, err := s.authorizedAccount(ctx, actor.UserID, orgID, billing.PermBilling)
 	if err != nil {
 		return "", err
 	}

@@ -49,6 +49,28 @@ func (s *Service) Authorize(ctx context.Context, userID, orgID string, need ...s
 	return m, nil
 }
 
+// authorizedAccount reads the org's account as the ledger has committed it
+// and authorizes the user on the members it holds, as [Service.Authorize]
+// would: the memberships read model is a function of the same account,
+// committed with it, so one read answers both. An unknown org has no
+// members: 403, as a foreign one.
+func (s *Service) authorizedAccount(ctx context.Context, userID, orgID string, need ...string) (*billing.Account, error) {
+	acc, err := s.store.Account(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := acc.Member(userID)
+	if !ok {
+		return nil, ErrForbidden
+	}
+	for _, p := range need {
+		if !m.Has(p) {
+			return nil, ErrForbidden
+		}
+	}
+	return acc, nil
+}
+
 // member is m as the domain's permission rule reads it.
 func member(m ports.Membership) billing.Member {
 	return billing.Member{UserID: m.UserID, Email: m.Email, Role: m.Role, Permissions: m.Permissions}

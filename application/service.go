@@ -32,6 +32,8 @@ type Service struct {
 
 	catalogue billing.Catalogue
 	prices    ports.PriceSource
+
+	pending pending // work left to run after answering
 }
 
 // Deps are the ports a Service needs.

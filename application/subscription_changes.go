@@ -81,10 +81,7 @@ func (s *Service) ResumeSubscription(ctx context.Context, actor Actor, orgID str
 }
 
 func (s *Service) setCancel(ctx context.Context, actor Actor, orgID string, cancel bool) (ports.BillingStatus, error) {
-	if _, err := s.Authorize(ctx, actor.UserID, orgID, billing.PermBilling); err != nil {
-		return ports.BillingStatus{}, err
-	}
-	acc, err := s.store.Account(ctx, orgID)
+	acc, err := s.authorizedAccount(ctx, actor.UserID, orgID, billing.PermBilling)
 	if err != nil {
 		return ports.BillingStatus{}, err
 	}
@@ -118,10 +115,7 @@ func (s *Service) planChangeAccount(ctx context.Context, actor Actor, orgID, tie
 	if err != nil {
 		return "", nil, invalid("planTier", "must be STARTER, PRO or ENTERPRISE")
 	}
-	if _, err := s.Authorize(ctx, actor.UserID, orgID, billing.PermBilling); err != nil {
-		return "", nil, err
-	}
-	acc, err := s.store.Account(ctx, orgID)
+	acc, err := s.authorizedAccount(ctx, actor.UserID, orgID, billing.PermBilling)
 	if err != nil {
 		return "", nil, err
 	}

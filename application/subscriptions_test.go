@@ -17,7 +17,9 @@ import (
 	"github.com/safeclose/billing/ports/porttest"
 )
 
-// everyoneOwns lets every caller act as an owner of every org.
+// everyoneOwns lets every caller act as an owner of every org, where the
+// Memberships port is asked. The use cases that read the org's account
+// (checkout, portal, plan changes) authorize on the members it holds.
 type everyoneOwns struct{ ports.Memberships }
 
 func (everyoneOwns) Membership(_ context.Context, orgID, userID string) (ports.Membership, error) {
@@ -105,12 +107,16 @@ func TestCheckoutKeyRepeatsForARepeatedRequestOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user := application.Actor{UserID: "usr_1"}
+	user := application.Actor{UserID: "usr_o@example.com"} // the owner
 	start := func(at time.Time, tier string) string {
 		t.Helper()
 		clock.Set(at)
 		url, err := svc.StartCheckout(ctx, user, org, tier)
 		if err != nil {
+			t.Fatal(err)
+		}
+		// Superseded sessions are expired after the answer: wait for it.
+		if err := svc.Drain(ctx); err != nil {
 			t.Fatal(err)
 		}
 		return strings.TrimPrefix(url, "https://checkout.stripe.test/")
@@ -261,14 +267,98 @@ func TestAProrationDateStripeRefusesIsTheCallersToCorrect(t *testing.T) {
 	clock := memory.NewClock(t0.Add(time.Hour))
 	mem := memory.NewStore(clock)
 	svc := ownedService(mem, clock, application.Deps{Payments: refusingPay{}})
-	stripeFacts(t, mem, "org_a", billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1",
-		SubscriptionID: "sub_1", Tier: billing.TierPro}, OccurredAt: t0})
+	stripeFacts(t, mem, "org_a", billing.Event{Change: billing.MemberAdded{UserID: "usr_1", Role: billing.RoleOwner}, OccurredAt: t0},
+		billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1",
+			SubscriptionID: "sub_1", Tier: billing.TierPro}, OccurredAt: t0})
 	_, err := svc.ChangePlan(ctx, application.Actor{UserID: "usr_1"}, "org_a", "ENTERPRISE", t0.Add(-48*time.Hour))
 	var in *application.InputError
 	if !errors.As(err, &in) || in.Field != "prorationDate" {
 		t.Fatalf("refused proration date: %v, want an input error naming prorationDate", err)
 	}
-	if events, _ := mem.Load(ctx, "org_a"); len(events) != 1 {
-		t.Errorf("%d events, want only the checkout: a refused change records nothing", len(events))
+	if events, _ := mem.Load(ctx, "org_a"); len(events) != 2 {
+		t.Errorf("%d events, want only the member and the checkout: a refused change records nothing", len(events))
+	}
+}
+
+// blockingPay holds every expiry until released, recording whether its
+// context was still live.
+type blockingPay struct {
+	fakePay
+	release chan struct{}
+	live    []bool
+}
+
+func (p *blockingPay) ExpireCheckoutSession(ctx context.Context, id string) error {
+	<-p.release
+	p.mu.Lock()
+	p.live = append(p.live, ctx.Err() == nil)
+	p.mu.Unlock()
+	return p.fakePay.ExpireCheckoutSession(ctx, id)
+}
+
+// TestCheckoutAnswersBeforeExpiringSupersededSessions: the checkout answers
+// without waiting for Stripe to expire the sessions it supersedes; that
+// runs on a context of its own (the request's ends with the answer), and
+// Drain waits for it.
+func TestCheckoutAnswersBeforeExpiringSupersededSessions(t *testing.T) {
+	t.Parallel()
+	clock := memory.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	mem := memory.NewStore(clock)
+	pay := &blockingPay{release: make(chan struct{})}
+	svc := ownedService(mem, clock, application.Deps{Payments: pay})
+	org, err := svc.CreateOrg(context.Background(), application.Actor{}, "Acme", "o@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := application.Actor{UserID: "usr_o@example.com"}
+	if _, err := svc.StartCheckout(context.Background(), owner, org, "PRO"); err != nil {
+		t.Fatal(err)
+	}
+	reqCtx, endRequest := context.WithCancel(context.Background())
+	if _, err := svc.StartCheckout(reqCtx, owner, org, "ENTERPRISE"); err != nil {
+		t.Fatal(err) // answered while the expiry of the PRO session waits
+	}
+	endRequest()
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := svc.Drain(stopped); !errors.Is(err, context.Canceled) {
+		t.Errorf("Drain with an expiry under way and its context ended: %v", err)
+	}
+	close(pay.release)
+	if err := svc.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pay.expired, []string{"cs_1"}) || !slices.Equal(pay.live, []bool{true}) {
+		t.Errorf("expired %v with live contexts %v, want [cs_1] on a live context after the request ended", pay.expired, pay.live)
+	}
+}
+
+// TestCheckoutAndPlanChangesAuthorizeOnTheAccount: the use cases that read
+// the org's account authorize on its members, as the Memberships port
+// would: nobody outside the org, nobody without the billing permission.
+func TestCheckoutAndPlanChangesAuthorizeOnTheAccount(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clock := memory.NewClock(t0.Add(time.Hour))
+	mem := memory.NewStore(clock)
+	svc := ownedService(mem, clock, application.Deps{Payments: &fakePay{}}) // the port says everyone owns everything
+	stripeFacts(t, mem, "org_a",
+		billing.Event{Change: billing.MemberAdded{UserID: "usr_audit", Role: billing.RoleMember, Permissions: []string{billing.PermAudit}}, OccurredAt: t0},
+		billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: billing.TierPro}, OccurredAt: t0})
+	for _, who := range []string{"usr_audit", "usr_outsider"} {
+		actor := application.Actor{UserID: who}
+		for name, err := range map[string]error{
+			"checkout": func() error { _, err := svc.StartCheckout(ctx, actor, "org_a", "PRO"); return err }(),
+			"portal":   func() error { _, err := svc.OpenPortal(ctx, actor, "org_a"); return err }(),
+			"preview":  func() error { _, err := svc.PreviewPlanChange(ctx, actor, "org_a", "ENTERPRISE"); return err }(),
+			"change":   func() error { _, err := svc.ChangePlan(ctx, actor, "org_a", "ENTERPRISE", time.Time{}); return err }(),
+			"cancel":   func() error { _, err := svc.CancelAtPeriodEnd(ctx, actor, "org_a"); return err }(),
+			"unknown":  func() error { _, err := svc.ChangePlan(ctx, actor, "org_nope", "ENTERPRISE", time.Time{}); return err }(),
+		} {
+			if !errors.Is(err, application.ErrForbidden) {
+				t.Errorf("%s by %s: %v, want forbidden", name, who, err)
+			}
+		}
 	}
 }

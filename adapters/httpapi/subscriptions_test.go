@@ -209,6 +209,10 @@ func TestCheckoutExpiresTheOrgsOtherOpenSessions(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
+	// The earlier session is expired after the answer: wait for it.
+	if err := h.svc.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(h.mock.Requests("/v1/checkout/sessions/cs_earlier/expire")); n != 1 {
 		t.Errorf("the earlier open session was expired %d times, want 1", n)
 	}
@@ -216,6 +220,9 @@ func TestCheckoutExpiresTheOrgsOtherOpenSessions(t *testing.T) {
 	// the same session. (stripe-mock, stateless, makes a new one each time:
 	// the service then expires the first, but never the one it returned.)
 	h.do("POST", "/api/billing/checkout-session", w.tBilling, map[string]any{"orgId": w.org, "planTier": "ENTERPRISE"})
+	if err := h.svc.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	creates := h.mock.Requests("/v1/checkout/sessions")
 	if len(creates) != 2 || creates[0].Header.Get("Idempotency-Key") != creates[1].Header.Get("Idempotency-Key") {
 		t.Fatalf("a double click sent %d creates with different keys", len(creates))

@@ -72,6 +72,9 @@ func serveCommand(e env) *cobra.Command {
 						return migrateAtStart(ctx, cfg, log)
 					}))
 				}),
+				// Appended before the HTTP server's hook, so run after it on
+				// stop: no request starts work the drain would miss.
+				fx.Invoke(drainOnStop),
 				fx.Invoke(startHTTP),
 				fx.Invoke(startCheckpoints),
 				fx.Invoke(startSessionSweep),
@@ -133,6 +136,13 @@ func newRouter(cfg Config, db *bun.DB, log *zap.Logger, svc *application.Service
 		},
 		SignedRoutes: []func(*mux.Router){httpapi.WebhookRoutes(log, hooks, svc, m, clock)},
 	})
+}
+
+// drainOnStop waits, on stop, for the work the use cases left to run after
+// answering (expiring superseded checkout sessions), within what remains
+// of the stop's time.
+func drainOnStop(lc fx.Lifecycle, svc *application.Service) {
+	lc.Append(fx.StopHook(svc.Drain))
 }
 
 // startHTTP listens when the app starts (so a taken port fails the start)
