@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 	stripego "github.com/stripe/stripe-go/v76"
@@ -88,8 +87,8 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 		return application.StripeEvent{}, fmt.Errorf("%w: timestamp too far in the future", ports.ErrBadSignature)
 	}
 	// JSON is UTF-8 (RFC 8259); goccy/go-json skips what it does not read
-	// without checking it.
-	if !utf8.Valid(payload) || !json.Valid(payload) {
+	// without checking it. (validJSON is utf8.Valid && json.Valid.)
+	if !validJSON(payload) {
 		return application.StripeEvent{}, fmt.Errorf("%w: not UTF-8 JSON", ports.ErrMalformedEvent)
 	}
 	var env envelope
