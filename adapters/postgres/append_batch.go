@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -248,22 +249,54 @@ func (s *Store) run(ctx context.Context, b *batch, returning int) ([]int64, erro
 			}
 			pb.ExecPrepared(name, params, nil, nil)
 		}
-		mrr := c.Conn().PgConn().ExecBatch(ctx, &pb)
+		// ctx bounds the round trip as pgx's own context watching would
+		// (its default handler sets the connection's deadline when ctx is
+		// done, which fails the read and closes the connection), without
+		// the goroutine pgx starts per call to watch a cancellable context.
+		stop := watchContext(ctx, c.Conn().PgConn().Conn())
+		mrr := c.Conn().PgConn().ExecBatch(context.Background(), &pb)
 		for i := 0; mrr.NextResult(); i++ {
 			rr := mrr.ResultReader()
 			for i == returning && rr.NextRow() {
 				p, err := strconv.ParseInt(string(rr.Values()[0]), 10, 64)
 				if err != nil {
 					_ = mrr.Close()
+					stop()
 					return err
 				}
 				positions = append(positions, p)
 			}
 			_, _ = rr.Close() // an error is the batch's, from mrr.Close
 		}
-		return mrr.Close()
+		err := mrr.Close()
+		if stop() && err != nil && ctx.Err() != nil {
+			return fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return err
 	})
 	return positions, err
+}
+
+// watchContext sets conn's deadline to now once ctx is done, until the
+// returned stop is called; stop then clears the deadline if it was set,
+// and reports whether it was.
+func watchContext(ctx context.Context, conn net.Conn) (stop func() bool) {
+	if ctx.Done() == nil {
+		return func() bool { return false }
+	}
+	fired := make(chan struct{})
+	stopAfter := context.AfterFunc(ctx, func() {
+		_ = conn.SetDeadline(time.Now())
+		close(fired)
+	})
+	return func() bool {
+		if stopAfter() {
+			return false
+		}
+		<-fired
+		_ = conn.SetDeadline(time.Time{})
+		return true
+	}
 }
 
 // statementName is the prepared statement's name for sql: the same on
