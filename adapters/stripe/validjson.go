@@ -180,7 +180,7 @@ func isHex(c byte) bool {
 // number reads a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (v *jsonValidator) number() bool {
 	b := v.b
-	if b[v.i] == '-' {
+	if v.i < len(b) && b[v.i] == '-' {
 		v.i++
 	}
 	switch {

@@ -91,8 +91,8 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 	if !validJSON(payload) {
 		return application.StripeEvent{}, fmt.Errorf("%w: not UTF-8 JSON", ports.ErrMalformedEvent)
 	}
-	var env envelope
-	if err := gojson.Unmarshal(payload, &env); err != nil {
+	env, err := readEnvelope(payload)
+	if err != nil {
 		return application.StripeEvent{}, fmt.Errorf("%w: %v", ports.ErrMalformedEvent, err)
 	}
 	if env.ID == "" || env.Type == "" || env.Created <= 0 || env.Object != "event" || len(env.Data.Object) == 0 {
