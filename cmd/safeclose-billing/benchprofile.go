@@ -4,7 +4,8 @@ package main
 
 // Built only with -tags benchprofile (BenchmarkServeUnderLoad does when
 // BENCH_CPUPROFILE is set): the served binary profiles its CPU from start
-// and, on SIGUSR1, writes the profile to $BENCH_CPUPROFILE. The production
+// and, on SIGUSR1, writes the profile to $BENCH_CPUPROFILE (and the
+// allocations profile beside it, $BENCH_CPUPROFILE.allocs). The production
 // binary has none of this.
 
 import (
@@ -31,6 +32,10 @@ func init() {
 	go func() {
 		<-stop
 		pprof.StopCPUProfile()
+		if a, err := os.Create(path + ".allocs"); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
 		if err := f.Close(); err == nil {
 			os.Rename(path+".tmp", path)
 		}
