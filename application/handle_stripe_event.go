@@ -96,8 +96,10 @@ func (s *Service) applyDirect(ctx context.Context, e ports.InboxEntry, change bi
 		}
 		return ports.OutcomeDuplicate, true, nil
 	}
-	s.logger(ctx).Info("stripe event applied", zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type),
-		zap.String("orgId", org), zap.String("eventType", e.FactType), zap.Int("attempts", res.Attempts))
+	if ce := s.log.Check(zap.InfoLevel, "stripe event applied"); ce != nil {
+		ce.Write(requestIDField(ctx), zap.String("stripeEventId", e.ID), zap.String("stripeEventType", e.Type),
+			zap.String("orgId", org), zap.String("eventType", e.FactType), zap.Int("attempts", res.Attempts))
+	}
 	s.syncIfAmbiguous(ctx, org, res.Account, e.ID)
 	if !known {
 		// This event linked new Stripe ids: events may be parked for them.

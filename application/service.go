@@ -97,3 +97,14 @@ func (s *Service) logger(ctx context.Context) *zap.Logger {
 	}
 	return s.log
 }
+
+// requestIDField is the request id of ctx as the first field of a line
+// written through s.log.Check, as s.logger(ctx) would write it; for the
+// lines of every request, where building a logger per line costs more
+// than the line (or the level drops it).
+func requestIDField(ctx context.Context) zap.Field {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok && id != "" {
+		return zap.String("requestId", id)
+	}
+	return zap.Skip()
+}

@@ -91,7 +91,7 @@ type Update struct {
 
 // Updated tells what an update did.
 type Updated struct {
-	Account   *billing.Account // the account after the new events (as decided on, when none)
+	Account   *billing.Account // the account after the new events (as decided on, when none); read it, never fold onto it: the store may keep it
 	Events    []StoredEvent    // the events appended, as stored
 	Duplicate bool             // the idempotency key was recorded before; nothing appended
 	Attempts  int              // how many times the store decided

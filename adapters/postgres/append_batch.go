@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -125,26 +126,59 @@ func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, inbox *
 // refuses, so the whole batch fails.
 func addEventsInsert(b *batch, req ports.AppendRequest, prev []byte, rows []eventRow) {
 	last := rows[len(rows)-1]
-	var q strings.Builder
-	var args []any
+	args := make([]any, 0, 5+9*len(rows))
 	if req.ExpectedVersion == 0 {
-		q.WriteString("WITH head AS (INSERT INTO billing_streams (id, version, last_hash) VALUES ($1, $2, $3) RETURNING 1)")
 		args = append(args, req.StreamID, last.Version, last.Hash)
 	} else {
-		q.WriteString("WITH head AS (UPDATE billing_streams SET version = $1, last_hash = $2 WHERE id = $3 AND version = $4 AND last_hash = $5 RETURNING 1)")
 		args = append(args, last.Version, last.Hash, req.StreamID, req.ExpectedVersion, prev)
 	}
+	for _, r := range rows {
+		args = append(args, r.StreamID, r.Version, r.Type, r.SchemaVersion, r.Data, r.Metadata, r.OccurredAt, r.RecordedAt, r.Hash)
+	}
+	b.add(eventsInsertSQL(req.ExpectedVersion == 0, len(rows)), args...)
+}
+
+// eventsInserts are the statements of addEventsInsert for appends of up
+// to len events, built once: [0] moves a stream's head, [1] creates it.
+var eventsInserts = func() (t [2][8]string) {
+	for create := range 2 {
+		for n := 1; n < len(t[create]); n++ {
+			t[create][n] = buildEventsInsert(create == 1, n)
+		}
+	}
+	return t
+}()
+
+func eventsInsertSQL(create bool, n int) string {
+	i := 0
+	if create {
+		i = 1
+	}
+	if n < len(eventsInserts[i]) {
+		return eventsInserts[i][n]
+	}
+	return buildEventsInsert(create, n)
+}
+
+func buildEventsInsert(create bool, n int) string {
+	var q strings.Builder
+	params := 5
+	if create {
+		q.WriteString("WITH head AS (INSERT INTO billing_streams (id, version, last_hash) VALUES ($1, $2, $3) RETURNING 1)")
+		params = 3
+	} else {
+		q.WriteString("WITH head AS (UPDATE billing_streams SET version = $1, last_hash = $2 WHERE id = $3 AND version = $4 AND last_hash = $5 RETURNING 1)")
+	}
 	q.WriteString(" INSERT INTO billing_events (stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash) VALUES ")
-	for i, r := range rows {
+	for i := range n {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, (SELECT $%d::timestamptz FROM head), $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-		args = append(args, r.StreamID, r.Version, r.Type, r.SchemaVersion, r.Data, r.Metadata, r.OccurredAt, r.RecordedAt, r.Hash)
+		k := params + 9*i
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, (SELECT $%d::timestamptz FROM head), $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9)
 	}
 	q.WriteString(" RETURNING position")
-	b.add(q.String(), args...)
+	return q.String()
 }
 
 // prevHash is the hash of the stream's event at version: remembered, or
@@ -189,33 +223,80 @@ func (s *Store) run(ctx context.Context, b *batch, returning int) ([]int64, erro
 			return fmt.Errorf("append: driver connection %T is not pgx", dc)
 		}
 		var pb pgconn.Batch
+		// The batch encodes each statement's parameters as it is added, so
+		// one buffer serves them all.
+		var (
+			params [][]byte
+			buf    = make([]byte, 0, 4096)
+		)
 		for _, st := range b.stmts {
 			name := s.statementName(st.sql)
 			if _, err := c.Conn().Prepare(ctx, name, st.sql); err != nil {
 				return err
 			}
-			params := make([][]byte, len(st.args))
-			for i, a := range st.args {
-				if params[i], err = textParam(a); err != nil {
+			params, buf = params[:0], buf[:0]
+			for _, a := range st.args {
+				start := len(buf)
+				null := false
+				if buf, null, err = appendTextParam(buf, a); err != nil {
 					return err
+				}
+				if null {
+					params = append(params, nil)
+				} else {
+					params = append(params, buf[start:len(buf):len(buf)])
 				}
 			}
 			pb.ExecPrepared(name, params, nil, nil)
 		}
-		results, err := c.Conn().PgConn().ExecBatch(ctx, &pb).ReadAll()
-		if err != nil {
-			return err
-		}
-		for _, row := range results[returning].Rows {
-			p, err := strconv.ParseInt(string(row[0]), 10, 64)
-			if err != nil {
-				return err
+		// ctx bounds the round trip as pgx's own context watching would
+		// (its default handler sets the connection's deadline when ctx is
+		// done, which fails the read and closes the connection), without
+		// the goroutine pgx starts per call to watch a cancellable context.
+		stop := watchContext(ctx, c.Conn().PgConn().Conn())
+		mrr := c.Conn().PgConn().ExecBatch(context.Background(), &pb)
+		for i := 0; mrr.NextResult(); i++ {
+			rr := mrr.ResultReader()
+			for i == returning && rr.NextRow() {
+				p, err := strconv.ParseInt(string(rr.Values()[0]), 10, 64)
+				if err != nil {
+					_ = mrr.Close()
+					stop()
+					return err
+				}
+				positions = append(positions, p)
 			}
-			positions = append(positions, p)
+			_, _ = rr.Close() // an error is the batch's, from mrr.Close
 		}
-		return nil
+		err := mrr.Close()
+		if stop() && err != nil && ctx.Err() != nil {
+			return fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return err
 	})
 	return positions, err
+}
+
+// watchContext sets conn's deadline to now once ctx is done, until the
+// returned stop is called; stop then clears the deadline if it was set,
+// and reports whether it was.
+func watchContext(ctx context.Context, conn net.Conn) (stop func() bool) {
+	if ctx.Done() == nil {
+		return func() bool { return false }
+	}
+	fired := make(chan struct{})
+	stopAfter := context.AfterFunc(ctx, func() {
+		_ = conn.SetDeadline(time.Now())
+		close(fired)
+	})
+	return func() bool {
+		if stopAfter() {
+			return false
+		}
+		<-fired
+		_ = conn.SetDeadline(time.Time{})
+		return true
+	}
 }
 
 // statementName is the prepared statement's name for sql: the same on
@@ -231,66 +312,64 @@ func (s *Store) statementName(sql string) string {
 	return name
 }
 
-// textParam encodes a statement argument in Postgres's text format; nil
-// is NULL.
-func textParam(v any) ([]byte, error) {
+// appendTextParam appends a statement argument in Postgres's text format
+// to buf; null reports NULL (nil and nil pointers), which appends nothing.
+func appendTextParam(buf []byte, v any) (out []byte, null bool, err error) {
 	switch v := v.(type) {
 	case nil:
-		return nil, nil
+		return buf, true, nil
 	case string:
-		return []byte(v), nil
+		return append(buf, v...), false, nil
 	case *string:
 		if v == nil {
-			return nil, nil
+			return buf, true, nil
 		}
-		return []byte(*v), nil
+		return append(buf, *v...), false, nil
 	case int:
-		return strconv.AppendInt(nil, int64(v), 10), nil
+		return strconv.AppendInt(buf, int64(v), 10), false, nil
 	case int64:
-		return strconv.AppendInt(nil, v, 10), nil
+		return strconv.AppendInt(buf, v, 10), false, nil
 	case bool:
 		if v {
-			return []byte("t"), nil
+			return append(buf, 't'), false, nil
 		}
-		return []byte("f"), nil
+		return append(buf, 'f'), false, nil
 	case time.Time:
-		return v.UTC().AppendFormat(nil, "2006-01-02 15:04:05.999999Z07:00"), nil
+		return v.UTC().AppendFormat(buf, "2006-01-02 15:04:05.999999Z07:00"), false, nil
 	case *time.Time:
 		if v == nil {
-			return nil, nil
+			return buf, true, nil
 		}
-		return textParam(*v)
+		return appendTextParam(buf, *v)
 	case jsonText:
 		if v == nil {
-			return nil, nil
+			return buf, true, nil
 		}
-		return v, nil
+		return append(buf, v...), false, nil
 	case []string: // text[]
-		out := []byte{'{'}
+		buf = append(buf, '{')
 		for i, e := range v {
 			if i > 0 {
-				out = append(out, ',')
+				buf = append(buf, ',')
 			}
-			out = append(out, '"')
+			buf = append(buf, '"')
 			for _, c := range []byte(e) {
 				if c == '"' || c == '\\' {
-					out = append(out, '\\')
+					buf = append(buf, '\\')
 				}
-				out = append(out, c)
+				buf = append(buf, c)
 			}
-			out = append(out, '"')
+			buf = append(buf, '"')
 		}
-		return append(out, '}'), nil
+		return append(buf, '}'), false, nil
 	case []byte: // bytea
 		if v == nil {
-			return nil, nil
+			return buf, true, nil
 		}
-		out := make([]byte, 2+hex.EncodedLen(len(v)))
-		copy(out, `\x`)
-		hex.Encode(out[2:], v)
-		return out, nil
+		buf = append(buf, `\x`...)
+		return hex.AppendEncode(buf, v), false, nil
 	}
-	return nil, fmt.Errorf("append: no text encoding for %T", v)
+	return buf, false, fmt.Errorf("append: no text encoding for %T", v)
 }
 
 // notNullViolation reports whether err is Postgres error 23502 on the named column.

@@ -125,3 +125,41 @@ func TestTwoStoresOnOneLedger(t *testing.T) {
 		t.Fatalf("always behind: %v after %d conflicts, want ErrBusy after %d", err, conflicts, postgres.MaxUpdateAttempts)
 	}
 }
+
+// An append bounded by a context that ends while Postgres holds it fails
+// with the context's error, and the store's next update goes through (the
+// connection it broke is not used again).
+func TestAppendEndsWithItsContext(t *testing.T) {
+	store, _, db := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	start := func(id string) ports.Update {
+		return ports.Update{StreamID: "org_c", IdempotencyKey: "key_" + id, Decide: func(acc *billing.Account) ([]billing.Event, error) {
+			ev, err := acc.StartCheckout(billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: id}, at)
+			return []billing.Event{ev}, err
+		}}
+	}
+	if _, err := store.Update(ctx, start("cs_1")); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(ctx, "SELECT 1 FROM billing_streams WHERE id = 'org_c' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	_, err = store.Update(short, start("cs_2"))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > 5*time.Second {
+		t.Fatalf("update held by a lock past its context: %v after %v; want the context's deadline", err, time.Since(t0))
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Update(ctx, start("cs_3")); err != nil {
+		t.Fatalf("update after a timed-out one: %v", err)
+	}
+}

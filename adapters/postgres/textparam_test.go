@@ -24,12 +24,12 @@ func TestTextParam(t *testing.T) {
 		{[]string(nil), "{}", false},
 		{nil, "", true},
 	} {
-		got, err := textParam(tc.in)
-		if err != nil || string(got) != tc.want || (got == nil) != tc.null {
-			t.Errorf("%#v: %q (nil %v), %v; want %q", tc.in, got, got == nil, err, tc.want)
+		got, null, err := appendTextParam([]byte("prefix:"), tc.in)
+		if err != nil || string(got) != "prefix:"+tc.want || null != tc.null {
+			t.Errorf("%#v: %q (null %v), %v; want %q", tc.in, got, null, err, tc.want)
 		}
 	}
-	if _, err := textParam(3.5); err == nil {
+	if _, _, err := appendTextParam(nil, 3.5); err == nil {
 		t.Error("a float was encoded")
 	}
 }

@@ -79,7 +79,10 @@ func (s *Store) update(ctx context.Context, u ports.Update, inbox *ports.InboxEn
 		if res.Duplicate {
 			return ports.Updated{Account: acc, Duplicate: true, Attempts: attempt}, nil
 		}
-		s.accounts.Add(u.StreamID, after.Clone())
+		// after is this append's own (folded on a clone of the prior
+		// account), and nothing changes a remembered account: remember it
+		// as it is.
+		s.accounts.Add(u.StreamID, after)
 		return ports.Updated{Account: after, Events: res.Events, Attempts: attempt}, nil
 	}
 	return ports.Updated{}, ports.ErrBusy
@@ -101,10 +104,14 @@ func backoff(ctx context.Context, attempt int) {
 // the account this store remembers after its last append to the stream
 // (remembered true), else the snapshot; the second from the snapshot;
 // later ones from the stream itself, in case the snapshot is behind.
+//
+// A remembered account is shared, not copied: Decide must not change the
+// account (ports.Decide), the append folds onto a clone, and the account
+// an update returns is only read.
 func (s *Store) loadForUpdate(ctx context.Context, stream string, attempt int) (acc *billing.Account, remembered bool, err error) {
 	if attempt == 1 {
 		if acc, ok := s.accounts.Get(stream); ok {
-			return acc.Clone(), true, nil
+			return acc, true, nil
 		}
 	}
 	if attempt > 2 {

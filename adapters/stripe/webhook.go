@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 	stripego "github.com/stripe/stripe-go/v76"
@@ -88,12 +87,12 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 		return application.StripeEvent{}, fmt.Errorf("%w: timestamp too far in the future", ports.ErrBadSignature)
 	}
 	// JSON is UTF-8 (RFC 8259); goccy/go-json skips what it does not read
-	// without checking it.
-	if !utf8.Valid(payload) || !json.Valid(payload) {
+	// without checking it. (validJSON is utf8.Valid && json.Valid.)
+	if !validJSON(payload) {
 		return application.StripeEvent{}, fmt.Errorf("%w: not UTF-8 JSON", ports.ErrMalformedEvent)
 	}
-	var env envelope
-	if err := gojson.Unmarshal(payload, &env); err != nil {
+	env, err := readEnvelope(payload)
+	if err != nil {
 		return application.StripeEvent{}, fmt.Errorf("%w: %v", ports.ErrMalformedEvent, err)
 	}
 	if env.ID == "" || env.Type == "" || env.Created <= 0 || env.Object != "event" || len(env.Data.Object) == 0 {
@@ -287,6 +286,12 @@ type expandable struct{ ID string }
 
 func (e *expandable) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
+		// An id is plain ASCII: its bytes are the string (the decoder
+		// hands over one whole JSON value, here a string).
+		if id, ok := plainJSONString(b); ok {
+			e.ID = id
+			return nil
+		}
 		return gojson.Unmarshal(b, &e.ID)
 	}
 	var o *struct {

@@ -35,7 +35,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "safeclose-billing")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	build := []string{"build", "-o", binary}
+	if os.Getenv("BENCH_CPUPROFILE") != "" {
+		// BenchmarkServeUnderLoad's opt-in CPU profile of the served
+		// binary (benchprofile.go).
+		build = append(build, "-tags", "benchprofile")
+	}
+	if out, err := exec.Command("go", append(build, ".")...).CombinedOutput(); err != nil {
 		panic(string(out))
 	}
 	code := m.Run()

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +49,10 @@ END;
 // BENCH_SECONDS (default 10), then runs pgbench with the equivalent bare
 // transaction at the same concurrency on the same database, BENCH_ROUNDS
 // times (default 3); it reports the round of the median ratio, the CPU
-// each party spent per webhook, and the service's peak RSS.
+// each party spent per webhook, and the service's peak RSS. With
+// BENCH_CPUPROFILE=FILE the binary is built with -tags benchprofile and
+// writes its CPU profile of the whole run to FILE (a path relative to the
+// repository's root, or absolute) for go tool pprof.
 func BenchmarkServeUnderLoad(b *testing.B) {
 	db := pgtest.New(b)
 	ctx := context.Background()
@@ -76,6 +80,16 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
 		"STRIPE_WEBHOOK_SECRET=whsec_l", "STRIPE_API_BASE=" + fake.URL, "STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p",
 		"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}
+	profile := os.Getenv("BENCH_CPUPROFILE")
+	if profile != "" {
+		if !filepath.IsAbs(profile) {
+			// Relative to the repository's root, where make bench runs.
+			profile = filepath.Join("..", "..", profile)
+		}
+		profile, _ = filepath.Abs(profile)
+		os.Remove(profile)
+		serve.Env = append(serve.Env, "BENCH_CPUPROFILE="+profile)
+	}
 	if err := serve.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -169,6 +183,9 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 		results = append(results, r)
 	}
 	b.StopTimer()
+	if profile != "" {
+		writeProfile(b, serve.Process, profile)
+	}
 	slices.SortFunc(results, func(x, y result) int { return cmp.Compare(x.rate/x.tps, y.rate/y.tps) })
 	m := results[len(results)/2]
 	rss := peakRSS(b, serve.Process.Pid)
@@ -181,6 +198,22 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	fmt.Fprintf(os.Stderr, "serve: webhooks c=16 over %d orgs %7.0f/s   pgbench same tx c=16 %7.0f tps   ratio %.2f (median of %d rounds, from %.2f to %.2f)   peak RSS %.0f MiB   CPU per webhook: service %.0f µs, Postgres %.0f µs (per pgbench tx %.0f µs), load generator %.0f µs\n",
 		orgs, m.rate, m.tps, m.rate/m.tps, len(results), results[0].rate/results[0].tps, results[len(results)-1].rate/results[len(results)-1].tps,
 		rss, m.service, m.pg, m.pgbench, m.gen)
+}
+
+// writeProfile asks the served binary (built with -tags benchprofile) for
+// its CPU profile, written to path, and waits for it.
+func writeProfile(b *testing.B, p *os.Process, path string) {
+	if err := p.Signal(syscall.SIGUSR1); err != nil {
+		b.Fatal(err)
+	}
+	for range 100 {
+		if _, err := os.Stat(path); err == nil {
+			fmt.Fprintf(os.Stderr, "serve: CPU profile of the served binary in %s\n", path)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Fatalf("no CPU profile in %s", path)
 }
 
 // postgresCPUSeconds is the CPU time used so far by this machine's live

@@ -31,38 +31,47 @@ const Precision = time.Microsecond
 // first event. Data and Metadata are canonicalized first, so the hash does
 // not depend on key order or spacing (Postgres jsonb rewrites both).
 func Hash(prev []byte, r Record) ([]byte, error) {
-	data, err := Canonical(r.Data)
+	// One buffer: the canonical data and metadata, then the body.
+	buf := make([]byte, 0, 2*(len(r.Data)+len(r.Metadata))+256)
+	buf, err := appendCanonicalOrSlow(buf, r.Data)
 	if err != nil {
 		return nil, fmt.Errorf("canonical data: %w", err)
 	}
-	meta, err := Canonical(r.Metadata)
+	dataEnd := len(buf)
+	buf, err = appendCanonicalOrSlow(buf, r.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("canonical metadata: %w", err)
 	}
-	body, err := json.Marshal(struct {
-		Stream        string          `json:"stream"`
-		Version       int64           `json:"version"`
-		Type          string          `json:"type"`
-		SchemaVersion int             `json:"schemaVersion"`
-		OccurredAt    string          `json:"occurredAt"`
-		RecordedAt    string          `json:"recordedAt"`
-		Data          json.RawMessage `json:"data"`
-		Metadata      json.RawMessage `json:"metadata"`
-	}{r.StreamID, r.Version, r.Type, r.SchemaVersion, stamp(r.OccurredAt), stamp(r.RecordedAt), data, meta})
-	if err != nil {
-		return nil, err
-	}
+	metaEnd := len(buf)
+	buf = appendBody(buf, r, buf[:dataEnd], buf[dataEnd:metaEnd])
 	h := sha256.New()
 	h.Write(prev)
-	h.Write(body)
+	h.Write(buf[metaEnd:])
 	return h.Sum(nil), nil
 }
 
-func stamp(t time.Time) string { return t.UTC().Truncate(Precision).Format(time.RFC3339Nano) }
-
 // Canonical rewrites a JSON document with sorted object keys, no spacing
-// and numbers exactly as written.
+// and numbers exactly as written: as encoding/json writes the document
+// decoded into maps (with UseNumber).
 func Canonical(doc []byte) ([]byte, error) {
+	return appendCanonicalOrSlow(nil, doc)
+}
+
+func appendCanonicalOrSlow(dst, doc []byte) ([]byte, error) {
+	if out, ok := appendCanonical(dst, doc); ok {
+		return out, nil
+	}
+	c, err := slowCanonical(doc)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, c...), nil
+}
+
+// slowCanonical is the definition of the canonical form: what
+// encoding/json writes for the document's first value decoded into maps,
+// numbers as written.
+func slowCanonical(doc []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
