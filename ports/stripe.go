@@ -76,6 +76,7 @@ type Subscription struct {
 	Tier              string // "" when the price is not one of ours
 	CurrentPeriodEnd  time.Time
 	CancelAtPeriodEnd bool
+	TrialEnd          time.Time // zero without a trial
 }
 
 // SubscriptionSource reads subscriptions from the payment provider.
@@ -95,6 +96,9 @@ type CheckoutSessionRequest struct {
 	SuccessURL     string
 	CancelURL      string
 	IdempotencyKey string
+	// TrialDays, when > 0, starts the subscription with a trial of that
+	// many days.
+	TrialDays int
 }
 
 // HostedSession is a Checkout or Customer Portal session to send the user to.
