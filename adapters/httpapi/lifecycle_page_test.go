@@ -17,7 +17,7 @@ import (
 // Stripe expires stops the waiting; a trial says when it ends and what
 // follows at which price; a payment waiting for 3-D Secure links to
 // Stripe's page (for billing members); a pause says so.
-func TestLifecycleBannersInABrowser(t *testing.T) {
+func TestBillingPageLifecycleBannersInABrowser(t *testing.T) {
 	h, base := servePage(t, options{})
 	ctx := context.Background()
 	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
