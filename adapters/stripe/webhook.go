@@ -329,8 +329,7 @@ func (w *Webhooks) subscriptionFact(eventType string, obj json.RawMessage) (*app
 	case EventSubscriptionResumed:
 		f.Change = billing.SubscriptionResumed{SubscriptionObject: o}
 	default:
-		f.Change = billing.SubscriptionRefreshed{CustomerID: o.CustomerID, SubscriptionID: o.SubscriptionID, Status: o.Status, Tier: o.Tier,
-			PriceID: o.PriceID, CurrentPeriodEnd: o.CurrentPeriodEnd, CancelAtPeriodEnd: o.CancelAtPeriodEnd, TrialEnd: o.TrialEnd}
+		f.Change = billing.SubscriptionRefreshed(o)
 	}
 	return f, nil
 }
