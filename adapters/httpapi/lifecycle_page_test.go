@@ -14,10 +14,10 @@ import (
 )
 
 // The lifecycle's banners in Chromium: a checkout the page waits for that
-// Stripe expires stops the waiting; a trial says when it ends and what
-// follows at which price; a payment waiting for 3-D Secure links to
-// Stripe's page (for billing members); a pause says so.
-func TestBillingPageLifecycleBannersInABrowser(t *testing.T) {
+// Stripe expires stops the waiting (here); a trial says when it ends and
+// what follows at which price; a payment waiting for 3-D Secure links to
+// Stripe's page (for billing members); a pause says so (below).
+func TestBillingPageExpiredCheckoutInABrowser(t *testing.T) {
 	h, base := servePage(t, options{})
 	ctx := context.Background()
 	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
@@ -59,6 +59,26 @@ func TestBillingPageLifecycleBannersInABrowser(t *testing.T) {
 	if n := count(t, b, "#confirming"); n != 0 {
 		t.Error("still confirming an expired checkout")
 	}
+
+}
+
+// The trial, 3-D Secure and pause banners (a separate browser: each
+// browser test has 30 s).
+func TestBillingPageTrialPaymentAndPauseBannersInABrowser(t *testing.T) {
+	h, base := servePage(t, options{})
+	ctx := context.Background()
+	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
+	org, err := h.svc.CreateOrg(ctx, appActor(owner), "Acme Corp", owner.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.AddMember(ctx, appActor(owner), org, plain.Email, nil); err != nil {
+		t.Fatal(err)
+	}
+	billingPage := "/orgs/" + org + "/billing"
+	f := h.factory
+	b := browser(t)
+	login(t, b, base, billingPage, owner.Email)
 
 	// A trial: when it ends, then the plan at Stripe's price (stripe-mock:
 	// 20.00 USD a month).
