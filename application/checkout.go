@@ -57,8 +57,8 @@ func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierNam
 	page := s.BillingPageURL(orgID)
 	sess, err := s.pay.CreateCheckoutSession(ctx, ports.CheckoutSessionRequest{
 		OrgID: orgID, Tier: string(tier), CustomerID: acc.CustomerID(),
-		SuccessURL: page + "?checkout=success", CancelURL: page + "?checkout=canceled",
-		IdempotencyKey: key,
+		SuccessURL: page + "?checkout=success&session_id={CHECKOUT_SESSION_ID}", CancelURL: page + "?checkout=canceled",
+		IdempotencyKey: key, TrialDays: s.trialDays(acc, tier),
 	})
 	if err != nil {
 		return "", err
@@ -89,6 +89,37 @@ func (s *Service) StartCheckout(ctx context.Context, actor Actor, orgID, tierNam
 		})
 	}
 	return sess.URL, nil
+}
+
+// trialDays is the trial a checkout for tier starts with: the catalogue's
+// trialDays, once per org (none once the org ever had a trialing
+// subscription, also after it ended).
+func (s *Service) trialDays(acc *billing.Account, tier billing.Tier) int {
+	if acc.TrialUsed() {
+		return 0
+	}
+	plan, ok := s.catalogue.Plan(tier)
+	if !ok || plan.TrialDays <= 0 {
+		return 0
+	}
+	return plan.TrialDays
+}
+
+// CheckoutExpired reports whether Stripe expired the org's checkout
+// session (checkout.session.expired recorded): a page waiting on it stops
+// waiting. Any member may ask.
+func (s *Service) CheckoutExpired(ctx context.Context, userID, orgID, sessionID string) (bool, error) {
+	if _, err := s.Authorize(ctx, userID, orgID); err != nil {
+		return false, err
+	}
+	if sessionID == "" {
+		return false, nil
+	}
+	acc, err := s.store.Account(ctx, orgID)
+	if err != nil {
+		return false, err
+	}
+	return acc.CheckoutExpired(sessionID), nil
 }
 
 // OpenPortal opens a Customer Portal session returning to the billing

@@ -127,6 +127,12 @@ func (s *Service) process(ctx context.Context, e ports.InboxEntry) (string, erro
 		log.Warn("stripe event refused", zap.String("orgId", org), zap.String("reason", refusal))
 		return ports.OutcomeRefused, s.inbox.Settle(ctx, e.ID, ports.OutcomeRefused, org, refusal)
 	}
+	if org == "" && e.CustomerID == "" && e.SubscriptionID == "" {
+		// Nothing could ever tie it to an org (a checkout.session.expired
+		// of a session opened elsewhere, without client_reference_id or
+		// customer): parking it would keep it for ever.
+		return ports.OutcomeIgnored, s.inbox.Settle(ctx, e.ID, ports.OutcomeIgnored, "", "names no organization, customer or subscription")
+	}
 	if org == "" {
 		if err := s.inbox.Settle(ctx, e.ID, ports.OutcomeParked, "", "no organization linked yet"); err != nil {
 			return "", err
@@ -263,7 +269,7 @@ func (s *Service) SyncSubscription(ctx context.Context, org, subscriptionID, rea
 func (s *Service) recordSubscription(ctx context.Context, org string, sub ports.Subscription, reason, cause string, current bool) error {
 	change := billing.SubscriptionSynced{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Status: billing.Status(sub.Status),
 		Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID, CurrentPeriodEnd: sub.CurrentPeriodEnd.UTC(),
-		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, Reason: reason, Current: current, ItemID: sub.ItemID}
+		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, TrialEnd: sub.TrialEnd.UTC(), Reason: reason, Current: current, ItemID: sub.ItemID}
 	// Reconcile's findings are its own, whatever their reason.
 	actor := "system:" + reason
 	if reason == billing.SyncReasonExtraSubscription {

@@ -41,6 +41,7 @@ type fakePay struct {
 	sessions map[string]string // idempotency key → session id
 	keys     []string
 	expired  []string
+	requests []ports.CheckoutSessionRequest
 }
 
 func (p *fakePay) CreateCheckoutSession(_ context.Context, req ports.CheckoutSessionRequest) (ports.HostedSession, error) {
@@ -50,6 +51,7 @@ func (p *fakePay) CreateCheckoutSession(_ context.Context, req ports.CheckoutSes
 		p.sessions = map[string]string{}
 	}
 	p.keys = append(p.keys, req.IdempotencyKey)
+	p.requests = append(p.requests, req)
 	id, ok := p.sessions[req.IdempotencyKey]
 	if !ok {
 		id = fmt.Sprintf("cs_%d", len(p.sessions)+1)

@@ -76,7 +76,8 @@ type Subscription struct {
 	Tier              string // "" when the price is not one of ours
 	CurrentPeriodEnd  time.Time
 	CancelAtPeriodEnd bool
-	ItemID            string // its (first) item, the one a plan change moves
+	ItemID            string    // its (first) item, the one a plan change moves
+	TrialEnd          time.Time // zero without a trial
 }
 
 // SubscriptionSource reads subscriptions from the payment provider.
@@ -96,6 +97,9 @@ type CheckoutSessionRequest struct {
 	SuccessURL     string
 	CancelURL      string
 	IdempotencyKey string
+	// TrialDays, when > 0, starts the subscription with a trial of that
+	// many days.
+	TrialDays int
 }
 
 // HostedSession is a Checkout or Customer Portal session to send the user to.

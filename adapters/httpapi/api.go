@@ -303,8 +303,8 @@ type statusJSON struct {
 	StripeCustomerID     *string `json:"stripeCustomerId"`
 	StripeSubscriptionID *string `json:"stripeSubscriptionId"`
 	LedgerVersion        int64   `json:"ledgerVersion"`
-	// TrialEnd and PaymentActionURL are in the contract's body; trials and
-	// payment actions are not tracked yet, so they are null.
+	// TrialEnd: while trialing; PaymentActionURL: while an invoice waits
+	// for the customer (3-D Secure). Null otherwise.
 	TrialEnd         *string `json:"trialEnd"`
 	PaymentActionURL *string `json:"paymentActionUrl"`
 	UpdatedAt        string  `json:"updatedAt"`
@@ -322,6 +322,13 @@ func toStatus(s ports.BillingStatus) statusJSON {
 	}
 	if s.StripeSubscriptionID != "" {
 		out.StripeSubscriptionID = &s.StripeSubscriptionID
+	}
+	if !s.TrialEnd.IsZero() {
+		t := s.TrialEnd.UTC().Format(time.RFC3339)
+		out.TrialEnd = &t
+	}
+	if s.PaymentActionURL != "" {
+		out.PaymentActionURL = &s.PaymentActionURL
 	}
 	return out
 }

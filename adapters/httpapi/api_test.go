@@ -171,7 +171,7 @@ func TestCheckoutSendsExactParametersToStripe(t *testing.T) {
 		"mode": "subscription", "line_items[0][price]": "price_enterprise", "line_items[0][quantity]": "1",
 		"client_reference_id": w.org, "metadata[orgId]": w.org, "metadata[planTier]": "ENTERPRISE",
 		"subscription_data[metadata][orgId]": w.org, "subscription_data[metadata][planTier]": "ENTERPRISE",
-		"success_url": page + "?checkout=success", "cancel_url": page + "?checkout=canceled",
+		"success_url": page + "?checkout=success&session_id={CHECKOUT_SESSION_ID}", "cancel_url": page + "?checkout=canceled",
 	}
 	for k, v := range want {
 		if f.Get(k) != v {
@@ -180,6 +180,9 @@ func TestCheckoutSendsExactParametersToStripe(t *testing.T) {
 	}
 	if f.Has("customer") {
 		t.Error("customer sent before the org has one")
+	}
+	if f.Has("subscription_data[trial_period_days]") {
+		t.Error("a trial asked for a plan without trialDays")
 	}
 	k1, k2 := reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key")
 	if k1 == "" || k1 != k2 {

@@ -338,6 +338,9 @@ func TestBillingPagePlanChangesInABrowser(t *testing.T) {
 	if got := text(t, b, "#plan-tier"); got != "PRO" {
 		t.Fatalf("plan %q, want PRO", got)
 	}
+	// The deferred script unhides them; on a loaded machine it may run a
+	// moment after #plan-tier shows.
+	eventually(b, 10*time.Second, `document.querySelectorAll("[data-switch]:not([hidden])").length === 2`)
 	if n := count(t, b, "[data-switch]:not([hidden])"); n != 2 {
 		t.Errorf("%d Switch buttons, want 2 (STARTER, ENTERPRISE)", n)
 	}

@@ -106,8 +106,15 @@ func TestRebuildReproducesTheReadModelsExactly(t *testing.T) {
 		appendRandom(t, store, fmt.Sprintf("org_%04d", i), rng, 1+rng.IntN(12))
 	}
 	before := dumpReadModels(t, db)
+	// The lifecycle's columns are among what is compared.
+	if n := countRows(t, db, "SELECT count(*) FROM billing_status WHERE trial_end IS NOT NULL"); n == 0 {
+		t.Error("no status row with a trial_end: the comparison would not cover it")
+	}
+	if n := countRows(t, db, "SELECT count(*) FROM billing_status WHERE payment_action_url IS NOT NULL"); n == 0 {
+		t.Error("no status row with a payment_action_url: the comparison would not cover it")
+	}
 	// Damage the read models: the rebuild must not read them.
-	if _, err := db.ExecContext(ctx, "UPDATE billing_status SET plan_tier = 'FREE', snapshot = '{}' WHERE org_id < 'org_0500'"); err != nil {
+	if _, err := db.ExecContext(ctx, "UPDATE billing_status SET plan_tier = 'FREE', snapshot = '{}', trial_end = NULL, payment_action_url = 'x' WHERE org_id < 'org_0500'"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, "DELETE FROM billing_status WHERE org_id > 'org_0900'; DELETE FROM stripe_links WHERE org_id > 'org_0800'; INSERT INTO billing_status SELECT 'org_ghost', plan_tier, status, current_period_end, cancel_at_period_end, stripe_customer_id, stripe_subscription_id, ledger_version, updated_at, snapshot FROM billing_status LIMIT 1"); err != nil {
@@ -452,7 +459,7 @@ func randomFact(stream string, rng *rand.Rand) (billing.Change, time.Time) {
 	cus, sub := "cus_"+stream, fmt.Sprintf("sub_%s_%d", stream, rng.IntN(2))
 	tier := billing.PaidTiers()[rng.IntN(3)]
 	inv := billing.Invoice{InvoiceID: fmt.Sprintf("in_%d", rng.Int64()), CustomerID: cus, SubscriptionID: sub, AmountPaid: 1900, AmountDue: 1900, Currency: "eur", AttemptCount: 1}
-	switch rng.IntN(11) {
+	switch rng.IntN(13) {
 	case 0:
 		return billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: cus, SubscriptionID: sub, Tier: tier}, at
 	case 1:
@@ -474,9 +481,26 @@ func randomFact(stream string, rng *rand.Rand) (billing.Change, time.Time) {
 		return billing.MemberPermissionsChanged{UserID: []string{"u", "o"}[rng.IntN(2)], Permissions: []string{"billing"}}, at
 	case 9:
 		return billing.MemberRemoved{UserID: "u"}, at
+	case 10:
+		return billing.TrialWillEnd{SubscriptionObject: billing.SubscriptionObject{CustomerID: cus, SubscriptionID: sub, Status: billing.StatusTrialing,
+			Tier: tier, CurrentPeriodEnd: at.Add(3 * 24 * time.Hour), TrialEnd: at.Add(3 * 24 * time.Hour)}}, at
+	case 11:
+		inv.HostedInvoiceURL = "https://invoice.stripe.com/i/" + inv.InvoiceID
+		return billing.PaymentActionRequired{Invoice: inv}, at
 	default:
 		return billing.OrgCreated{Name: "Org " + stream, OwnerUserID: "o"}, at
 	}
+}
+
+func countRows(t testing.TB, db interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, query string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // dumpReadModels returns every read model row as text, keyed by table and id.

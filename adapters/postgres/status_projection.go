@@ -45,6 +45,8 @@ type statusRow struct {
 	LedgerVersion        int64      `bun:"ledger_version"`
 	UpdatedAt            time.Time  `bun:"updated_at"`
 	Snapshot             jsonText   `bun:"snapshot"`
+	TrialEnd             *time.Time `bun:"trial_end"`
+	PaymentActionURL     *string    `bun:"payment_action_url"`
 }
 
 // Table implements [Projection].
@@ -54,7 +56,7 @@ func (*StatusProjection) Table() string { return "billing_status" }
 func (*StatusProjection) StreamColumn() string { return "org_id" }
 
 var statusShape = newShape("billing_status", []string{"org_id", "plan_tier", "status", "current_period_end", "cancel_at_period_end",
-	"stripe_customer_id", "stripe_subscription_id", "ledger_version", "updated_at", "snapshot"}, []string{"org_id"}, false)
+	"stripe_customer_id", "stripe_subscription_id", "ledger_version", "updated_at", "snapshot", "trial_end", "payment_action_url"}, []string{"org_id"}, false)
 
 func (*StatusProjection) shape() shape { return statusShape }
 
@@ -69,7 +71,8 @@ func (*StatusProjection) rows(acc *billing.Account, updatedAt time.Time) ([][]an
 	}
 	v := acc.View(updatedAt)
 	return [][]any{{v.OrgID, v.PlanTier, v.Status, nullable(v.CurrentPeriodEnd), v.CancelAtPeriodEnd,
-		nullable(v.StripeCustomerID), nullable(v.StripeSubscriptionID), v.LedgerVersion, v.UpdatedAt, string(snap)}}, nil
+		nullable(v.StripeCustomerID), nullable(v.StripeSubscriptionID), v.LedgerVersion, v.UpdatedAt, string(snap),
+		nullable(v.TrialEnd), nullable(v.PaymentActionURL)}}, nil
 }
 
 // stage implements [Projection]: the account after the events.
@@ -108,6 +111,12 @@ func (r statusRow) status() ports.BillingStatus {
 	}
 	if r.StripeSubscriptionID != nil {
 		s.StripeSubscriptionID = *r.StripeSubscriptionID
+	}
+	if r.TrialEnd != nil {
+		s.TrialEnd = r.TrialEnd.UTC()
+	}
+	if r.PaymentActionURL != nil {
+		s.PaymentActionURL = *r.PaymentActionURL
 	}
 	return s
 }

@@ -107,6 +107,9 @@ func (c *Client) subscription(s *stripego.Subscription) ports.Subscription {
 	if s.CurrentPeriodEnd != 0 {
 		out.CurrentPeriodEnd = time.Unix(s.CurrentPeriodEnd, 0).UTC()
 	}
+	if s.TrialEnd != 0 {
+		out.TrialEnd = time.Unix(s.TrialEnd, 0).UTC()
+	}
 	out.PriceID = priceOf(s)
 	out.Tier = string(c.prices.TierOf(out.PriceID))
 	if s.Items != nil && len(s.Items.Data) > 0 && s.Items.Data[0] != nil {

@@ -27,6 +27,7 @@ type SubscriptionSpec struct {
 	Status            string // Stripe status; "" for active
 	CurrentPeriodEnd  time.Time
 	CancelAtPeriodEnd bool
+	TrialEnd          time.Time // zero for no trial
 }
 
 // InvoiceSpec describes an invoice for [Factory] to render.
@@ -87,6 +88,10 @@ func (f *Factory) Subscription(s SubscriptionSpec) map[string]any {
 	if status == "canceled" {
 		o["canceled_at"], o["ended_at"] = end, end
 	}
+	o["trial_start"], o["trial_end"] = nil, nil
+	if !s.TrialEnd.IsZero() {
+		o["trial_start"], o["trial_end"] = s.TrialEnd.AddDate(0, 0, -14).Unix(), s.TrialEnd.Unix()
+	}
 	if items, ok := o["items"].(map[string]any); ok {
 		if data, ok := items["data"].([]any); ok && len(data) > 0 {
 			item := data[0].(map[string]any)
@@ -101,12 +106,33 @@ func (f *Factory) Subscription(s SubscriptionSpec) map[string]any {
 	return o
 }
 
-// CheckoutSession returns a completed subscription-mode checkout session.
+// CheckoutSession returns a completed subscription-mode checkout session,
+// paid.
 func (f *Factory) CheckoutSession(sessionID string, s SubscriptionSpec) map[string]any {
+	return f.CheckoutSessionPaying(sessionID, s, "paid")
+}
+
+// CheckoutSessionPaying returns a completed subscription-mode checkout
+// session whose payment_status is paymentStatus: "paid", "unpaid" (an
+// asynchronous payment method, e.g. a bank debit, still settling) or
+// "no_payment_required" (a trial).
+func (f *Factory) CheckoutSessionPaying(sessionID string, s SubscriptionSpec, paymentStatus string) map[string]any {
 	o := f.object("checkout.session")
-	o["id"], o["mode"], o["status"], o["payment_status"] = sessionID, "subscription", "complete", "paid"
+	o["id"], o["mode"], o["status"], o["payment_status"] = sessionID, "subscription", "complete", paymentStatus
 	o["customer"], o["subscription"], o["client_reference_id"] = s.CustomerID, s.SubscriptionID, nilIfEmpty(s.OrgID)
 	o["metadata"], o["payment_intent"] = metadata(s), nil
+	o["url"] = nil
+	return o
+}
+
+// ExpiredCheckoutSession returns a subscription-mode checkout session that
+// expired unpaid: no subscription, and the customer only when the session
+// was opened for an existing one (s.CustomerID, "" for none).
+func (f *Factory) ExpiredCheckoutSession(sessionID string, s SubscriptionSpec) map[string]any {
+	o := f.object("checkout.session")
+	o["id"], o["mode"], o["status"], o["payment_status"] = sessionID, "subscription", "expired", "unpaid"
+	o["customer"], o["subscription"], o["client_reference_id"] = nilIfEmpty(s.CustomerID), nil, nilIfEmpty(s.OrgID)
+	o["metadata"], o["payment_intent"], o["url"] = metadata(s), nil, nil
 	return o
 }
 

@@ -30,6 +30,9 @@ func (c *Client) CreateCheckoutSession(ctx context.Context, req ports.CheckoutSe
 		SubscriptionData:  &stripego.CheckoutSessionSubscriptionDataParams{Metadata: meta},
 	}
 	p.Metadata = meta
+	if req.TrialDays > 0 {
+		p.SubscriptionData.TrialPeriodDays = stripego.Int64(int64(req.TrialDays))
+	}
 	if req.CustomerID != "" {
 		p.Customer = stripego.String(req.CustomerID)
 	}

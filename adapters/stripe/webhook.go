@@ -31,7 +31,23 @@ const (
 	EventSubscriptionDeleted = "customer.subscription.deleted"
 	EventInvoicePaid         = "invoice.paid"
 	EventInvoiceFailed       = "invoice.payment_failed"
+
+	// The rest of the subscription lifecycle: subscription objects like
+	// an update, an invoice, and checkout sessions.
+	EventTrialWillEnd          = "customer.subscription.trial_will_end"
+	EventSubscriptionPaused    = "customer.subscription.paused"
+	EventSubscriptionResumed   = "customer.subscription.resumed"
+	EventPaymentActionRequired = "invoice.payment_action_required"
+	EventCheckoutExpired       = "checkout.session.expired"
+	EventAsyncPaymentSucceeded = "checkout.session.async_payment_succeeded"
+	EventAsyncPaymentFailed    = "checkout.session.async_payment_failed"
 )
+
+// HandledEvents are the event types that carry billing facts; any other
+// is kept in the inbox and ignored.
+var HandledEvents = []string{EventCheckoutCompleted, EventCheckoutExpired, EventAsyncPaymentSucceeded, EventAsyncPaymentFailed,
+	EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted, EventTrialWillEnd, EventSubscriptionPaused, EventSubscriptionResumed,
+	EventInvoicePaid, EventInvoiceFailed, EventPaymentActionRequired}
 
 // Webhooks verifies and maps Stripe webhook deliveries. It is safe for
 // concurrent use.
@@ -133,12 +149,20 @@ func (w *Webhooks) Parse(ctx context.Context, payload []byte, header string) (ap
 	return ev, nil
 }
 
-func handled(eventType string) bool {
+func handled(eventType string) bool { return objectOf(eventType) != "" }
+
+// objectOf names the kind of object an event of a handled type carries,
+// "" for a type not handled.
+func objectOf(eventType string) string {
 	switch eventType {
-	case EventCheckoutCompleted, EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted, EventInvoicePaid, EventInvoiceFailed:
-		return true
+	case EventCheckoutCompleted, EventCheckoutExpired, EventAsyncPaymentSucceeded, EventAsyncPaymentFailed:
+		return "checkout.session"
+	case EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted, EventTrialWillEnd, EventSubscriptionPaused, EventSubscriptionResumed:
+		return "subscription"
+	case EventInvoicePaid, EventInvoiceFailed, EventPaymentActionRequired:
+		return "invoice"
 	}
-	return false
+	return ""
 }
 
 // writable reports whether a Unix time falls in the years 0 to 9999,
@@ -173,12 +197,12 @@ func (w *Webhooks) refetch(ctx context.Context, eventType string, obj json.RawMe
 		v   any
 		err error
 	)
-	switch eventType {
-	case EventCheckoutCompleted:
+	switch objectOf(eventType) {
+	case "checkout.session":
 		p := &stripego.CheckoutSessionParams{}
 		p.Context = ctx
 		v, err = w.client.api.CheckoutSessions.Get(ref.ID, p)
-	case EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted:
+	case "subscription":
 		p := &stripego.SubscriptionParams{}
 		p.Context = ctx
 		v, err = w.client.api.Subscriptions.Get(ref.ID, p)
@@ -196,66 +220,117 @@ func (w *Webhooks) refetch(ctx context.Context, eventType string, obj json.RawMe
 // fact maps an object of API version 2023-10-16 to its billing fact; nil
 // for an object that is not about a subscription of ours.
 func (w *Webhooks) fact(eventType string, obj json.RawMessage) (*application.StripeFact, error) {
-	switch eventType {
-	case EventCheckoutCompleted:
-		var cs stripego.CheckoutSession
-		if err := json.Unmarshal(obj, &cs); err != nil {
-			return nil, fmt.Errorf("%w: checkout session: %v", ports.ErrMalformedEvent, err)
-		}
-		// A session that made a subscription is ours whatever else it says;
-		// one that did not (a one-off payment) is not.
-		if cs.Subscription == nil || cs.Subscription.ID == "" {
-			if cs.Mode == stripego.CheckoutSessionModeSubscription {
-				return nil, fmt.Errorf("%w: subscription checkout without a subscription", ports.ErrMalformedEvent)
-			}
-			return nil, nil
-		}
-		if cs.ID == "" || cs.Customer == nil || cs.Customer.ID == "" {
-			return nil, fmt.Errorf("%w: checkout session without id or customer", ports.ErrMalformedEvent)
-		}
-		hint := cs.ClientReferenceID
-		if hint == "" {
-			hint = cs.Metadata["orgId"]
-		}
-		return &application.StripeFact{
-			Change: billing.PlanActivated{CheckoutSessionID: cs.ID, CustomerID: cs.Customer.ID,
-				SubscriptionID: cs.Subscription.ID, Tier: billing.Tier(cs.Metadata["planTier"])},
-			OrgHint: hint, CustomerID: cs.Customer.ID, SubscriptionID: cs.Subscription.ID,
-		}, nil
-	case EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted:
-		var s stripego.Subscription
-		if err := json.Unmarshal(obj, &s); err != nil {
-			return nil, fmt.Errorf("%w: subscription: %v", ports.ErrMalformedEvent, err)
-		}
-		if s.ID == "" || s.Customer == nil || s.Customer.ID == "" || s.Status == "" {
-			return nil, fmt.Errorf("%w: subscription without id, customer or status", ports.ErrMalformedEvent)
-		}
-		if !writable(s.CurrentPeriodEnd) {
-			return nil, fmt.Errorf("%w: subscription's current_period_end is outside the years 0 to 9999", ports.ErrMalformedEvent)
-		}
-		sub := w.client.subscription(&s)
-		f := &application.StripeFact{OrgHint: s.Metadata["orgId"], CustomerID: sub.CustomerID, SubscriptionID: sub.ID}
-		if eventType == EventSubscriptionDeleted {
-			f.Change = billing.SubscriptionCanceled{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, CurrentPeriodEnd: sub.CurrentPeriodEnd}
-		} else {
-			f.Change = billing.SubscriptionRefreshed{CustomerID: sub.CustomerID, SubscriptionID: sub.ID,
-				Status: billing.Status(sub.Status), Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID,
-				CurrentPeriodEnd: sub.CurrentPeriodEnd, CancelAtPeriodEnd: sub.CancelAtPeriodEnd, ItemID: sub.ItemID}
-		}
-		return f, nil
+	switch objectOf(eventType) {
+	case "checkout.session":
+		return checkoutFact(eventType, obj)
+	case "subscription":
+		return w.subscriptionFact(eventType, obj)
 	default:
 		inv, hint, err := invoiceOf(obj)
 		if err != nil {
 			return nil, err
 		}
 		f := &application.StripeFact{OrgHint: hint, CustomerID: inv.CustomerID, SubscriptionID: inv.SubscriptionID}
-		if eventType == EventInvoicePaid {
+		switch eventType {
+		case EventInvoicePaid:
 			f.Change = billing.PaymentSucceeded{Invoice: inv}
-		} else {
+		case EventPaymentActionRequired:
+			f.Change = billing.PaymentActionRequired{Invoice: inv}
+		default:
 			f.Change = billing.PaymentFailed{Invoice: inv}
 		}
 		return f, nil
 	}
+}
+
+// checkoutFact maps a checkout session: completed (with its
+// payment_status), expired, or its asynchronous payment settled. The org
+// is the one client_reference_id (else metadata orgId) names.
+func checkoutFact(eventType string, obj json.RawMessage) (*application.StripeFact, error) {
+	var cs stripego.CheckoutSession
+	if err := json.Unmarshal(obj, &cs); err != nil {
+		return nil, fmt.Errorf("%w: checkout session: %v", ports.ErrMalformedEvent, err)
+	}
+	hint := cs.ClientReferenceID
+	if hint == "" {
+		hint = cs.Metadata["orgId"]
+	}
+	customer := ""
+	if cs.Customer != nil {
+		customer = cs.Customer.ID
+	}
+	if eventType == EventCheckoutExpired {
+		// An expired session made nothing; only subscription sessions are
+		// ours.
+		if cs.Mode != stripego.CheckoutSessionModeSubscription {
+			return nil, nil
+		}
+		if cs.ID == "" {
+			return nil, fmt.Errorf("%w: checkout session without id", ports.ErrMalformedEvent)
+		}
+		return &application.StripeFact{Change: billing.CheckoutExpired{CheckoutSessionID: cs.ID, CustomerID: customer},
+			OrgHint: hint, CustomerID: customer}, nil
+	}
+	// A session that made a subscription is ours whatever else it says;
+	// one that did not (a one-off payment) is not.
+	if cs.Subscription == nil || cs.Subscription.ID == "" {
+		if cs.Mode == stripego.CheckoutSessionModeSubscription {
+			return nil, fmt.Errorf("%w: subscription checkout without a subscription", ports.ErrMalformedEvent)
+		}
+		return nil, nil
+	}
+	if cs.ID == "" || customer == "" {
+		return nil, fmt.Errorf("%w: checkout session without id or customer", ports.ErrMalformedEvent)
+	}
+	f := &application.StripeFact{OrgHint: hint, CustomerID: customer, SubscriptionID: cs.Subscription.ID}
+	tier := billing.Tier(cs.Metadata["planTier"])
+	payment := billing.CheckoutPayment{CheckoutSessionID: cs.ID, CustomerID: customer, SubscriptionID: cs.Subscription.ID, Tier: tier}
+	switch eventType {
+	case EventAsyncPaymentSucceeded:
+		f.Change = billing.AsyncPaymentSucceeded{CheckoutPayment: payment}
+	case EventAsyncPaymentFailed:
+		f.Change = billing.AsyncPaymentFailed{CheckoutPayment: payment}
+	default:
+		f.Change = billing.PlanActivated{CheckoutSessionID: cs.ID, CustomerID: customer, SubscriptionID: cs.Subscription.ID,
+			Tier: tier, PaymentStatus: string(cs.PaymentStatus)}
+	}
+	return f, nil
+}
+
+// subscriptionFact maps a subscription object: deleted, or the
+// subscription as it is (created, updated, trial_will_end, paused,
+// resumed).
+func (w *Webhooks) subscriptionFact(eventType string, obj json.RawMessage) (*application.StripeFact, error) {
+	var s stripego.Subscription
+	if err := json.Unmarshal(obj, &s); err != nil {
+		return nil, fmt.Errorf("%w: subscription: %v", ports.ErrMalformedEvent, err)
+	}
+	if s.ID == "" || s.Customer == nil || s.Customer.ID == "" || s.Status == "" {
+		return nil, fmt.Errorf("%w: subscription without id, customer or status", ports.ErrMalformedEvent)
+	}
+	if !writable(s.CurrentPeriodEnd) || !writable(s.TrialEnd) {
+		return nil, fmt.Errorf("%w: subscription's current_period_end or trial_end is outside the years 0 to 9999", ports.ErrMalformedEvent)
+	}
+	sub := w.client.subscription(&s)
+	f := &application.StripeFact{OrgHint: s.Metadata["orgId"], CustomerID: sub.CustomerID, SubscriptionID: sub.ID}
+	if eventType == EventSubscriptionDeleted {
+		f.Change = billing.SubscriptionCanceled{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, CurrentPeriodEnd: sub.CurrentPeriodEnd}
+		return f, nil
+	}
+	o := billing.SubscriptionObject{CustomerID: sub.CustomerID, SubscriptionID: sub.ID,
+		Status: billing.Status(sub.Status), Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID,
+		CurrentPeriodEnd: sub.CurrentPeriodEnd, CancelAtPeriodEnd: sub.CancelAtPeriodEnd, TrialEnd: sub.TrialEnd, ItemID: sub.ItemID}
+	switch eventType {
+	case EventTrialWillEnd:
+		f.Change = billing.TrialWillEnd{SubscriptionObject: o}
+	case EventSubscriptionPaused:
+		f.Change = billing.SubscriptionPaused{SubscriptionObject: o}
+	case EventSubscriptionResumed:
+		f.Change = billing.SubscriptionResumed{SubscriptionObject: o}
+	default:
+		f.Change = billing.SubscriptionRefreshed(o)
+	}
+	return f, nil
 }
 
 // invoiceFields are the fields of an invoice (API version 2023-10-16) that

@@ -22,6 +22,9 @@ func FuzzWebhookMapping(f *testing.F) {
 	}
 	spec := stripe.SubscriptionSpec{OrgID: "org_1", CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: billing.TierPro, CurrentPeriodEnd: time.Unix(1800000000, 0)}
 	now := time.Unix(1790000000, 0)
+	trial, paused := spec, spec
+	trial.Status, trial.TrialEnd = "trialing", time.Unix(1791000000, 0)
+	paused.Status = "paused"
 	for _, seed := range [][]byte{
 		factory.Event("evt_1", "checkout.session.completed", now, factory.CheckoutSession("cs_1", spec)),
 		factory.Event("evt_2", "customer.subscription.updated", now, factory.Subscription(spec)),
@@ -29,6 +32,14 @@ func FuzzWebhookMapping(f *testing.F) {
 		factory.Event("evt_4", "invoice.paid", now, factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: "in_1", Amount: 100, Paid: true})),
 		factory.Event("evt_5", "invoice.payment_failed", now, factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: "in_2", Amount: 100})),
 		factory.Event("evt_6", "customer.created", now, map[string]any{"id": "cus_1"}),
+		factory.Event("evt_8", "customer.subscription.trial_will_end", now, factory.Subscription(trial)),
+		factory.Event("evt_9", "customer.subscription.paused", now, factory.Subscription(paused)),
+		factory.Event("evt_10", "customer.subscription.resumed", now, factory.Subscription(spec)),
+		factory.Event("evt_11", "invoice.payment_action_required", now, factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: "in_3", Amount: 100})),
+		factory.Event("evt_12", "checkout.session.expired", now, factory.ExpiredCheckoutSession("cs_2", spec)),
+		factory.Event("evt_13", "checkout.session.async_payment_succeeded", now, factory.CheckoutSessionPaying("cs_3", spec, "paid")),
+		factory.Event("evt_14", "checkout.session.async_payment_failed", now, factory.CheckoutSessionPaying("cs_4", spec, "unpaid")),
+		factory.Event("evt_15", "checkout.session.completed", now, factory.CheckoutSessionPaying("cs_5", trial, "no_payment_required")),
 		[]byte(`{"id":"evt_7","object":"event","type":"invoice.paid","created":1,"api_version":"2099-01-01","data":{"object":{"id":"in_1"}}}`),
 		[]byte(`{}`), []byte(`[]`), []byte(`null`),
 	} {

@@ -107,6 +107,7 @@ type billingView struct {
 	Plans                        []planView
 	History                      []historyRow
 	NextCursor                   string
+	Lifecycle                    lifecycleView
 }
 
 // plan is the card of an offer.
@@ -178,6 +179,10 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, o := range offers {
 		v.Plans = append(v.Plans, plan(o, st.PlanTier))
+	}
+	if err := p.lifecycle(ctx, u.ID, r.URL.Query(), &v); err != nil {
+		p.fail(w, r, u.Email, err)
+		return
 	}
 	if v.CanReadHistory {
 		if err := p.history(ctx, u.ID, org, r.URL.Query().Get("after"), &v); err != nil {
@@ -261,6 +266,20 @@ func eventName(eventType string) string {
 		return "Plan canceled"
 	case billing.TypeCancellationWithdrawn:
 		return "Cancellation withdrawn"
+	case billing.TypeTrialWillEnd:
+		return "Trial ending"
+	case billing.TypeSubscriptionPaused:
+		return "Subscription paused"
+	case billing.TypeSubscriptionResumed:
+		return "Subscription resumed"
+	case billing.TypePaymentActionRequired:
+		return "Payment needs confirmation"
+	case billing.TypeCheckoutExpired:
+		return "Checkout expired"
+	case billing.TypeAsyncPaymentSucceeded:
+		return "Checkout payment settled"
+	case billing.TypeAsyncPaymentFailed:
+		return "Checkout payment failed"
 	}
 	return ""
 }
@@ -301,6 +320,20 @@ func row(e ports.StoredEvent, emails map[string]string) historyRow {
 		}
 	case billing.CancellationWithdrawn:
 		r.Detail = "The plan renews"
+	case billing.TrialWillEnd:
+		if !c.TrialEnd.IsZero() {
+			r.Detail = "Ends on " + c.TrialEnd.UTC().Format("2 January 2006")
+		}
+	case billing.SubscriptionPaused:
+		r.Detail = tierOr(c.Tier)
+	case billing.SubscriptionResumed:
+		r.Detail = fmt.Sprintf("%s, %s", statusLabel(string(c.Status)), tierOr(c.Tier))
+	case billing.PaymentActionRequired:
+		r.Detail = fmt.Sprintf("Invoice %s · %s · waiting for the customer", invoiceName(c.Invoice), money(c.AmountDue, c.Currency))
+	case billing.AsyncPaymentSucceeded:
+		r.Detail = "Paid, " + tierOr(c.Tier)
+	case billing.AsyncPaymentFailed:
+		r.Detail = "Not paid, " + tierOr(c.Tier)
 	case billing.MemberAdded:
 		r.Detail = fmt.Sprintf("%s as %s (%s)", c.Email, c.Role, permList(c.Permissions))
 	case billing.MemberPermissionsChanged:

@@ -18,7 +18,8 @@ import (
 
 // scenarios returns the names of the scenarios [simulatedEvents] renders.
 func scenarios() []string {
-	return []string{"checkout-completed", "subscription-updated", "payment-failed", "invoice-paid", "subscription-deleted", "lifecycle"}
+	return []string{"checkout-completed", "subscription-updated", "payment-failed", "invoice-paid", "subscription-deleted", "lifecycle",
+		"trial", "sca", "expired", "async-paid", "async-failed", "paused", "resumed"}
 }
 
 func devCommand(e env) *cobra.Command {
@@ -27,7 +28,24 @@ func devCommand(e env) *cobra.Command {
 	sim := &cobra.Command{
 		Use:   "simulate SCENARIO --org ID [--tier T]",
 		Short: "Post correctly signed Stripe events to a running service: " + strings.Join(scenarios(), ", "),
-		Args:  exactArgs(1),
+		Long: `Post correctly signed Stripe events (API version 2023-10-16) to a running service, like stripe trigger.
+The customer and subscription ids derive from the org, so scenarios run one after the other tell one story.
+
+Scenarios:
+  checkout-completed    a paid checkout: the tier, active
+  subscription-updated  the subscription, active
+  payment-failed        a failed renewal: past_due
+  invoice-paid          a paid invoice: active (clears a pending payment action)
+  subscription-deleted  back to FREE, canceled
+  lifecycle             a whole story: checkout, payment, a failure and its recovery, deletion
+  trial                 a checkout with a trial: trialing, trialEnd in 3 days, trial_will_end
+  sca                   a renewal waiting for 3-D Secure: paymentActionUrl set, past_due
+  expired               a checkout session Stripe expired (a page waiting on it stops waiting)
+  async-paid            a checkout paid by bank debit: incomplete, then the payment settles: active
+  async-failed          the same, but the payment fails: the tier recorded, status incomplete
+  paused                the subscription paused (a trial ended without a payment method)
+  resumed               the subscription resumed: active`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(e.lookup, needs{stripe: true, webhook: true})
 			if err != nil {
@@ -112,6 +130,16 @@ func simulatedEvents(f *stripe.Factory, scenario, org string, tier billing.Tier,
 		s.Status = "canceled"
 		return one("customer.subscription.deleted", at, f.Subscription(s))
 	}
+	with := func(status string) stripe.SubscriptionSpec {
+		s := spec
+		s.Status = status
+		return s
+	}
+	// A trial ending in three days: trial_will_end is sent then.
+	trial := with("trialing")
+	trial.TrialEnd = now.AddDate(0, 0, 3).Truncate(time.Second)
+	trial.CurrentPeriodEnd = trial.TrialEnd
+	session := "cs_sim_" + randomID()
 	switch scenario {
 	case "checkout-completed":
 		return []simulated{checkout(now)}, nil
@@ -130,6 +158,41 @@ func simulatedEvents(f *stripe.Factory, scenario, org string, tier billing.Tier,
 			one("invoice.payment_failed", at(3), f.Invoice(spec, invoice(false, 1))), updated(at(3), "past_due"),
 			one("invoice.paid", at(5), f.Invoice(spec, invoice(true, 2))), updated(at(5), "active"), deleted(at(8)),
 		}, nil
+	case "trial":
+		// Checkout with a trial (nothing to pay), the trialing
+		// subscription and its $0 invoice, then trial_will_end.
+		zero := invoice(true, 1)
+		zero.Amount = 0
+		return []simulated{
+			one("checkout.session.completed", now.Add(-2*time.Second), f.CheckoutSessionPaying(session, trial, "no_payment_required")),
+			one("customer.subscription.created", now.Add(-2*time.Second), f.Subscription(trial)),
+			one("invoice.paid", now.Add(-2*time.Second), f.Invoice(trial, zero)),
+			one("customer.subscription.trial_will_end", now, f.Subscription(trial)),
+		}, nil
+	case "sca":
+		// A renewal that needs the customer's confirmation (3-D Secure):
+		// paymentActionUrl until an invoice is paid (invoice-paid).
+		return []simulated{one("invoice.payment_action_required", now, f.Invoice(spec, invoice(false, 1))), updated(now, "past_due")}, nil
+	case "expired":
+		// A checkout left unpaid until Stripe expired it.
+		return []simulated{one("checkout.session.expired", now, f.ExpiredCheckoutSession(session, stripe.SubscriptionSpec{OrgID: org, Tier: tier}))}, nil
+	case "async-paid", "async-failed":
+		// A checkout paid by an asynchronous method (a bank debit):
+		// completed unpaid, the subscription incomplete, then the payment
+		// settles, or fails and the subscription stays incomplete.
+		events := []simulated{
+			one("checkout.session.completed", now.Add(-2*time.Second), f.CheckoutSessionPaying(session, with("incomplete"), "unpaid")),
+			one("customer.subscription.created", now.Add(-2*time.Second), f.Subscription(with("incomplete"))),
+		}
+		if scenario == "async-failed" {
+			return append(events, one("checkout.session.async_payment_failed", now, f.CheckoutSessionPaying(session, with("incomplete"), "unpaid"))), nil
+		}
+		return append(events, one("checkout.session.async_payment_succeeded", now, f.CheckoutSessionPaying(session, spec, "paid")),
+			one("invoice.paid", now, f.Invoice(spec, invoice(true, 1))), updated(now, "active")), nil
+	case "paused":
+		return []simulated{one("customer.subscription.paused", now, f.Subscription(with("paused")))}, nil
+	case "resumed":
+		return []simulated{one("customer.subscription.resumed", now, f.Subscription(spec))}, nil
 	}
 	return nil, usageError{fmt.Errorf("unknown scenario %q (want one of %s)", scenario, strings.Join(scenarios(), ", "))}
 }

@@ -64,6 +64,12 @@ func (s *Server) Queries(path string) []url.Values {
 	return append([]url.Values(nil), s.queries[path]...)
 }
 
+// SetExpiredCheckoutSession makes the API report a checkout session that
+// expired unpaid.
+func (s *Server) SetExpiredCheckoutSession(id string, spec stripe.SubscriptionSpec) {
+	s.put("/v1/checkout/sessions/"+id, s.factory.ExpiredCheckoutSession(id, spec))
+}
+
 // SetInvoice makes the API report an invoice.
 func (s *Server) SetInvoice(spec stripe.SubscriptionSpec, in stripe.InvoiceSpec) {
 	s.put("/v1/invoices/"+in.InvoiceID, s.factory.Invoice(spec, in))

@@ -148,14 +148,16 @@
   });
 
   // Back from Checkout: wait for the webhook, then show the new plan.
+  // Anything Stripe records for the org (the completed checkout, or its
+  // expiry) reloads the page, which then says what became of it.
   if (page.confirming === "true") {
     const started = Date.now();
     const poll = async () => {
       try {
         const res = await fetch("/api/billing/status?orgId=" + encodeURIComponent(page.org), { credentials: "same-origin" });
         const st = await res.json();
-        if (res.ok && st.planTier !== "FREE" && st.status !== "none" && st.ledgerVersion > Number(page.version)) {
-          window.location.replace(window.location.pathname);
+        if (res.ok && st.ledgerVersion > Number(page.version)) {
+          window.location.replace(window.location.href);
           return;
         }
       } catch (e) { /* keep trying */ }
