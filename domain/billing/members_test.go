@@ -46,7 +46,9 @@ func TestMembershipCommands(t *testing.T) {
 		{"a stranger cannot add members", created(),
 			func(a *Account) ([]Event, error) { return a.AddMember("u_x", bob, nil, Entitlements{}, at(2)) }, nil, ErrNotOwner},
 		{"an unknown permission is refused", created(),
-			func(a *Account) ([]Event, error) { return a.AddMember("u_own", bob, []string{"admin"}, Entitlements{}, at(2)) }, nil, ErrInvalidPermission},
+			func(a *Account) ([]Event, error) {
+				return a.AddMember("u_own", bob, []string{"admin"}, Entitlements{}, at(2))
+			}, nil, ErrInvalidPermission},
 		{"adding an existing member sets their permissions", withMember("audit"),
 			func(a *Account) ([]Event, error) {
 				return a.AddMember("u_own", Member{UserID: "u_m"}, []string{"billing"}, Entitlements{}, at(2))
@@ -59,7 +61,9 @@ func TestMembershipCommands(t *testing.T) {
 		{"permissions of a non-member", created(),
 			func(a *Account) ([]Event, error) { return a.SetPermissions("u_own", "u_x", []string{"audit"}, at(2)) }, nil, ErrNotMember},
 		{"grant adds the member when needed", created(),
-			func(a *Account) ([]Event, error) { return a.GrantPermission(SystemActor, bob, "audit", Entitlements{}, at(2)) },
+			func(a *Account) ([]Event, error) {
+				return a.GrantPermission(SystemActor, bob, "audit", Entitlements{}, at(2))
+			},
 			[]Change{MemberAdded{UserID: "u_bob", Email: "bob@example.com", Role: RoleMember, Permissions: []string{"audit"}}}, nil},
 		{"grant adds to existing permissions", withMember("audit"),
 			func(a *Account) ([]Event, error) {
@@ -95,7 +99,9 @@ func TestMembershipCommands(t *testing.T) {
 			},
 			[]Change{MemberPermissionsChanged{UserID: "u_m", Permissions: []string{"audit", "billing"}}}, nil},
 		{"grant of a new member at the limit is refused", withMember("audit"),
-			func(a *Account) ([]Event, error) { return a.GrantPermission(SystemActor, bob, "audit", limited(2), at(2)) }, nil, ErrLimitReached},
+			func(a *Account) ([]Event, error) {
+				return a.GrantPermission(SystemActor, bob, "audit", limited(2), at(2))
+			}, nil, ErrLimitReached},
 		{"a member at the limit is still refused as a member first", withMember("billing"),
 			func(a *Account) ([]Event, error) { return a.AddMember("u_m", bob, nil, limited(2), at(2)) }, nil, ErrNotOwner},
 		{"an owner removes a member", withMember("audit"),
