@@ -107,6 +107,8 @@ type billingView struct {
 	Plans                        []planView
 	History                      []historyRow
 	NextCursor                   string
+	Grace                        *graceView // in the grace period: its banner
+	Seats                        *seatsView // no room for another member: the note
 }
 
 // plan is the card of an offer.
@@ -170,6 +172,10 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	}
 	if !st.CurrentPeriodEnd.IsZero() {
 		v.PeriodEnd = st.CurrentPeriodEnd.UTC().Format("2 January 2006")
+	}
+	if err := p.entitlements(ctx, u.ID, org, &v); err != nil {
+		p.fail(w, r, u.Email, err)
+		return
 	}
 	offers, err := p.App.Plans(ctx)
 	if err != nil {
