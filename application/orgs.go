@@ -129,7 +129,12 @@ func (s *Service) Members(ctx context.Context, userID, orgID string) ([]ports.Me
 	return s.member.Members(ctx, orgID)
 }
 
-// AddMember adds the user with the email to the org with perms (owners only).
+// AddMember adds the user with the email to the org with perms (owners
+// only), or sets their permissions when they are a member already. A new
+// member is refused with billing.ErrLimitReached while the org has as many
+// members as its entitlements' members limit, or more: the decision is the
+// store's, on the committed account, so two concurrent adds cannot both
+// pass it.
 func (s *Service) AddMember(ctx context.Context, actor Actor, orgID, email string, perms []string) (ports.Membership, error) {
 	if err := s.mustOwn(ctx, actor, orgID); err != nil {
 		return ports.Membership{}, err
@@ -139,7 +144,8 @@ func (s *Service) AddMember(ctx context.Context, actor Actor, orgID, email strin
 		return ports.Membership{}, err
 	}
 	if err := s.membershipUpdate(ctx, actor, orgID, func(acc *billing.Account) ([]billing.Event, error) {
-		return acc.AddMember(actor.domainActor(), billing.Member{UserID: u.ID, Email: u.Email}, perms, s.clock.Now())
+		now := s.clock.Now()
+		return acc.AddMember(actor.domainActor(), billing.Member{UserID: u.ID, Email: u.Email}, perms, s.entitlements(acc, now), now)
 	}); err != nil {
 		return ports.Membership{}, err
 	}
@@ -147,7 +153,8 @@ func (s *Service) AddMember(ctx context.Context, actor Actor, orgID, email strin
 }
 
 // GrantPermission gives the user with the email perm in the org, adding
-// them as a member if needed (operator command).
+// them as a member if needed, within the members limit as AddMember
+// (operator command).
 func (s *Service) GrantPermission(ctx context.Context, orgID, email, perm string) error {
 	if ok, err := s.orgs.OrgExists(ctx, orgID); err != nil || !ok {
 		if err == nil {
@@ -160,7 +167,8 @@ func (s *Service) GrantPermission(ctx context.Context, orgID, email, perm string
 		return err
 	}
 	return s.membershipUpdate(ctx, Actor{}, orgID, func(acc *billing.Account) ([]billing.Event, error) {
-		return acc.GrantPermission(billing.SystemActor, billing.Member{UserID: u.ID, Email: u.Email}, perm, s.clock.Now())
+		now := s.clock.Now()
+		return acc.GrantPermission(billing.SystemActor, billing.Member{UserID: u.ID, Email: u.Email}, perm, s.entitlements(acc, now), now)
 	})
 }
 

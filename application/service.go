@@ -7,6 +7,7 @@ package application
 import (
 	"context"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -31,6 +32,7 @@ type Service struct {
 	history ports.History
 
 	catalogue billing.Catalogue
+	grace     time.Duration
 	prices    ports.PriceSource
 
 	pending pending // work left to run after answering
@@ -58,6 +60,10 @@ type Deps struct {
 	Plans billing.Catalogue
 	// Prices tells the paid tiers' prices; nil offers them unpriced.
 	Prices ports.PriceSource
+	// Grace is how long a past_due or unpaid org keeps its plan's
+	// entitlements, counted from the first failed payment of the unpaid
+	// period (BILLING_GRACE_DAYS); zero is none.
+	Grace time.Duration
 }
 
 // NewService returns a Service over the given ports.
@@ -69,7 +75,7 @@ func NewService(d Deps) *Service {
 	s := &Service{store: d.Store, status: d.Status, clock: d.Clock, log: log,
 		inbox: d.Inbox, links: d.Links, orgs: d.Orgs, subs: d.Subscriptions,
 		users: d.Users, member: d.Memberships, pay: d.Payments, base: strings.TrimRight(d.BaseURL, "/"),
-		history: d.History, catalogue: d.Plans, prices: d.Prices}
+		history: d.History, catalogue: d.Plans, grace: d.Grace, prices: d.Prices}
 	if len(s.catalogue.Plans()) == 0 {
 		s.catalogue = billing.BuiltInCatalogue()
 	}

@@ -18,4 +18,4 @@ echo "== results (also in .data/bench/results.txt)"
   GOGC=400 go test -run '^$' -bench 'Rebuild' -benchtime 1x -timeout 30m ./adapters/postgres/ 2>&1
   go test -run '^$' -bench 'Webhooks|History|Checkout|PlanChange|Plans$' -benchtime 1x -timeout 30m ./adapters/httpapi/ 2>&1
   go test -run '^$' -bench 'ServeUnderLoad' -benchtime 1x -timeout 30m ./cmd/safeclose-billing/ 2>&1
-} | grep -E '^(rebuild|webhooks|history|bare|status|checkout|direct|serve|change|preview|plans)' | tee "$dir/results.txt"
+} | grep -E '^(rebuild|webhooks|history|bare|status|entitlements|checkout|direct|serve|change|preview|plans)' | tee "$dir/results.txt"

@@ -52,6 +52,7 @@ func (a *API) Routes(r *mux.Router) {
 	authed.HandleFunc("/billing/subscription/cancel", a.cancelSubscription).Methods(http.MethodPost)
 	authed.HandleFunc("/billing/subscription/resume", a.resumeSubscription).Methods(http.MethodPost)
 	authed.HandleFunc("/billing/status", a.status).Methods(http.MethodGet)
+	authed.HandleFunc("/billing/entitlements", a.entitlements).Methods(http.MethodGet)
 	authed.HandleFunc("/billing/events", a.events).Methods(http.MethodGet)
 	authed.HandleFunc("/billing/plans", a.plans).Methods(http.MethodGet)
 }

@@ -95,6 +95,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET status", func(org, tok string) *httptest.ResponseRecorder {
 			return h.do("GET", "/api/billing/status?orgId="+org, tok, nil)
 		}, 200, members},
+		{"GET entitlements", func(org, tok string) *httptest.ResponseRecorder {
+			return h.do("GET", "/api/billing/entitlements?orgId="+org, tok, nil)
+		}, 200, members},
 	}
 	callers := []struct {
 		name, org, token string

@@ -66,6 +66,8 @@ type options struct {
 	pricesBase string
 	// plans is the catalogue (PLANS_FILE); the zero one for the built-in.
 	plans billing.Catalogue
+	// grace is BILLING_GRACE_DAYS as a duration; 0 for its default, 7 days.
+	grace time.Duration
 }
 
 func newHarness(t testing.TB, opts ...options) *harness {
@@ -76,6 +78,9 @@ func newHarness(t testing.TB, opts ...options) *harness {
 	}
 	if opt.baseURL == "" {
 		opt.baseURL = baseURL
+	}
+	if opt.grace == 0 {
+		opt.grace = 7 * 24 * time.Hour
 	}
 	if opt.log == nil {
 		opt.log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
@@ -126,7 +131,7 @@ func (h *harness) build() {
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
 		Inbox: inbox, Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
 		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), BaseURL: opt.baseURL,
-		Plans: opt.plans, Prices: stripe.NewPriceCache(prices, priced.Price, stripe.CacheOptions{Log: log})})
+		Plans: opt.plans, Grace: opt.grace, Prices: stripe.NewPriceCache(prices, priced.Price, stripe.CacheOptions{Log: log})})
 	identity := application.NewIdentity(users, postgres.NewLoginLimiter(db.DB), clock)
 	m := metrics.New()
 	hooks := stripe.NewWebhooks(secret, client, time.Now)

@@ -108,6 +108,8 @@ type billingView struct {
 	History                      []historyRow
 	NextCursor                   string
 	Lifecycle                    lifecycleView
+	Grace                        *graceView // in the grace period: its banner
+	Seats                        *seatsView // no room for another member: the note
 }
 
 // plan is the card of an offer.
@@ -171,6 +173,10 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	}
 	if !st.CurrentPeriodEnd.IsZero() {
 		v.PeriodEnd = st.CurrentPeriodEnd.UTC().Format("2 January 2006")
+	}
+	if err := p.entitlements(ctx, u.ID, org, &v); err != nil {
+		p.fail(w, r, u.Email, err)
+		return
 	}
 	offers, err := p.App.Plans(ctx)
 	if err != nil {

@@ -189,7 +189,7 @@ func newServiceDeps(in serviceIn) application.Deps {
 	return application.Deps{Store: in.Store, Status: in.Status, Clock: in.Clock, Log: in.Log,
 		Inbox: in.Inbox, Links: in.Links, Orgs: in.Orgs, Subscriptions: in.Subs,
 		Users: in.Users, Memberships: in.Member, Payments: in.Pay, History: in.Hist, BaseURL: in.Config.AppBaseURL,
-		Plans: in.Config.Plans, Prices: in.Prices}
+		Plans: in.Config.Plans, Prices: in.Prices, Grace: in.Config.Grace}
 }
 
 // withApp builds the one-shot command's object graph (on operator pools),

@@ -110,6 +110,9 @@ func TestConfigurationErrorsStopWithExit2(t *testing.T) {
 		{[]string{"DATABASE_URL=postgres://x/y"}, []string{"ledger", "verify", "--checkpoint", "cp.json"}, "LEDGER_PUBLIC_KEY"},
 		{[]string{"DATABASE_URL=postgres://x/y", "CHECKPOINT_INTERVAL=1h"}, []string{"migrate", "status"}, "CHECKPOINT_DIR"},
 		{[]string{"DATABASE_URL=postgres://x/y", "CHECKPOINT_INTERVAL=soon"}, []string{"migrate", "status"}, "CHECKPOINT_INTERVAL"},
+		{[]string{"DATABASE_URL=postgres://x/y", "BILLING_GRACE_DAYS=-1"}, []string{"migrate", "status"}, "BILLING_GRACE_DAYS"},
+		{[]string{"DATABASE_URL=postgres://x/y", "BILLING_GRACE_DAYS=seven"}, []string{"migrate", "status"}, "BILLING_GRACE_DAYS"},
+		{[]string{"DATABASE_URL=postgres://x/y", "BILLING_GRACE_DAYS=1.5"}, []string{"migrate", "status"}, "BILLING_GRACE_DAYS"},
 	} {
 		c := cli{t: t, env: append(base, tc.env...)}
 		out, errs, code := c.run("", tc.args...)

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ type Config struct {
 	LedgerPublicKey     string `env:"LEDGER_PUBLIC_KEY"`
 	CheckpointInterval  string `env:"CHECKPOINT_INTERVAL"`
 	CheckpointDir       string `env:"CHECKPOINT_DIR"`
+	GraceDaysText       string `env:"BILLING_GRACE_DAYS" envDefault:"7"`
 
 	// TrustedProxies is HTTP_TRUSTED_PROXIES parsed.
 	TrustedProxies []netip.Prefix
@@ -53,6 +55,8 @@ type Config struct {
 	SigningKey      ed25519.PrivateKey
 	PublicKey       ed25519.PublicKey
 	CheckpointEvery time.Duration
+	// Grace is BILLING_GRACE_DAYS as a duration.
+	Grace time.Duration
 }
 
 // ConfigError names the setting that stops the program and, for a file
@@ -78,6 +82,10 @@ type needs struct {
 	public   bool // LEDGER_PUBLIC_KEY
 }
 
+// maxGraceDays bounds BILLING_GRACE_DAYS: ten years, far past any dunning
+// schedule, and far from overflowing a duration.
+const maxGraceDays = 3650
+
 var cookieName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
 
 // loadConfig reads the environment and checks every setting that is set,
@@ -89,7 +97,7 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 	for _, k := range []string{"DATABASE_URL", "DATABASE_READ_URL", "HTTP_ADDR", "APP_BASE_URL", "STRIPE_SECRET_KEY",
 		"STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_ENTERPRISE",
 		"SESSION_COOKIE_NAME", "LOG_LEVEL", "HTTP_TRUSTED_PROXIES", "PLANS_FILE",
-		"LEDGER_SIGNING_KEY", "LEDGER_PUBLIC_KEY", "CHECKPOINT_INTERVAL", "CHECKPOINT_DIR"} {
+		"LEDGER_SIGNING_KEY", "LEDGER_PUBLIC_KEY", "CHECKPOINT_INTERVAL", "CHECKPOINT_DIR", "BILLING_GRACE_DAYS"} {
 		if v, ok := lookup(k); ok {
 			environ[k] = v
 		}
@@ -153,6 +161,11 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 			return c, &ConfigError{Var: ch.name, Problem: err.Error()}
 		}
 	}
+	days, err := strconv.Atoi(strings.TrimSpace(c.GraceDaysText))
+	if err != nil || days < 0 || days > maxGraceDays {
+		return c, &ConfigError{Var: "BILLING_GRACE_DAYS", Problem: fmt.Sprintf("must be a whole number of days, 0 to %d", maxGraceDays)}
+	}
+	c.Grace = time.Duration(days) * 24 * time.Hour
 	proxies, err := prefixes(c.TrustedProxiesList)
 	if err != nil {
 		return c, &ConfigError{Var: "HTTP_TRUSTED_PROXIES", Problem: err.Error()}

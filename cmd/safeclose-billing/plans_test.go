@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/safeclose/billing/adapters/postgres/pgtest"
 	"github.com/safeclose/billing/adapters/stripe/stripemock"
 )
 
@@ -133,5 +134,29 @@ func TestPlansCommand(t *testing.T) {
 	c = cli{t: t, env: []string{"PATH=" + os.Getenv("PATH")}}
 	if _, errs, code := c.run("", "plans"); code != 2 || errs != "safeclose-billing: configuration: STRIPE_SECRET_KEY is not set\n" {
 		t.Errorf("plans without Stripe: exit %d, %q", code, errs)
+	}
+}
+
+// orgs grant keeps to the members limit of the org's plan like the API:
+// a new member at the limit is refused (exit 1, one line, nothing
+// recorded); a permission for an existing member is not.
+func TestGrantKeepsToTheMembersLimit(t *testing.T) {
+	db := pgtest.New(t)
+	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "LOG_LEVEL=warn",
+		"PLANS_FILE=" + writePlans(t, "FREE:\n  name: Free\n  limits: {members: 2}\n")}}
+	c.ok("", "migrate", "up")
+	for _, email := range []string{"own@example.com", "two@example.com", "three@example.com"} {
+		c.ok("a long password\n", "users", "create", "--email", email)
+	}
+	org := strings.TrimSpace(c.ok("", "orgs", "create", "--name", "Small Co", "--owner", "own@example.com"))
+	c.ok("", "orgs", "grant", "--org", org, "--email", "two@example.com", "--permission", "audit")
+	out, errs, code := c.run("", "orgs", "grant", "--org", org, "--email", "three@example.com", "--permission", "audit")
+	if code != 1 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "members limit") || !strings.Contains(errs, "2 members on the FREE plan, which allows 2") {
+		t.Errorf("grant past the limit: exit %d, stdout %q, stderr %q; want exit 1 and one line about the members limit", code, out, errs)
+	}
+	// An existing member's permissions still change.
+	c.ok("", "orgs", "grant", "--org", org, "--email", "two@example.com", "--permission", "billing")
+	if n := strings.Count(c.ok("", "events", "export", "--org", org), `"type":"MemberAdded"`); n != 2 {
+		t.Errorf("%d members added, want 2 (the refused grant recorded nothing)", n)
 	}
 }

@@ -136,8 +136,12 @@ func (a *Account) CreateOrg(name string, owner Member, at time.Time) ([]Event, e
 }
 
 // AddMember adds a user as a member with perms, or, when already a
-// member, sets their permissions. Only owners manage members.
-func (a *Account) AddMember(actor string, user Member, perms []string, at time.Time) ([]Event, error) {
+// member, sets their permissions. Only owners manage members. A new member
+// is refused with ErrLimitReached while the organization has as many
+// members as the members limit of plan (its entitlements at the time, see
+// [Account.Entitlements]) or more; changing an existing member's
+// permissions never is.
+func (a *Account) AddMember(actor string, user Member, perms []string, plan Entitlements, at time.Time) ([]Event, error) {
 	if err := a.mustOwn(actor); err != nil {
 		return nil, err
 	}
@@ -148,12 +152,29 @@ func (a *Account) AddMember(actor string, user Member, perms []string, at time.T
 	if m, ok := a.members[user.UserID]; ok {
 		return a.setPermissions(m, perms, at)
 	}
+	if a.AtMemberLimit(plan) {
+		limit, _ := plan.MemberLimit()
+		return nil, fmt.Errorf("%w: %d members on the %s plan, which allows %d", ErrLimitReached, len(a.members), plan.PlanTier, limit)
+	}
 	return []Event{{Change: MemberAdded{UserID: user.UserID, Email: user.Email, Role: RoleMember, Permissions: perms}, OccurredAt: at}}, nil
 }
 
+// MemberCount returns how many members the organization has, owners
+// included.
+func (a *Account) MemberCount() int { return len(a.members) }
+
+// AtMemberLimit reports whether plan's members limit leaves no room for
+// another member: the organization has that many members or more (after a
+// move to a smaller plan it keeps them all). No members limit: false.
+func (a *Account) AtMemberLimit(plan Entitlements) bool {
+	limit, ok := plan.MemberLimit()
+	return ok && int64(len(a.members)) >= limit
+}
+
 // GrantPermission adds one permission to a member, adding the user as a
-// member first when needed.
-func (a *Account) GrantPermission(actor string, user Member, perm string, at time.Time) ([]Event, error) {
+// member first when needed (within plan's members limit, as
+// [Account.AddMember]).
+func (a *Account) GrantPermission(actor string, user Member, perm string, plan Entitlements, at time.Time) ([]Event, error) {
 	perms := []string{perm}
 	if m, ok := a.members[user.UserID]; ok {
 		if m.Has(perm) {
@@ -164,7 +185,7 @@ func (a *Account) GrantPermission(actor string, user Member, perm string, at tim
 		}
 		perms = append(perms, m.Permissions...)
 	}
-	return a.AddMember(actor, user, perms, at)
+	return a.AddMember(actor, user, perms, plan, at)
 }
 
 // SetPermissions replaces a member's permissions. Owners always hold

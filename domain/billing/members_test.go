@@ -19,6 +19,9 @@ func TestMembershipCommands(t *testing.T) {
 		return append(created(), ev(MemberAdded{UserID: "u_m", Email: "m@example.com", Role: RoleMember, Permissions: perms}, 1))
 	}
 	bob := Member{UserID: "u_bob", Email: "bob@example.com"}
+	limited := func(members int64) Entitlements {
+		return Entitlements{Limits: map[string]int64{LimitMembers: members}}
+	}
 	tests := []struct {
 		name    string
 		given   []Event
@@ -35,18 +38,20 @@ func TestMembershipCommands(t *testing.T) {
 			func(a *Account) ([]Event, error) { return a.CreateOrg("", owner, at(0)) }, nil, ErrInvalidMembership},
 		{"an owner adds a member", created(),
 			func(a *Account) ([]Event, error) {
-				return a.AddMember("u_own", bob, []string{"billing", "audit", "billing"}, at(2))
+				return a.AddMember("u_own", bob, []string{"billing", "audit", "billing"}, Entitlements{}, at(2))
 			},
 			[]Change{MemberAdded{UserID: "u_bob", Email: "bob@example.com", Role: RoleMember, Permissions: []string{"audit", "billing"}}}, nil},
 		{"a member cannot add members", withMember("billing"),
-			func(a *Account) ([]Event, error) { return a.AddMember("u_m", bob, nil, at(2)) }, nil, ErrNotOwner},
+			func(a *Account) ([]Event, error) { return a.AddMember("u_m", bob, nil, Entitlements{}, at(2)) }, nil, ErrNotOwner},
 		{"a stranger cannot add members", created(),
-			func(a *Account) ([]Event, error) { return a.AddMember("u_x", bob, nil, at(2)) }, nil, ErrNotOwner},
+			func(a *Account) ([]Event, error) { return a.AddMember("u_x", bob, nil, Entitlements{}, at(2)) }, nil, ErrNotOwner},
 		{"an unknown permission is refused", created(),
-			func(a *Account) ([]Event, error) { return a.AddMember("u_own", bob, []string{"admin"}, at(2)) }, nil, ErrInvalidPermission},
+			func(a *Account) ([]Event, error) {
+				return a.AddMember("u_own", bob, []string{"admin"}, Entitlements{}, at(2))
+			}, nil, ErrInvalidPermission},
 		{"adding an existing member sets their permissions", withMember("audit"),
 			func(a *Account) ([]Event, error) {
-				return a.AddMember("u_own", Member{UserID: "u_m"}, []string{"billing"}, at(2))
+				return a.AddMember("u_own", Member{UserID: "u_m"}, []string{"billing"}, Entitlements{}, at(2))
 			},
 			[]Change{MemberPermissionsChanged{UserID: "u_m", Permissions: []string{"billing"}}}, nil},
 		{"setting the same permissions records nothing", withMember("audit"),
@@ -56,17 +61,49 @@ func TestMembershipCommands(t *testing.T) {
 		{"permissions of a non-member", created(),
 			func(a *Account) ([]Event, error) { return a.SetPermissions("u_own", "u_x", []string{"audit"}, at(2)) }, nil, ErrNotMember},
 		{"grant adds the member when needed", created(),
-			func(a *Account) ([]Event, error) { return a.GrantPermission(SystemActor, bob, "audit", at(2)) },
+			func(a *Account) ([]Event, error) {
+				return a.GrantPermission(SystemActor, bob, "audit", Entitlements{}, at(2))
+			},
 			[]Change{MemberAdded{UserID: "u_bob", Email: "bob@example.com", Role: RoleMember, Permissions: []string{"audit"}}}, nil},
 		{"grant adds to existing permissions", withMember("audit"),
 			func(a *Account) ([]Event, error) {
-				return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "billing", at(2))
+				return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "billing", Entitlements{}, at(2))
 			},
 			[]Change{MemberPermissionsChanged{UserID: "u_m", Permissions: []string{"audit", "billing"}}}, nil},
 		{"grant of a held permission records nothing", withMember("audit"),
 			func(a *Account) ([]Event, error) {
-				return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "audit", at(2))
+				return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "audit", Entitlements{}, at(2))
 			}, nil, nil},
+		{"a new member within the members limit", withMember("audit"),
+			func(a *Account) ([]Event, error) { return a.AddMember("u_own", bob, nil, limited(3), at(2)) },
+			[]Change{MemberAdded{UserID: "u_bob", Email: "bob@example.com", Role: RoleMember, Permissions: []string{}}}, nil},
+		{"a new member at the members limit is refused (owners count)", withMember("audit"),
+			func(a *Account) ([]Event, error) { return a.AddMember("u_own", bob, nil, limited(2), at(2)) }, nil, ErrLimitReached},
+		{"a new member past the members limit is refused (a smaller plan)", withMember("audit"),
+			func(a *Account) ([]Event, error) { return a.AddMember("u_own", bob, nil, limited(1), at(2)) }, nil, ErrLimitReached},
+		{"a members limit of zero refuses everyone", created(),
+			func(a *Account) ([]Event, error) { return a.AddMember("u_own", bob, nil, limited(0), at(2)) }, nil, ErrLimitReached},
+		{"other limits do not bound members", withMember("audit"),
+			func(a *Account) ([]Event, error) {
+				return a.AddMember("u_own", bob, nil, Entitlements{Limits: map[string]int64{"projects": 1}}, at(2))
+			},
+			[]Change{MemberAdded{UserID: "u_bob", Email: "bob@example.com", Role: RoleMember, Permissions: []string{}}}, nil},
+		{"an existing member's permissions change past the limit", withMember("audit"),
+			func(a *Account) ([]Event, error) {
+				return a.AddMember("u_own", Member{UserID: "u_m"}, []string{"billing"}, limited(1), at(2))
+			},
+			[]Change{MemberPermissionsChanged{UserID: "u_m", Permissions: []string{"billing"}}}, nil},
+		{"grant to an existing member past the limit", withMember("audit"),
+			func(a *Account) ([]Event, error) {
+				return a.GrantPermission(SystemActor, Member{UserID: "u_m"}, "billing", limited(1), at(2))
+			},
+			[]Change{MemberPermissionsChanged{UserID: "u_m", Permissions: []string{"audit", "billing"}}}, nil},
+		{"grant of a new member at the limit is refused", withMember("audit"),
+			func(a *Account) ([]Event, error) {
+				return a.GrantPermission(SystemActor, bob, "audit", limited(2), at(2))
+			}, nil, ErrLimitReached},
+		{"a member at the limit is still refused as a member first", withMember("billing"),
+			func(a *Account) ([]Event, error) { return a.AddMember("u_m", bob, nil, limited(2), at(2)) }, nil, ErrNotOwner},
 		{"an owner removes a member", withMember("audit"),
 			func(a *Account) ([]Event, error) { return a.RemoveMember("u_own", "u_m", at(2)) },
 			[]Change{MemberRemoved{UserID: "u_m"}}, nil},
@@ -96,7 +133,7 @@ func TestMembershipCommands(t *testing.T) {
 	if m, ok := a.Member("u_own"); !ok || !m.Has(PermBilling) || !m.Has(PermAudit) || a.Name() != "Acme" {
 		t.Errorf("owner = %+v", m)
 	}
-	if _, ok := a.Member("u_m"); ok || len(a.Members()) != 1 {
+	if _, ok := a.Member("u_m"); ok || len(a.Members()) != 1 || a.MemberCount() != 1 {
 		t.Error("removed member still there")
 	}
 }

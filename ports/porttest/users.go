@@ -218,7 +218,7 @@ func RunUsers(t *testing.T, newPorts func(t *testing.T) Ports) {
 		add := func(org string, u ports.User, perms ...string) {
 			t.Helper()
 			update(t, p.Store, org, func(acc *billing.Account) ([]billing.Event, error) {
-				return acc.AddMember(owner.ID, billing.Member{UserID: u.ID, Email: u.Email}, perms, base)
+				return acc.AddMember(owner.ID, billing.Member{UserID: u.ID, Email: u.Email}, perms, billing.Entitlements{}, base)
 			})
 		}
 		add("org_a", bob, billing.PermBilling)

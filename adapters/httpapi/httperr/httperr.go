@@ -103,6 +103,8 @@ func Of(err error) *Error {
 		return Wrap(err, http.StatusConflict, "no_subscription", "This organization has no live subscription; start a checkout.")
 	case errors.Is(err, billing.ErrSamePlan):
 		return Wrap(err, http.StatusConflict, "same_plan", "This organization is on that plan already.")
+	case errors.Is(err, billing.ErrLimitReached):
+		return Wrap(err, http.StatusConflict, "limit_reached", "This organization has as many members as its plan allows; remove members or change plan to add new ones.")
 	case errors.Is(err, ports.ErrProviderUnavailable):
 		return Wrap(err, http.StatusBadGateway, "stripe_unavailable", "Stripe could not be reached; try again.")
 	case errors.Is(err, ports.ErrNotFound):

@@ -42,6 +42,7 @@ func TestOf(t *testing.T) {
 		{ports.ErrNotFound, 404, "not_found"},
 		{billing.ErrSubscriptionExists, 409, "subscription_exists"},
 		{billing.ErrNoCustomer, 409, "no_customer"},
+		{billing.ErrLimitReached, 409, "limit_reached"},
 		{&http.MaxBytesError{Limit: 1 << 20}, 413, "body_too_large"},
 		{httperr.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json."), 415, "unsupported_media_type"},
 		{application.ErrRateLimited, 429, "rate_limited"},

@@ -1,0 +1,43 @@
+package application
+
+import (
+	"context"
+	"time"
+
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+// Entitlements returns what the org may use (any member): its plan's
+// features and limits while its subscription is active or trialing, or in
+// the grace period after a failed payment; FREE's otherwise. With a zero
+// asOf it is the committed account judged now; else the account made of
+// the facts that had happened by asOf (their occurredAt), judged at asOf.
+// Either way with today's catalogue and grace period.
+func (s *Service) Entitlements(ctx context.Context, userID, orgID string, asOf time.Time) (billing.Entitlements, error) {
+	if _, err := s.Authorize(ctx, userID, orgID); err != nil {
+		return billing.Entitlements{}, err
+	}
+	if asOf.IsZero() {
+		acc, err := s.store.Account(ctx, orgID)
+		if err != nil {
+			return billing.Entitlements{}, err
+		}
+		return s.entitlements(acc, s.clock.Now()), nil
+	}
+	events, err := s.history.Known(ctx, orgID, asOf, time.Time{})
+	if err != nil {
+		return billing.Entitlements{}, err
+	}
+	acc, err := ports.Replay(orgID, events)
+	if err != nil {
+		return billing.Entitlements{}, err
+	}
+	return s.entitlements(acc, asOf), nil
+}
+
+// entitlements judges acc at the instant at with the service's catalogue
+// and grace period: the one rule for the query and for the members limit.
+func (s *Service) entitlements(acc *billing.Account, at time.Time) billing.Entitlements {
+	return acc.Entitlements(s.catalogue, s.grace, at)
+}
