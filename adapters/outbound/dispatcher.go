@@ -379,13 +379,15 @@ func (e *endpoint) deliverOrg(ctx context.Context, l ports.OutboundLease) {
 		}
 		ev := events[0]
 		events = events[1:]
+		// An attempt must end inside the lease: renew it unless the last
+		// renewal (a claim, an ack) is recent. Every path below either
+		// ends or acks, which renews.
 		if time.Since(renewed) > d.opt.Lease/4 {
 			ok, err := d.q.Renew(ctx, e.url, d.opt.Owner, l.OrgID, delivered, d.opt.Lease)
 			if err != nil || !ok {
 				release()
 				return
 			}
-			renewed = time.Now()
 		}
 		eventID := l.OrgID + ":" + strconv.FormatInt(ev.Version, 10)
 		body, err := Body(ev)

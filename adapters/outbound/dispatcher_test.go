@@ -202,14 +202,6 @@ func (l *ledger) add(org string, n int) []int64 {
 	return out
 }
 
-func span(from, to int64) []int64 {
-	var out []int64
-	for v := from; v <= to; v++ {
-		out = append(out, v)
-	}
-	return out
-}
-
 // fast are options for tests: short polls, retries and leases.
 func fast(endpoints ...string) outbound.Options {
 	return outbound.Options{Endpoints: endpoints, Secret: secret, Poll: 20 * time.Millisecond, Timeout: time.Second,
