@@ -13,6 +13,9 @@ type OutboundLease struct {
 	Delivered int64 // delivered or given up, up to this version
 	Target    int64 // the last version the endpoint's follower has read
 	Attempts  int   // failed attempts of the event after Delivered
+	// Events are the first of the events after Delivered, in version
+	// order (read with the claim; the rest with [OutboundQueue.Events]).
+	Events []StoredEvent
 }
 
 // OutboundAck is a delivered event: the org's event at Version.
@@ -51,7 +54,7 @@ type OutboundQueue interface {
 	// instance is following the endpoint).
 	Follow(ctx context.Context, endpoint string, limit int) (int, error)
 	// Claim leases up to n orgs with events due for the endpoint, for
-	// lease, to owner.
+	// lease, to owner, and reads the first of their due events.
 	Claim(ctx context.Context, endpoint, owner string, n int, lease time.Duration) ([]OutboundLease, error)
 	// Events returns the org's events from version from to to, in
 	// version order.

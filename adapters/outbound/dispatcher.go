@@ -202,7 +202,7 @@ func Redacted(endpoint string) string {
 type endpoint struct {
 	d          *Dispatcher
 	url, label string
-	wake       chan struct{} // the follower read events, or a slot freed
+	wake       chan struct{} // the follower read events
 	slots      chan struct{} // orgs being delivered
 	acks       chan ackReq
 }
@@ -245,11 +245,15 @@ func (e *endpoint) follow(ctx context.Context) {
 	}
 }
 
+// claimGap is the shortest time between two claims of one endpoint.
+const claimGap = 20 * time.Millisecond
+
 // claim leases due orgs while slots are free and delivers each in a
 // goroutine of its own.
 func (e *endpoint) claim(ctx context.Context) {
 	tick := time.NewTicker(e.d.opt.Poll)
 	defer tick.Stop()
+	var last time.Time
 	var orgs sync.WaitGroup
 	defer close(e.acks) // after the last org's goroutine
 	defer orgs.Wait()
@@ -264,6 +268,11 @@ func (e *endpoint) claim(ctx context.Context) {
 		if free == 0 {
 			continue
 		}
+		// One claim serves many orgs: at most one every claimGap.
+		if wait := claimGap - time.Since(last); wait > 0 && !sleep(ctx, wait) {
+			return
+		}
+		last = time.Now()
 		leases, err := e.d.q.Claim(ctx, e.url, e.d.opt.Owner, free, e.d.opt.Lease)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -278,7 +287,6 @@ func (e *endpoint) claim(ctx context.Context) {
 				defer orgs.Done()
 				e.deliverOrg(ctx, l)
 				<-e.slots
-				e.signal()
 			}()
 		}
 	}
@@ -364,7 +372,7 @@ func (e *endpoint) deliverOrg(ctx context.Context, l ports.OutboundLease) {
 	}
 	delivered, target, attempts := l.Delivered, l.Target, l.Attempts
 	renewed := time.Now()
-	var events []ports.StoredEvent
+	events := l.Events
 	for delivered < target {
 		if len(events) == 0 {
 			var err error

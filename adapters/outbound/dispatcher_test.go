@@ -332,10 +332,14 @@ func TestReceiverDownThenBack(t *testing.T) {
 		t.Errorf("org_a:2 sent %d times before org_a:1 was delivered", n)
 	}
 	r.mu.Unlock()
-	for i := 2; i < 5; i++ {
-		if prev, gap := at[i-1].Sub(at[i-2]), at[i].Sub(at[i-1]); gap < prev-10*time.Millisecond {
-			t.Errorf("retry %d came %v after the one before, which came %v after its own: delays must grow", i, gap, prev)
+	// No retry before its delay (30, 60, 120, 240 ms), and the delays grow.
+	for i := 1; i < 5; i++ {
+		if gap, delay := at[i].Sub(at[i-1]), opt.Backoff(i); gap < delay-5*time.Millisecond {
+			t.Errorf("retry %d came %v after the attempt before, before its delay of %v", i, gap, delay)
 		}
+	}
+	if first, last := at[1].Sub(at[0]), at[4].Sub(at[3]); last <= first {
+		t.Errorf("the 4th retry's delay %v is not longer than the first's %v", last, first)
 	}
 	mu.Lock()
 	down = false

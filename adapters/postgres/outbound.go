@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -133,27 +134,61 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 
 func millis(d time.Duration) int64 { return d.Milliseconds() }
 
-// Claim implements [ports.OutboundQueue]. Due rows are taken oldest
-// attempt first; rows another transaction holds are skipped.
+// claimBatch is how many of a claimed org's events the claim reads.
+const claimBatch = 20
+
+// Claim implements [ports.OutboundQueue] in one statement: due rows are
+// taken oldest attempt first (rows another transaction holds are skipped),
+// leased, and returned with their first due events.
 func (o *Outbound) Claim(ctx context.Context, endpoint, owner string, n int, lease time.Duration) ([]ports.OutboundLease, error) {
 	rows, err := o.db.QueryContext(ctx, `WITH due AS (
 			SELECT endpoint, org_id FROM outbound_orgs
 			WHERE endpoint = ? AND delivered_version < target_version AND next_attempt_at <= now() AND lease_until < now()
-			ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED)
-		UPDATE outbound_orgs o SET lease_owner = ?, lease_until = now() + ? * interval '1 millisecond'
-		FROM due WHERE o.endpoint = due.endpoint AND o.org_id = due.org_id
-		RETURNING o.org_id, o.delivered_version, o.target_version, o.attempts`, endpoint, n, owner, millis(lease))
+			ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED),
+		leased AS (UPDATE outbound_orgs o SET lease_owner = ?, lease_until = now() + ? * interval '1 millisecond'
+			FROM due WHERE o.endpoint = due.endpoint AND o.org_id = due.org_id
+			RETURNING o.org_id, o.delivered_version, o.target_version, o.attempts)
+		SELECT l.org_id, l.delivered_version, l.target_version, l.attempts,
+			e.position, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata, e.occurred_at, e.recorded_at, e.hash
+		FROM leased l LEFT JOIN LATERAL (SELECT `+eventColumns+` FROM billing_events
+			WHERE stream_id = l.org_id AND stream_version > l.delivered_version AND stream_version <= l.target_version
+			ORDER BY stream_version LIMIT ?) e ON true
+		ORDER BY l.org_id, e.stream_version`, endpoint, n, owner, millis(lease), claimBatch)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbound orgs: %w", err)
 	}
 	defer rows.Close()
 	var out []ports.OutboundLease
 	for rows.Next() {
-		var l ports.OutboundLease
-		if err := rows.Scan(&l.OrgID, &l.Delivered, &l.Target, &l.Attempts); err != nil {
+		var (
+			l          ports.OutboundLease
+			position   sql.NullInt64
+			e          ports.StoredEvent
+			sv         sql.NullInt32
+			streamID   sql.NullString
+			typ        sql.NullString
+			version    sql.NullInt64
+			data, meta []byte
+			occ, rec   sql.NullTime
+		)
+		if err := rows.Scan(&l.OrgID, &l.Delivered, &l.Target, &l.Attempts,
+			&position, &streamID, &version, &typ, &sv, &data, &meta, &occ, &rec, &e.Hash); err != nil {
 			return nil, fmt.Errorf("claim outbound orgs: %w", err)
 		}
-		out = append(out, l)
+		if len(out) == 0 || out[len(out)-1].OrgID != l.OrgID {
+			out = append(out, l)
+		}
+		if !position.Valid {
+			continue
+		}
+		e.Position, e.StreamID, e.Version, e.Type, e.SchemaVersion = position.Int64, streamID.String, version.Int64, typ.String, int(sv.Int32)
+		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+			return nil, fmt.Errorf("claim outbound orgs: event %d metadata: %w", e.Position, err)
+		}
+		e.Data, e.MetadataJSON = data, meta
+		e.OccurredAt, e.RecordedAt = occ.Time.UTC(), rec.Time.UTC()
+		last := &out[len(out)-1]
+		last.Events = append(last.Events, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim outbound orgs: %w", err)

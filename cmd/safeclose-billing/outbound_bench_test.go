@@ -84,7 +84,8 @@ func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 		rounds = v
 	}
 	addr := freeAddr(b)
-	run := func(round int, endpoint string) (rate float64, events int64) {
+	type cost struct{ service, pg float64 } // CPU µs per webhook, from the load's start to the last delivery
+	run := func(round int, endpoint string) (rate float64, events int64, c cost) {
 		base := delivered.Load()
 		serve := exec.Command(binary, "serve", "--no-migrate")
 		serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
@@ -118,6 +119,7 @@ func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 		var before int64
 		_ = db.QueryRow("SELECT count(*) FROM billing_events").Scan(&before)
 		var n, failed atomic.Int64
+		cpu0, pg0 := cpuSeconds(b, serve.Process.Pid), postgresCPUSeconds()
 		deadline := time.Now().Add(time.Duration(seconds) * time.Second)
 		var wg sync.WaitGroup
 		start := time.Now()
@@ -167,19 +169,25 @@ func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 				b.Errorf("round %d: %d of %d events delivered 30 s after the load", round, got, after-before)
 			}
 		}
-		return rate, after - before
+		k := float64(n.Load())
+		c = cost{(cpuSeconds(b, serve.Process.Pid) - cpu0) / k * 1e6, (postgresCPUSeconds() - pg0) / k * 1e6}
+		return rate, after - before, c
 	}
-	type result struct{ without, with float64 }
+	type result struct {
+		without, with float64
+		cw, cwo       cost
+	}
 	var results []result
 	var sent int64
 	b.ResetTimer()
 	for round := range rounds {
 		var r result
-		r.without, _ = run(round, "")
+		r.without, _, r.cwo = run(round, "")
 		var events int64
-		r.with, events = run(round, fmt.Sprintf("%s/round%d", hooks.URL, round))
+		r.with, events, r.cw = run(round, fmt.Sprintf("%s/round%d", hooks.URL, round))
 		sent += events
-		fmt.Fprintf(os.Stderr, "serve outbound round %d: webhooks without an endpoint %5.0f/s, with one %5.0f/s, ratio %.2f\n", round+1, r.without, r.with, r.with/r.without)
+		fmt.Fprintf(os.Stderr, "serve outbound round %d: webhooks without an endpoint %5.0f/s, with one %5.0f/s, ratio %.2f; CPU per webhook without: service %.0f µs, Postgres %.0f µs; with: service %.0f µs, Postgres %.0f µs\n",
+			round+1, r.without, r.with, r.with/r.without, r.cwo.service, r.cwo.pg, r.cw.service, r.cw.pg)
 		results = append(results, r)
 	}
 	b.StopTimer()
