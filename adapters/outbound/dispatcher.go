@@ -38,7 +38,7 @@ type Options struct {
 	Secret    string   // OUTBOUND_WEBHOOK_SECRET
 	Owner     string   // this instance's name on its leases (default: random)
 	// Concurrency is how many orgs an instance delivers at once to each
-	// endpoint (default 64).
+	// endpoint (default 256).
 	Concurrency int
 	// Timeout bounds one attempt, answer included (default 10 s).
 	Timeout time.Duration
@@ -46,7 +46,7 @@ type Options struct {
 	// renewal (default 20 s; at least twice Timeout).
 	Lease time.Duration
 	// Poll is how often the ledger and the due orgs are read when nothing
-	// wakes the dispatcher (default 100 ms).
+	// wakes the dispatcher (default 50 ms).
 	Poll time.Duration
 	// Backoff is the delay before attempt n+1 after n failed ones
 	// (default [Backoff]).
@@ -88,7 +88,7 @@ type Dispatcher struct {
 // New returns a dispatcher over q.
 func New(q ports.OutboundQueue, opt Options) *Dispatcher {
 	if opt.Concurrency <= 0 {
-		opt.Concurrency = 64
+		opt.Concurrency = 256
 	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 10 * time.Second
@@ -98,7 +98,7 @@ func New(q ports.OutboundQueue, opt Options) *Dispatcher {
 	}
 	opt.Lease = max(opt.Lease, 2*opt.Timeout)
 	if opt.Poll <= 0 {
-		opt.Poll = 100 * time.Millisecond
+		opt.Poll = 50 * time.Millisecond
 	}
 	if opt.Backoff == nil {
 		opt.Backoff = Backoff
@@ -202,7 +202,7 @@ func Redacted(endpoint string) string {
 type endpoint struct {
 	d          *Dispatcher
 	url, label string
-	wake       chan struct{} // the follower read events
+	wake       chan struct{} // the follower read events, or a slot freed
 	slots      chan struct{} // orgs being delivered
 	acks       chan ackReq
 }
@@ -287,6 +287,7 @@ func (e *endpoint) claim(ctx context.Context) {
 				defer orgs.Done()
 				e.deliverOrg(ctx, l)
 				<-e.slots
+				e.signal() // a free slot: claim again (at most every claimGap)
 			}()
 		}
 	}
