@@ -152,6 +152,12 @@ func (r *receiver) has(want map[string][]int64) bool {
 	return true
 }
 
+// patience bounds the waits for deliveries. It is long because the
+// follower reads only below the oldest running transaction of the whole
+// cluster: under make test, other packages' long transactions (in other
+// databases) hold every follower back meanwhile.
+const patience = 90 * time.Second
+
 func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -252,13 +258,13 @@ func TestEveryEventInOrderToEveryEndpoint(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	eventually(t, 20*time.Second, "every event at both endpoints", func() bool { return a.has(want) && b.has(want) })
+	eventually(t, patience, "every event at both endpoints", func() bool { return a.has(want) && b.has(want) })
 	a.check(t, want)
 	b.check(t, want)
 	if got := testutil.ToFloat64(opt.Metrics.Deliveries.WithLabelValues(a.URL, metrics.OutboundDelivered)); got < 123 {
 		t.Errorf("delivered counter %v, want at least 123", got)
 	}
-	eventually(t, 5*time.Second, "the oldest-undelivered gauge back at 0", func() bool {
+	eventually(t, patience, "the oldest-undelivered gauge back at 0", func() bool {
 		return testutil.ToFloat64(opt.Metrics.Oldest.WithLabelValues(a.URL)) == 0
 	})
 }
@@ -287,14 +293,14 @@ func TestSlowOrgAndFailingEndpointHoldUpNoOne(t *testing.T) {
 		others[org] = l.add(org, 4)
 		want[org] = others[org]
 	}
-	eventually(t, 10*time.Second, "the other orgs' events, while org_slow hangs", func() bool { return a.has(others) })
+	eventually(t, patience, "the other orgs' events, while org_slow hangs", func() bool { return a.has(others) })
 	a.mu.Lock()
 	if len(a.got["org_slow"]) != 0 {
 		t.Errorf("org_slow delivered %v while its first event hangs", a.got["org_slow"])
 	}
 	a.mu.Unlock()
 	close(unblock)
-	eventually(t, 10*time.Second, "org_slow's events", func() bool { return a.has(want) })
+	eventually(t, patience, "org_slow's events", func() bool { return a.has(want) })
 	a.check(t, want)
 }
 
@@ -318,12 +324,12 @@ func TestReceiverDownThenBack(t *testing.T) {
 	opt.Metrics = m.Outbound(opt.Endpoints)
 	start(t, l, opt)
 	want := map[string][]int64{"org_a": l.add("org_a", 5), "org_b": l.add("org_b", 5)}
-	eventually(t, 10*time.Second, "five attempts at org_a:1", func() bool {
+	eventually(t, patience, "five attempts at org_a:1", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return len(r.attempts["org_a:1"]) >= 5
 	})
-	eventually(t, 5*time.Second, "the oldest-undelivered gauge above 0", func() bool {
+	eventually(t, patience, "the oldest-undelivered gauge above 0", func() bool {
 		return testutil.ToFloat64(opt.Metrics.Oldest.WithLabelValues(r.URL)) > 0
 	})
 	r.mu.Lock()
@@ -344,7 +350,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	eventually(t, 10*time.Second, "everything, once the receiver is back", func() bool { return r.has(want) })
+	eventually(t, patience, "everything, once the receiver is back", func() bool { return r.has(want) })
 	r.check(t, want)
 	if got := testutil.ToFloat64(opt.Metrics.Deliveries.WithLabelValues(r.URL, metrics.OutboundRetry)); got < 8 {
 		t.Errorf("retry counter %v, want at least 8", got)
@@ -372,7 +378,7 @@ func TestGiveUpAfterTheWindowThenReplay(t *testing.T) {
 	opt.Metrics = m.Outbound(opt.Endpoints)
 	start(t, l, opt)
 	l.add("org_g", 4)
-	eventually(t, 10*time.Second, "versions 1, 3 and 4", func() bool { return r.has(map[string][]int64{"org_g": {1, 3, 4}}) })
+	eventually(t, patience, "versions 1, 3 and 4", func() bool { return r.has(map[string][]int64{"org_g": {1, 3, 4}}) })
 	r.check(t, map[string][]int64{"org_g": {1, 3, 4}})
 	var failures int
 	if err := l.db.QueryRow(`SELECT count(*) FROM outbound_failures WHERE org_id = 'org_g' AND version = 2 AND attempts > 1`).Scan(&failures); err != nil || failures != 1 {
@@ -389,7 +395,7 @@ func TestGiveUpAfterTheWindowThenReplay(t *testing.T) {
 		t.Fatalf("replay: %d %v", head, err)
 	}
 	want := []int64{1, 3, 4, 2, 3, 4}
-	eventually(t, 10*time.Second, "the replay", func() bool {
+	eventually(t, patience, "the replay", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return len(r.got["org_g"]) == len(want)
@@ -434,7 +440,7 @@ func TestTwoDispatchersOneDatabase(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	eventually(t, 30*time.Second, "every event", func() bool { return r.has(want) })
+	eventually(t, patience, "every event", func() bool { return r.has(want) })
 	r.check(t, want)
 }
 
@@ -448,7 +454,7 @@ func TestAKilledInstancesLeasesAreTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]int64{"org_k": l.add("org_k", 3)}
-	eventually(t, 5*time.Second, "the follower", func() bool {
+	eventually(t, patience, "the follower", func() bool {
 		n, err := q.Follow(context.Background(), r.URL, 100)
 		return err == nil && n > 0
 	})
@@ -458,7 +464,7 @@ func TestAKilledInstancesLeasesAreTakenOver(t *testing.T) {
 	}
 	claimed := time.Now()
 	start(t, l, fast(r.URL))
-	eventually(t, 10*time.Second, "the events, after the lease expired", func() bool { return r.has(want) })
+	eventually(t, patience, "the events, after the lease expired", func() bool { return r.has(want) })
 	if d := time.Since(claimed); d < 600*time.Millisecond {
 		t.Errorf("delivered %v after another owner's claim of 700 ms", d)
 	}
@@ -493,7 +499,7 @@ func TestALateCommitIsNotSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	want["org_late"] = []int64{1}
-	eventually(t, 10*time.Second, "the late event and the others", func() bool { return r.has(want) })
+	eventually(t, patience, "the late event and the others", func() bool { return r.has(want) })
 	r.check(t, want)
 }
 
@@ -517,7 +523,7 @@ func TestRedirectsTimeoutsAndBodyLimit(t *testing.T) {
 	opt.Timeout = 300 * time.Millisecond
 	start(t, l, opt)
 	want := map[string][]int64{"org_r": l.add("org_r", 3)}
-	eventually(t, 10*time.Second, "every event", func() bool { return r.has(want) })
+	eventually(t, patience, "every event", func() bool { return r.has(want) })
 	elsewhere.check(t, nil)
 	r.mu.Lock()
 	if n := len(r.attempts["org_r:2"]); n < 2 {
@@ -531,7 +537,7 @@ func TestRedirectsTimeoutsAndBodyLimit(t *testing.T) {
 	opt.Log = zaptest.NewLogger(t)
 	start(t, l, opt)
 	l.add("org_big", 2)
-	eventually(t, 10*time.Second, "both events given up", func() bool {
+	eventually(t, patience, "both events given up", func() bool {
 		var n int
 		_ = l.db.QueryRow(`SELECT count(*) FROM outbound_failures WHERE endpoint = ?`, big.URL).Scan(&n)
 		return n == 2

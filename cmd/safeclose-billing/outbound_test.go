@@ -164,7 +164,7 @@ func TestOutboundKill9AndRestart(t *testing.T) {
 		}()
 	}
 	// Kill mid-dispatch: some events delivered, most not.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		recv.mu.Lock()
 		n := recv.total
@@ -173,7 +173,7 @@ func TestOutboundKill9AndRestart(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d events delivered in 20 s", n)
+			t.Fatalf("only %d events delivered in 90 s", n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -188,7 +188,7 @@ func TestOutboundKill9AndRestart(t *testing.T) {
 	}
 	serve = startServe()
 	// The killed instance's leases expire (20 s) and are taken over.
-	deadline = time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(120 * time.Second)
 	for err := recv.complete(heads); err != nil; err = recv.complete(heads) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after the restart: %v", err)
@@ -223,7 +223,7 @@ func TestOutboundKill9AndRestart(t *testing.T) {
 	if _, errs, code := c.run("", "outbound", "replay", "--org", "org_nope"); code != 1 || !strings.Contains(errs, "org_nope") {
 		t.Errorf("replay of an unknown org: exit %d, %s", code, errs)
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(90 * time.Second)
 	for {
 		recv.mu.Lock()
 		got := fmt.Sprint(recv.got["org_k0"])
