@@ -24,6 +24,9 @@ type Options struct {
 	// for one-shot operator commands (a rebuild, a verify, an export of a
 	// large ledger) must not be cut short.
 	StatementTimeout time.Duration
+	// Settings are more run-time parameters of the pool's sessions (for
+	// example synchronous_commit).
+	Settings map[string]string
 }
 
 // Open connects to the database at url. bun formats every query with its
@@ -39,6 +42,9 @@ func Open(url string, opt Options) (*bun.DB, error) {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
 	cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(max(opt.StatementTimeout, 0).Milliseconds())
+	for k, v := range opt.Settings {
+		cfg.RuntimeParams[k] = v
+	}
 	sqldb := stdlib.OpenDB(*cfg)
 	if opt.MaxOpenConns > 0 {
 		sqldb.SetMaxOpenConns(opt.MaxOpenConns)

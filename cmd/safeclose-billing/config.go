@@ -44,6 +44,8 @@ type Config struct {
 	CheckpointInterval  string `env:"CHECKPOINT_INTERVAL"`
 	CheckpointDir       string `env:"CHECKPOINT_DIR"`
 	GraceDaysText       string `env:"BILLING_GRACE_DAYS" envDefault:"7"`
+	OutboundURLList     string `env:"OUTBOUND_WEBHOOK_URLS"`
+	OutboundSecret      string `env:"OUTBOUND_WEBHOOK_SECRET"`
 
 	// TrustedProxies is HTTP_TRUSTED_PROXIES parsed.
 	TrustedProxies []netip.Prefix
@@ -57,6 +59,8 @@ type Config struct {
 	CheckpointEvery time.Duration
 	// Grace is BILLING_GRACE_DAYS as a duration.
 	Grace time.Duration
+	// OutboundURLs is OUTBOUND_WEBHOOK_URLS parsed, each once.
+	OutboundURLs []string
 }
 
 // ConfigError names the setting that stops the program and, for a file
@@ -80,6 +84,7 @@ type needs struct {
 	webhook  bool // webhook signing secret
 	signing  bool // LEDGER_SIGNING_KEY
 	public   bool // LEDGER_PUBLIC_KEY
+	outbound bool // outbound endpoints
 }
 
 // maxGraceDays bounds BILLING_GRACE_DAYS: ten years, far past any dunning
@@ -97,7 +102,8 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 	for _, k := range []string{"DATABASE_URL", "DATABASE_READ_URL", "HTTP_ADDR", "APP_BASE_URL", "STRIPE_SECRET_KEY",
 		"STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "STRIPE_PRICE_STARTER", "STRIPE_PRICE_PRO", "STRIPE_PRICE_ENTERPRISE",
 		"SESSION_COOKIE_NAME", "LOG_LEVEL", "HTTP_TRUSTED_PROXIES", "PLANS_FILE",
-		"LEDGER_SIGNING_KEY", "LEDGER_PUBLIC_KEY", "CHECKPOINT_INTERVAL", "CHECKPOINT_DIR", "BILLING_GRACE_DAYS"} {
+		"LEDGER_SIGNING_KEY", "LEDGER_PUBLIC_KEY", "CHECKPOINT_INTERVAL", "CHECKPOINT_DIR", "BILLING_GRACE_DAYS",
+		"OUTBOUND_WEBHOOK_URLS", "OUTBOUND_WEBHOOK_SECRET"} {
 		if v, ok := lookup(k); ok {
 			environ[k] = v
 		}
@@ -120,6 +126,7 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, n.webhook},
 		{"LEDGER_SIGNING_KEY", c.LedgerSigningKey, n.signing},
 		{"LEDGER_PUBLIC_KEY", c.LedgerPublicKey, n.public},
+		{"OUTBOUND_WEBHOOK_URLS", c.OutboundURLList, n.outbound},
 	}
 	for _, r := range required {
 		if r.need && strings.TrimSpace(r.value) == "" {
@@ -137,6 +144,7 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 		{"STRIPE_API_BASE", c.StripeAPIBase, httpURL},
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey, prefixed("sk_", "rk_")},
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, prefixed("whsec_")},
+		{"OUTBOUND_WEBHOOK_SECRET", c.OutboundSecret, prefixed("whsec_")},
 		{"STRIPE_PRICE_STARTER", c.StripePriceStarter, noSpace},
 		{"STRIPE_PRICE_PRO", c.StripePricePro, noSpace},
 		{"STRIPE_PRICE_ENTERPRISE", c.StripePriceEnt, noSpace},
@@ -171,6 +179,12 @@ func loadConfig(lookup func(string) (string, bool), n needs) (Config, error) {
 		return c, &ConfigError{Var: "HTTP_TRUSTED_PROXIES", Problem: err.Error()}
 	}
 	c.TrustedProxies = proxies
+	if c.OutboundURLs, err = endpoints(c.OutboundURLList); err != nil {
+		return c, &ConfigError{Var: "OUTBOUND_WEBHOOK_URLS", Problem: err.Error()}
+	}
+	if len(c.OutboundURLs) > 0 && c.OutboundSecret == "" {
+		return c, &ConfigError{Var: "OUTBOUND_WEBHOOK_SECRET", Problem: "is not set (OUTBOUND_WEBHOOK_URLS needs it)"}
+	}
 	if c.Plans, err = plans(c.PlansFile); err != nil {
 		return c, err
 	}
@@ -281,6 +295,24 @@ func prefixes(v string) ([]netip.Prefix, error) {
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// endpoints reads a comma-separated list of http(s) URLs, each kept once.
+func endpoints(v string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" || seen[f] {
+			continue
+		}
+		if err := httpURL(f); err != nil {
+			return nil, fmt.Errorf("must be comma-separated http(s) URLs: %q is not one", outboundRedacted(f))
+		}
+		seen[f] = true
+		out = append(out, f)
 	}
 	return out, nil
 }

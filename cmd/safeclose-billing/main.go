@@ -82,6 +82,7 @@ func rootCommand(e env) *cobra.Command {
 		reconcileCommand(e),
 		plansCommand(e),
 		maintenanceCommand(e),
+		outboundCommand(e),
 	)
 	return root
 }

@@ -78,6 +78,7 @@ func serveCommand(e env) *cobra.Command {
 				fx.Invoke(startHTTP),
 				fx.Invoke(startCheckpoints),
 				fx.Invoke(startSessionSweep),
+				fx.Invoke(startOutbound),
 			)
 			if err := app.Err(); err != nil {
 				return unwrapConfig(err)

@@ -1,0 +1,496 @@
+// Package outbound pushes every ledger event to the configured endpoints
+// (docs/API.md, "Outbound events"): signed, per org and endpoint strictly
+// in version order, at least once, from any number of instances. The
+// durable state (cursors, per-org delivery state, leases) is a
+// [ports.OutboundQueue]; this package follows, claims, sends and retries.
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/safeclose/billing/adapters/metrics"
+	"github.com/safeclose/billing/adapters/outbound/signature"
+	"github.com/safeclose/billing/application"
+	"github.com/safeclose/billing/ports"
+)
+
+// MaxBody is the largest body sent: an event whose body would be larger is
+// given up at once.
+const MaxBody = 1 << 20
+
+// Options tune a [Dispatcher]; the zero value of each field means its
+// default.
+type Options struct {
+	Endpoints []string // the endpoints' URLs
+	Secret    string   // OUTBOUND_WEBHOOK_SECRET
+	Owner     string   // this instance's name on its leases (default: random)
+	// Concurrency is how many orgs an instance delivers at once to each
+	// endpoint (default 256).
+	Concurrency int
+	// Timeout bounds one attempt, answer included (default 10 s).
+	Timeout time.Duration
+	// Lease is how long a claimed org stays this instance's without a
+	// renewal (default 20 s; at least twice Timeout).
+	Lease time.Duration
+	// Poll is how often the ledger and the due orgs are read when nothing
+	// wakes the dispatcher (default 50 ms).
+	Poll time.Duration
+	// Backoff is the delay before attempt n+1 after n failed ones
+	// (default [Backoff]).
+	Backoff func(n int) time.Duration
+	// GiveUpAfter is how long an event is retried after its first failed
+	// attempt (default 72 h).
+	GiveUpAfter time.Duration
+	// AckDelay is how long a delivery's ack may wait for others to be
+	// written with it (default 5 ms).
+	AckDelay time.Duration
+	// MaxBody is the largest body sent (default [MaxBody]).
+	MaxBody int
+	// Client sends the requests (default: one that follows no redirect).
+	Client  *http.Client
+	Log     *zap.Logger
+	Metrics *metrics.Outbound // optional
+}
+
+// Backoff is the default retry delay after n failed attempts: 2 s, then
+// doubling up to 1 hour, each with up to 20% less at random so that
+// retries spread.
+func Backoff(n int) time.Duration {
+	d := time.Hour
+	if n < 12 {
+		d = min(time.Hour, 2*time.Second<<max(n-1, 0))
+	}
+	return d - time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// Dispatcher delivers the ledger's events to every endpoint. Start it
+// once; Stop ends it. Its methods are safe for concurrent use.
+type Dispatcher struct {
+	q      ports.OutboundQueue
+	opt    Options
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a dispatcher over q.
+func New(q ports.OutboundQueue, opt Options) *Dispatcher {
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 256
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 10 * time.Second
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = 20 * time.Second
+	}
+	opt.Lease = max(opt.Lease, 2*opt.Timeout)
+	if opt.Poll <= 0 {
+		opt.Poll = 50 * time.Millisecond
+	}
+	if opt.Backoff == nil {
+		opt.Backoff = Backoff
+	}
+	if opt.GiveUpAfter <= 0 {
+		opt.GiveUpAfter = 72 * time.Hour
+	}
+	if opt.AckDelay <= 0 {
+		opt.AckDelay = 5 * time.Millisecond
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = MaxBody
+	}
+	if opt.Owner == "" {
+		opt.Owner = "instance-" + strconv.FormatUint(rand.Uint64(), 36)
+	}
+	if opt.Log == nil {
+		opt.Log = zap.NewNop()
+	}
+	if opt.Client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = opt.Concurrency
+		opt.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	return &Dispatcher{q: q, opt: opt}
+}
+
+// Start registers the endpoints (an unknown one starts at the ledger's
+// head) and starts delivering in the background.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	for _, ep := range d.opt.Endpoints {
+		if err := d.q.Register(ctx, ep); err != nil {
+			return err
+		}
+	}
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	for _, ep := range d.opt.Endpoints {
+		e := &endpoint{d: d, url: ep, label: Redacted(ep), wake: make(chan struct{}, 1),
+			slots: make(chan struct{}, d.opt.Concurrency), acks: make(chan ackReq, d.opt.Concurrency)}
+		d.wg.Add(3)
+		go func() { defer d.wg.Done(); e.follow(run) }()
+		go func() { defer d.wg.Done(); e.claim(run) }()
+		go func() { defer d.wg.Done(); e.ackLoop(run) }()
+	}
+	if d.opt.Metrics != nil {
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); d.observe(run) }()
+	}
+	return nil
+}
+
+// Stop cancels the attempts under way (their leases are released, so
+// another instance goes on at once) and waits for the dispatcher's
+// goroutines, at most until ctx ends.
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	if d.cancel == nil {
+		return nil
+	}
+	d.cancel()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop outbound dispatcher: %w", ctx.Err())
+	}
+}
+
+// observe sets the oldest-undelivered gauge every second.
+func (d *Dispatcher) observe(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		ages, err := d.q.Oldest(ctx)
+		if err == nil {
+			for _, ep := range d.opt.Endpoints {
+				d.opt.Metrics.Oldest.WithLabelValues(Redacted(ep)).Set(ages[ep].Seconds())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Redacted is how an endpoint is named in logs and metrics: its URL
+// without a password.
+func Redacted(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "unparsable URL"
+	}
+	return u.Redacted()
+}
+
+// endpoint is one endpoint's follower, claimer and acker.
+type endpoint struct {
+	d          *Dispatcher
+	url, label string
+	wake       chan struct{} // the follower read events, or a slot freed
+	slots      chan struct{} // orgs being delivered
+	acks       chan ackReq
+}
+
+func (e *endpoint) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits for d or ctx; false when ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// follow moves the endpoint's cursor along the ledger.
+func (e *endpoint) follow(ctx context.Context) {
+	const batch = 1000
+	for ctx.Err() == nil {
+		n, err := e.d.q.Follow(ctx, e.url, batch)
+		if err != nil && ctx.Err() == nil {
+			e.d.opt.Log.Warn("outbound: reading the ledger failed", zap.String("endpoint", e.label), zap.Error(err))
+			sleep(ctx, time.Second)
+			continue
+		}
+		if n > 0 {
+			e.signal()
+		}
+		if n < batch && !sleep(ctx, e.d.opt.Poll) {
+			return
+		}
+	}
+}
+
+// claimGap is the shortest time between two claims of one endpoint.
+const claimGap = 20 * time.Millisecond
+
+// claim leases due orgs while slots are free and delivers each in a
+// goroutine of its own.
+func (e *endpoint) claim(ctx context.Context) {
+	tick := time.NewTicker(e.d.opt.Poll)
+	defer tick.Stop()
+	var last time.Time
+	var orgs sync.WaitGroup
+	defer close(e.acks) // after the last org's goroutine
+	defer orgs.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+		case <-tick.C:
+		}
+		free := cap(e.slots) - len(e.slots)
+		if free == 0 {
+			continue
+		}
+		// One claim serves many orgs: at most one every claimGap.
+		if wait := claimGap - time.Since(last); wait > 0 && !sleep(ctx, wait) {
+			return
+		}
+		last = time.Now()
+		leases, err := e.d.q.Claim(ctx, e.url, e.d.opt.Owner, free, e.d.opt.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.d.opt.Log.Warn("outbound: claiming orgs failed", zap.String("endpoint", e.url), zap.Error(err))
+			}
+			continue
+		}
+		for _, l := range leases {
+			e.slots <- struct{}{}
+			orgs.Add(1)
+			go func() {
+				defer orgs.Done()
+				e.deliverOrg(ctx, l)
+				<-e.slots
+				e.signal() // a free slot: claim again (at most every claimGap)
+			}()
+		}
+	}
+}
+
+// ackReq is one delivery waiting for its ack to be written.
+type ackReq struct {
+	ack   ports.OutboundAck
+	reply chan ackRes
+}
+
+type ackRes struct {
+	acked ports.OutboundAcked
+	err   error
+}
+
+// ackLoop writes acks in batches: what arrives within AckDelay of the
+// first goes in the same statement. It ends when the claimer closes acks,
+// after the last org's goroutine, so every ack taken is answered.
+func (e *endpoint) ackLoop(ctx context.Context) {
+	for {
+		r, ok := <-e.acks
+		if !ok {
+			return
+		}
+		batch := []ackReq{r}
+		closed := false
+		linger := time.NewTimer(e.d.opt.AckDelay)
+	collect:
+		for len(batch) < 500 {
+			select {
+			case r, ok := <-e.acks:
+				if !ok {
+					closed = true
+					break collect
+				}
+				batch = append(batch, r)
+			case <-linger.C:
+				break collect
+			}
+		}
+		linger.Stop()
+		acks := make([]ports.OutboundAck, len(batch))
+		for i, r := range batch {
+			acks[i] = r.ack
+		}
+		// The ack is written even while stopping: the events were delivered.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		res, err := e.d.q.Ack(wctx, e.url, e.d.opt.Owner, e.d.opt.Lease, acks)
+		cancel()
+		for i, r := range batch {
+			if err != nil {
+				r.reply <- ackRes{err: err}
+				continue
+			}
+			r.reply <- ackRes{acked: res[i]}
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+// ack waits for a's ack to be written with others.
+func (e *endpoint) ack(a ports.OutboundAck) (ports.OutboundAcked, error) {
+	reply := make(chan ackRes, 1)
+	e.acks <- ackReq{ack: a, reply: reply}
+	r := <-reply // the ack loop answers every request it takes
+	return r.acked, r.err
+}
+
+// deliverOrg sends the leased org's events in version order until it is
+// caught up, an attempt fails, or the lease is lost.
+func (e *endpoint) deliverOrg(ctx context.Context, l ports.OutboundLease) {
+	d := e.d
+	log := d.opt.Log.With(zap.String("endpoint", e.label), zap.String("orgId", l.OrgID))
+	release := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := d.q.Release(rctx, e.url, d.opt.Owner, l.OrgID); err != nil {
+			log.Warn("outbound: releasing a lease failed (it expires)", zap.Error(err))
+		}
+	}
+	delivered, target, attempts := l.Delivered, l.Target, l.Attempts
+	renewed := time.Now()
+	events := l.Events
+	for delivered < target {
+		if len(events) == 0 {
+			var err error
+			events, err = d.q.Events(ctx, l.OrgID, delivered+1, min(target, delivered+100))
+			if err != nil || len(events) == 0 || events[0].Version != delivered+1 {
+				if ctx.Err() == nil {
+					log.Error("outbound: reading the org's events failed", zap.Int64("version", delivered+1), zap.Error(err))
+				}
+				release()
+				return
+			}
+		}
+		ev := events[0]
+		events = events[1:]
+		// An attempt must end inside the lease: renew it unless the last
+		// renewal (a claim, an ack) is recent. Every path below either
+		// ends or acks, which renews.
+		if time.Since(renewed) > d.opt.Lease/4 {
+			ok, err := d.q.Renew(ctx, e.url, d.opt.Owner, l.OrgID, delivered, d.opt.Lease)
+			if err != nil || !ok {
+				release()
+				return
+			}
+		}
+		eventID := l.OrgID + ":" + strconv.FormatInt(ev.Version, 10)
+		body, err := Body(ev)
+		if err == nil && len(body) > d.opt.MaxBody {
+			err = fmt.Errorf("body of %d bytes is larger than %d", len(body), d.opt.MaxBody)
+			attempts = -1 // given up at once
+		}
+		if err == nil {
+			err = e.send(ctx, eventID, body)
+		}
+		if err != nil && ctx.Err() != nil { // stopping: the attempt does not count
+			release()
+			return
+		}
+		if err != nil {
+			giveUp := d.opt.GiveUpAfter
+			if attempts < 0 {
+				giveUp = 0
+			}
+			gaveUp, n, held, ferr := d.q.Fail(ctx, e.url, d.opt.Owner, ports.OutboundFailure{
+				OrgID: l.OrgID, Version: ev.Version, Retry: d.opt.Backoff(max(attempts, 0) + 1), GiveUp: giveUp, Error: err.Error()})
+			switch {
+			case ferr != nil:
+				log.Error("outbound: recording a failed attempt failed", zap.String("eventId", eventID), zap.Error(ferr))
+				release()
+			case !held:
+			case gaveUp:
+				e.count(metrics.OutboundFailed)
+				log.Error("outbound: event given up: marked failed; the org's next event goes on (outbound replay sends it again)",
+					zap.String("eventId", eventID), zap.Int("attempts", n), zap.Error(err))
+			default:
+				e.count(metrics.OutboundRetry)
+				log.Warn("outbound: attempt failed, will retry", zap.String("eventId", eventID), zap.Int("attempt", n), zap.Error(err))
+			}
+			return
+		}
+		e.count(metrics.OutboundDelivered)
+		log.Debug("outbound: delivered", zap.String("eventId", eventID))
+		res, err := e.ack(ports.OutboundAck{OrgID: l.OrgID, Version: ev.Version})
+		if err != nil {
+			log.Error("outbound: recording a delivery failed (it will be sent again)", zap.String("eventId", eventID), zap.Error(err))
+			release()
+			return
+		}
+		if !res.Counted || ctx.Err() != nil { // the lease was lost, a replay moved the org back, or stopping
+			release()
+			return
+		}
+		delivered, target, attempts, renewed = ev.Version, res.Target, 0, time.Now()
+	}
+}
+
+func (e *endpoint) count(outcome string) {
+	if m := e.d.opt.Metrics; m != nil {
+		m.Deliveries.WithLabelValues(e.label, outcome).Inc()
+	}
+}
+
+// send makes one attempt: a 2xx answer within Timeout delivers.
+func (e *endpoint) send(ctx context.Context, eventID string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, e.d.opt.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "safeclose-billing-outbound/1")
+	req.Header.Set(signature.EventIDHeader, eventID)
+	req.Header.Set(signature.Header, signature.Sign(body, e.d.opt.Secret, time.Now()))
+	res, err := e.d.opt.Client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // without the URL, which may hold a token
+			err = ue.Err
+		}
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("answered %s", res.Status)
+	}
+	return nil
+}
+
+// Event is the body of an outbound event: the history event body
+// (docs/API.md, "History") plus the org's id.
+type Event struct {
+	OrgID string `json:"orgId"`
+	application.LedgerRecord
+}
+
+// Body renders a ledger event as the body sent.
+func Body(e ports.StoredEvent) ([]byte, error) {
+	return json.Marshal(Event{OrgID: e.StreamID, LedgerRecord: application.RecordOf(e)})
+}

@@ -1,0 +1,546 @@
+package outbound_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/safeclose/billing/adapters/metrics"
+	"github.com/safeclose/billing/adapters/outbound"
+	"github.com/safeclose/billing/adapters/outbound/signature"
+	"github.com/safeclose/billing/adapters/postgres"
+	"github.com/safeclose/billing/adapters/postgres/pgtest"
+	"github.com/safeclose/billing/adapters/system"
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+	"github.com/safeclose/billing/ports/porttest"
+)
+
+const secret = "whsec_outbound_test"
+
+// receiver is an endpoint in the test process: it checks every request's
+// signature and id, notes when one event is in flight twice at once, and
+// answers as answer says.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	inflight map[string]int
+	attempts map[string][]time.Time // by event id
+	got      map[string][]int64     // per org, the versions answered 2xx, in order
+	problems []string
+	answer   func(org string, version int64, attempt int) int
+	redirect string // the Location of a 3xx answer
+}
+
+func newReceiver(t *testing.T, answer func(org string, version int64, attempt int) int) *receiver {
+	r := &receiver{inflight: map[string]int{}, attempts: map[string][]time.Time{}, got: map[string][]int64{}, answer: answer}
+	r.Server = httptest.NewServer(r)
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) problem(format string, a ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.problems = append(r.problems, fmt.Sprintf(format, a...))
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	if err := signature.Verify(body, req.Header.Get(signature.Header), secret, 0, time.Now()); err != nil {
+		r.problem("bad signature: %v", err)
+		w.WriteHeader(400)
+		return
+	}
+	var e outbound.Event
+	if err := json.Unmarshal(body, &e); err != nil || e.Type == "" || e.Hash == "" || len(e.Data) == 0 {
+		r.problem("bad body %s: %v", body, err)
+		w.WriteHeader(400)
+		return
+	}
+	id := req.Header.Get(signature.EventIDHeader)
+	if id != fmt.Sprintf("%s:%d", e.OrgID, e.Version) {
+		r.problem("event id %q for body %s", id, body)
+	}
+	r.mu.Lock()
+	r.inflight[id]++
+	if r.inflight[id] > 1 {
+		r.problems = append(r.problems, "in flight twice at once: "+id)
+	}
+	r.attempts[id] = append(r.attempts[id], time.Now())
+	n := len(r.attempts[id])
+	r.mu.Unlock()
+	status := 200
+	if r.answer != nil {
+		status = r.answer(e.OrgID, e.Version, n)
+	}
+	r.mu.Lock()
+	r.inflight[id]--
+	if status/100 == 2 {
+		r.got[e.OrgID] = append(r.got[e.OrgID], e.Version)
+	}
+	r.mu.Unlock()
+	if status/100 == 3 {
+		w.Header().Set("Location", r.redirect)
+	}
+	w.WriteHeader(status)
+}
+
+// check fails t unless every org received exactly the versions want[org]
+// (at least once each), never one before the one it follows, with no
+// problem.
+func (r *receiver) check(t *testing.T, want map[string][]int64) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.problems {
+		t.Error(p)
+	}
+	for org, versions := range want {
+		if err := inOrder(r.got[org], versions); err != nil {
+			t.Errorf("%s: %v (got %v)", org, err, r.got[org])
+		}
+	}
+	for org := range r.got {
+		if _, ok := want[org]; !ok {
+			t.Errorf("%s: got %v, want nothing", org, r.got[org])
+		}
+	}
+}
+
+// inOrder says whether got holds every version of want, each first
+// arriving after the one before it (repeats of delivered ones allowed).
+func inOrder(got, want []int64) error {
+	next := 0
+	for _, v := range got {
+		if next < len(want) && v == want[next] {
+			next++
+			continue
+		}
+		seen := false
+		for _, w := range want[:next] {
+			seen = seen || w == v
+		}
+		if !seen {
+			return fmt.Errorf("version %d arrived before %v", v, want[next:min(next+1, len(want))])
+		}
+	}
+	if next < len(want) {
+		return fmt.Errorf("missing %v", want[next:])
+	}
+	return nil
+}
+
+// has reports whether every org has received its versions.
+func (r *receiver) has(want map[string][]int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for org, versions := range want {
+		if inOrder(r.got[org], versions) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// patience bounds the waits for deliveries. It is long because the
+// follower reads only below the oldest running transaction of the whole
+// cluster: under make test, other packages' long transactions (in other
+// databases) hold every follower back meanwhile.
+const patience = 90 * time.Second
+
+func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type ledger struct {
+	t     *testing.T
+	db    *pgtest.DB
+	store *postgres.Store
+	mu    sync.Mutex
+	heads map[string]int64
+}
+
+func newLedger(t *testing.T) *ledger {
+	db := pgtest.New(t)
+	return &ledger{t: t, db: db, heads: map[string]int64{},
+		store: postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{postgres.NewStatusProjection(db.DB)})}
+}
+
+// add appends n events to org, one transaction each, and returns their
+// versions.
+func (l *ledger) add(org string, n int) []int64 {
+	l.t.Helper()
+	var out []int64
+	for range n {
+		l.mu.Lock()
+		head := l.heads[org]
+		l.mu.Unlock()
+		var c billing.Change = billing.CheckoutStarted{Tier: billing.TierPro, CheckoutSessionID: fmt.Sprintf("cs_%d", head)}
+		if head == 0 {
+			c = billing.OrgCreated{Name: org, OwnerUserID: "usr_1"}
+		}
+		if _, err := l.store.Append(context.Background(), ports.AppendRequest{StreamID: org, ExpectedVersion: head,
+			Events: []ports.NewEvent{porttest.Event(l.t, c, time.Now())}}); err != nil {
+			l.t.Fatal(err)
+		}
+		l.mu.Lock()
+		l.heads[org] = head + 1
+		l.mu.Unlock()
+		out = append(out, head+1)
+	}
+	return out
+}
+
+// fast are options for tests: short polls, retries and leases.
+func fast(endpoints ...string) outbound.Options {
+	return outbound.Options{Endpoints: endpoints, Secret: secret, Poll: 20 * time.Millisecond, Timeout: time.Second,
+		Lease: 2 * time.Second, Backoff: func(n int) time.Duration { return 30 * time.Millisecond << min(n-1, 4) }}
+}
+
+func start(t *testing.T, l *ledger, opt outbound.Options) *outbound.Dispatcher {
+	t.Helper()
+	d := outbound.New(postgres.NewOutbound(l.db.DB), opt)
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := d.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return d
+}
+
+// TestEveryEventInOrderToEveryEndpoint appends to 8 orgs concurrently:
+// two endpoints each get every event appended after they were first
+// seen, per org in version order, signed; an org's earlier events are not
+// sent.
+func TestEveryEventInOrderToEveryEndpoint(t *testing.T) {
+	l := newLedger(t)
+	before := l.add("org_before", 3)
+	_ = before
+	a, b := newReceiver(t, nil), newReceiver(t, nil)
+	m := metrics.New()
+	opt := fast(a.URL, b.URL+"/hooks?token=x")
+	opt.Metrics = m.Outbound(opt.Endpoints)
+	start(t, l, opt)
+	want := map[string][]int64{"org_before": l.add("org_before", 3)}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			org := fmt.Sprintf("org_%d", i)
+			vs := l.add(org, 15)
+			mu.Lock()
+			want[org] = vs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	eventually(t, patience, "every event at both endpoints", func() bool { return a.has(want) && b.has(want) })
+	a.check(t, want)
+	b.check(t, want)
+	if got := testutil.ToFloat64(opt.Metrics.Deliveries.WithLabelValues(a.URL, metrics.OutboundDelivered)); got < 123 {
+		t.Errorf("delivered counter %v, want at least 123", got)
+	}
+	eventually(t, patience, "the oldest-undelivered gauge back at 0", func() bool {
+		return testutil.ToFloat64(opt.Metrics.Oldest.WithLabelValues(a.URL)) == 0
+	})
+}
+
+// TestSlowOrgAndFailingEndpointHoldUpNoOne: while one org's first event
+// hangs at the receiver, and while another endpoint answers 500 to
+// everything, the other orgs' events arrive.
+func TestSlowOrgAndFailingEndpointHoldUpNoOne(t *testing.T) {
+	l := newLedger(t)
+	unblock := make(chan struct{})
+	a := newReceiver(t, func(org string, _ int64, _ int) int {
+		if org == "org_slow" {
+			<-unblock
+		}
+		return 200
+	})
+	failing := newReceiver(t, func(string, int64, int) int { return 500 })
+	opt := fast(a.URL, failing.URL)
+	opt.Timeout = 10 * time.Second
+	opt.Lease = 30 * time.Second
+	start(t, l, opt)
+	want := map[string][]int64{"org_slow": l.add("org_slow", 3)}
+	others := map[string][]int64{}
+	for i := range 5 {
+		org := fmt.Sprintf("org_%d", i)
+		others[org] = l.add(org, 4)
+		want[org] = others[org]
+	}
+	eventually(t, patience, "the other orgs' events, while org_slow hangs", func() bool { return a.has(others) })
+	a.mu.Lock()
+	if len(a.got["org_slow"]) != 0 {
+		t.Errorf("org_slow delivered %v while its first event hangs", a.got["org_slow"])
+	}
+	a.mu.Unlock()
+	close(unblock)
+	eventually(t, patience, "org_slow's events", func() bool { return a.has(want) })
+	a.check(t, want)
+}
+
+// TestReceiverDownThenBack: the receiver answers 503 for a while; attempts
+// come at growing delays, the oldest-undelivered gauge grows, and once it
+// is back everything arrives in order.
+func TestReceiverDownThenBack(t *testing.T) {
+	l := newLedger(t)
+	var mu sync.Mutex
+	down := true
+	r := newReceiver(t, func(string, int64, int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return 503
+		}
+		return 200
+	})
+	m := metrics.New()
+	opt := fast(r.URL)
+	opt.Metrics = m.Outbound(opt.Endpoints)
+	start(t, l, opt)
+	want := map[string][]int64{"org_a": l.add("org_a", 5), "org_b": l.add("org_b", 5)}
+	eventually(t, patience, "five attempts at org_a:1", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.attempts["org_a:1"]) >= 5
+	})
+	eventually(t, patience, "the oldest-undelivered gauge above 0", func() bool {
+		return testutil.ToFloat64(opt.Metrics.Oldest.WithLabelValues(r.URL)) > 0
+	})
+	r.mu.Lock()
+	at := append([]time.Time(nil), r.attempts["org_a:1"]...)
+	if n := len(r.attempts["org_a:2"]); n != 0 {
+		t.Errorf("org_a:2 sent %d times before org_a:1 was delivered", n)
+	}
+	r.mu.Unlock()
+	// No retry before its delay (30, 60, 120, 240 ms), and the delays grow.
+	for i := 1; i < 5; i++ {
+		if gap, delay := at[i].Sub(at[i-1]), opt.Backoff(i); gap < delay-5*time.Millisecond {
+			t.Errorf("retry %d came %v after the attempt before, before its delay of %v", i, gap, delay)
+		}
+	}
+	if first, last := at[1].Sub(at[0]), at[4].Sub(at[3]); last <= first {
+		t.Errorf("the 4th retry's delay %v is not longer than the first's %v", last, first)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	eventually(t, patience, "everything, once the receiver is back", func() bool { return r.has(want) })
+	r.check(t, want)
+	if got := testutil.ToFloat64(opt.Metrics.Deliveries.WithLabelValues(r.URL, metrics.OutboundRetry)); got < 8 {
+		t.Errorf("retry counter %v, want at least 8", got)
+	}
+}
+
+// TestGiveUpAfterTheWindowThenReplay: an event refused for longer than the
+// window is marked failed, counted, and the org's next events go on;
+// a replay from its version sends it and the later ones again, in order.
+func TestGiveUpAfterTheWindowThenReplay(t *testing.T) {
+	l := newLedger(t)
+	var mu sync.Mutex
+	refuse := true
+	r := newReceiver(t, func(org string, v int64, _ int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse && v == 2 {
+			return 500
+		}
+		return 200
+	})
+	m := metrics.New()
+	opt := fast(r.URL)
+	opt.GiveUpAfter = 300 * time.Millisecond
+	opt.Metrics = m.Outbound(opt.Endpoints)
+	start(t, l, opt)
+	l.add("org_g", 4)
+	eventually(t, patience, "versions 1, 3 and 4", func() bool { return r.has(map[string][]int64{"org_g": {1, 3, 4}}) })
+	r.check(t, map[string][]int64{"org_g": {1, 3, 4}})
+	var failures int
+	if err := l.db.QueryRow(`SELECT count(*) FROM outbound_failures WHERE org_id = 'org_g' AND version = 2 AND attempts > 1`).Scan(&failures); err != nil || failures != 1 {
+		t.Fatalf("failures recorded: %d %v", failures, err)
+	}
+	if got := testutil.ToFloat64(opt.Metrics.Deliveries.WithLabelValues(r.URL, metrics.OutboundFailed)); got != 1 {
+		t.Errorf("failed counter %v, want 1", got)
+	}
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	head, err := postgres.NewOutbound(l.db.DB).Replay(context.Background(), []string{r.URL}, "org_g", 2)
+	if err != nil || head != 4 {
+		t.Fatalf("replay: %d %v", head, err)
+	}
+	want := []int64{1, 3, 4, 2, 3, 4}
+	eventually(t, patience, "the replay", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.got["org_g"]) == len(want)
+	})
+	r.mu.Lock()
+	if fmt.Sprint(r.got["org_g"]) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", r.got["org_g"], want)
+	}
+	r.mu.Unlock()
+}
+
+// TestTwoDispatchersOneDatabase: two instances on one database, a
+// receiver that is slow at random and refuses some attempts: no event is
+// ever in flight twice at once, and nothing is missed or reordered.
+func TestTwoDispatchersOneDatabase(t *testing.T) {
+	l := newLedger(t)
+	r := newReceiver(t, func(org string, v int64, attempt int) int {
+		time.Sleep(time.Duration((v*7+int64(len(org)))%5) * 3 * time.Millisecond)
+		if attempt == 1 && v%4 == 0 {
+			return 500
+		}
+		return 200
+	})
+	for _, owner := range []string{"one", "two"} {
+		opt := fast(r.URL)
+		opt.Owner = owner
+		opt.Concurrency = 4
+		start(t, l, opt)
+	}
+	want := map[string][]int64{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			org := fmt.Sprintf("org_%02d", i)
+			vs := l.add(org, 12)
+			mu.Lock()
+			want[org] = vs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	eventually(t, patience, "every event", func() bool { return r.has(want) })
+	r.check(t, want)
+}
+
+// TestAKilledInstancesLeasesAreTakenOver: leases held by an instance that
+// died are taken over when they expire.
+func TestAKilledInstancesLeasesAreTakenOver(t *testing.T) {
+	l := newLedger(t)
+	r := newReceiver(t, nil)
+	q := postgres.NewOutbound(l.db.DB)
+	if err := q.Register(context.Background(), r.URL); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int64{"org_k": l.add("org_k", 3)}
+	eventually(t, patience, "the follower", func() bool {
+		n, err := q.Follow(context.Background(), r.URL, 100)
+		return err == nil && n > 0
+	})
+	leases, err := q.Claim(context.Background(), r.URL, "dead", 10, 700*time.Millisecond)
+	if err != nil || len(leases) != 1 {
+		t.Fatalf("claim: %v %v", leases, err)
+	}
+	claimed := time.Now()
+	start(t, l, fast(r.URL))
+	eventually(t, patience, "the events, after the lease expired", func() bool { return r.has(want) })
+	if d := time.Since(claimed); d < 600*time.Millisecond {
+		t.Errorf("delivered %v after another owner's claim of 700 ms", d)
+	}
+	r.check(t, want)
+}
+
+// TestALateCommitIsNotSkipped holds open a transaction that appended an
+// event while later ones commit: it is delivered once it commits,
+// although later positions were read before it.
+func TestALateCommitIsNotSkipped(t *testing.T) {
+	l := newLedger(t)
+	r := newReceiver(t, nil)
+	start(t, l, fast(r.URL))
+	tx, err := l.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var latePosition int64
+	if err := tx.QueryRow(`INSERT INTO billing_events (stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash)
+		VALUES ('org_late', 1, 'OrgCreated', 1, '{"name":"late"}', '{}', now(), now(), '\x00') RETURNING position`).Scan(&latePosition); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int64{"org_early": l.add("org_early", 3)}
+	time.Sleep(300 * time.Millisecond) // the follower polls meanwhile
+	var later int64
+	_ = l.db.QueryRow(`SELECT min(position) FROM billing_events WHERE stream_id = 'org_early'`).Scan(&later)
+	if later <= latePosition {
+		t.Fatalf("the late event's position %d is not before the others' %d", latePosition, later)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want["org_late"] = []int64{1}
+	eventually(t, patience, "the late event and the others", func() bool { return r.has(want) })
+	r.check(t, want)
+}
+
+// TestRedirectsTimeoutsAndBodyLimit: a redirect is a failed attempt (not
+// followed), so is an answer later than the timeout; a body over the limit
+// is given up at once.
+func TestRedirectsTimeoutsAndBodyLimit(t *testing.T) {
+	l := newLedger(t)
+	elsewhere := newReceiver(t, nil)
+	r := newReceiver(t, func(org string, v int64, attempt int) int {
+		switch {
+		case v == 1 && attempt == 1:
+			return http.StatusTemporaryRedirect
+		case v == 2 && attempt == 1:
+			time.Sleep(700 * time.Millisecond)
+		}
+		return 200
+	})
+	r.redirect = elsewhere.URL // which must see nothing
+	opt := fast(r.URL)
+	opt.Timeout = 300 * time.Millisecond
+	start(t, l, opt)
+	want := map[string][]int64{"org_r": l.add("org_r", 3)}
+	eventually(t, patience, "every event", func() bool { return r.has(want) })
+	elsewhere.check(t, nil)
+	r.mu.Lock()
+	if n := len(r.attempts["org_r:2"]); n < 2 {
+		t.Errorf("org_r:2 attempted %d times; the first answer came after the timeout", n)
+	}
+	r.mu.Unlock()
+
+	big := newReceiver(t, nil)
+	opt = fast(big.URL)
+	opt.MaxBody = 100
+	opt.Log = zaptest.NewLogger(t)
+	start(t, l, opt)
+	l.add("org_big", 2)
+	eventually(t, patience, "both events given up", func() bool {
+		var n int
+		_ = l.db.QueryRow(`SELECT count(*) FROM outbound_failures WHERE endpoint = ?`, big.URL).Scan(&n)
+		return n == 2
+	})
+	big.check(t, nil)
+}

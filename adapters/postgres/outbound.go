@@ -1,0 +1,373 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/safeclose/billing/ports"
+)
+
+// Outbound is the outbound events' state in Postgres (tables
+// outbound_endpoints, outbound_orgs and outbound_failures). Each endpoint
+// follows the ledger by (tx_id, position), reading only events whose
+// transaction id is below the oldest running transaction's
+// (pg_snapshot_xmin), as watermill-sql does: an event whose transaction
+// commits late has a transaction id no later event read before it can
+// pass, so it is never skipped. Leases are taken with FOR UPDATE SKIP
+// LOCKED and fenced on the owner and the delivered version. It is safe
+// for concurrent use.
+//
+// Its writes may use a pool with synchronous_commit off: a write lost in a
+// crash of Postgres makes an event be delivered again, never skipped.
+type Outbound struct {
+	db *bun.DB
+}
+
+var _ ports.OutboundQueue = (*Outbound)(nil)
+
+// NewOutbound returns the outbound state on db.
+func NewOutbound(db *bun.DB) *Outbound { return &Outbound{db: db} }
+
+// Register implements [ports.OutboundQueue]. The cursor starts before the
+// oldest running transaction: its events, and every later one, are the
+// endpoint's.
+func (o *Outbound) Register(ctx context.Context, endpoint string) error {
+	_, err := o.db.ExecContext(ctx, `INSERT INTO outbound_endpoints (url, tx_id, position)
+		VALUES (?, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (url) DO NOTHING`, endpoint)
+	if err != nil {
+		return fmt.Errorf("register outbound endpoint: %w", err)
+	}
+	return nil
+}
+
+type orgRange struct {
+	lo, hi int64
+	since  time.Time
+}
+
+// Follow implements [ports.OutboundQueue]: in one transaction, the
+// endpoint's row is locked (SKIP LOCKED: one follower per endpoint), the
+// events read, their orgs' rows raised and the cursor moved.
+func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int, error) {
+	n := 0
+	err := o.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var curTx string
+		var curPos int64
+		err := tx.QueryRowContext(ctx, `SELECT tx_id::text, position FROM outbound_endpoints WHERE url = ? FOR UPDATE SKIP LOCKED`, endpoint).
+			Scan(&curTx, &curPos)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT tx_id::text, position, stream_id, stream_version, recorded_at FROM billing_events
+			WHERE (tx_id, position) > (?::xid8, ?) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY tx_id, position LIMIT ?`, curTx, curPos, limit)
+		if err != nil {
+			return err
+		}
+		orgs := map[string]*orgRange{}
+		for rows.Next() {
+			var (
+				org     string
+				version int64
+				at      time.Time
+			)
+			if err := rows.Scan(&curTx, &curPos, &org, &version, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			r := orgs[org]
+			if r == nil {
+				orgs[org] = &orgRange{lo: version, hi: version, since: at}
+				continue
+			}
+			if version < r.lo {
+				r.lo, r.since = version, at
+			}
+			r.hi = max(r.hi, version)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		ids := make([]string, 0, len(orgs))
+		for id := range orgs {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids) // rows are locked in org order, as Ack locks them
+		los, his, sinces := make([]int64, len(ids)), make([]int64, len(ids)), make([]time.Time, len(ids))
+		for i, id := range ids {
+			los[i], his[i], sinces[i] = orgs[id].lo, orgs[id].hi, orgs[id].since
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbound_orgs (endpoint, org_id, delivered_version, target_version, pending_since)
+			SELECT ?, r.org, r.lo - 1, r.hi, r.since FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::timestamptz[]) WITH ORDINALITY AS r(org, lo, hi, since, i)
+			ORDER BY r.i
+			ON CONFLICT (endpoint, org_id) DO UPDATE SET
+				target_version = GREATEST(outbound_orgs.target_version, EXCLUDED.target_version),
+				pending_since = CASE WHEN outbound_orgs.delivered_version >= outbound_orgs.target_version
+					THEN EXCLUDED.pending_since ELSE outbound_orgs.pending_since END`,
+			endpoint, pgdialect.Array(ids), pgdialect.Array(los), pgdialect.Array(his), pgdialect.Array(sinces)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE outbound_endpoints SET tx_id = ?::xid8, position = ? WHERE url = ?`, curTx, curPos, endpoint)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("follow ledger for outbound endpoint: %w", err)
+	}
+	return n, nil
+}
+
+func millis(d time.Duration) int64 { return d.Milliseconds() }
+
+// claimBatch is how many of a claimed org's events the claim reads.
+const claimBatch = 20
+
+// Claim implements [ports.OutboundQueue] in one statement: due rows are
+// taken oldest attempt first (rows another transaction holds are skipped),
+// leased, and returned with their first due events.
+func (o *Outbound) Claim(ctx context.Context, endpoint, owner string, n int, lease time.Duration) ([]ports.OutboundLease, error) {
+	rows, err := o.db.QueryContext(ctx, `WITH due AS (
+			SELECT endpoint, org_id FROM outbound_orgs
+			WHERE endpoint = ? AND delivered_version < target_version AND next_attempt_at <= now() AND lease_until < now()
+			ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED),
+		leased AS (UPDATE outbound_orgs o SET lease_owner = ?, lease_until = now() + ? * interval '1 millisecond'
+			FROM due WHERE o.endpoint = due.endpoint AND o.org_id = due.org_id
+			RETURNING o.org_id, o.delivered_version, o.target_version, o.attempts)
+		SELECT l.org_id, l.delivered_version, l.target_version, l.attempts,
+			e.position, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata, e.occurred_at, e.recorded_at, e.hash
+		FROM leased l LEFT JOIN LATERAL (SELECT `+eventColumns+` FROM billing_events
+			WHERE stream_id = l.org_id AND stream_version > l.delivered_version AND stream_version <= l.target_version
+			ORDER BY stream_version LIMIT ?) e ON true
+		ORDER BY l.org_id, e.stream_version`, endpoint, n, owner, millis(lease), claimBatch)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbound orgs: %w", err)
+	}
+	defer rows.Close()
+	var out []ports.OutboundLease
+	for rows.Next() {
+		var (
+			l          ports.OutboundLease
+			position   sql.NullInt64
+			e          ports.StoredEvent
+			sv         sql.NullInt32
+			streamID   sql.NullString
+			typ        sql.NullString
+			version    sql.NullInt64
+			data, meta []byte
+			occ, rec   sql.NullTime
+		)
+		if err := rows.Scan(&l.OrgID, &l.Delivered, &l.Target, &l.Attempts,
+			&position, &streamID, &version, &typ, &sv, &data, &meta, &occ, &rec, &e.Hash); err != nil {
+			return nil, fmt.Errorf("claim outbound orgs: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].OrgID != l.OrgID {
+			out = append(out, l)
+		}
+		if !position.Valid {
+			continue
+		}
+		e.Position, e.StreamID, e.Version, e.Type, e.SchemaVersion = position.Int64, streamID.String, version.Int64, typ.String, int(sv.Int32)
+		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+			return nil, fmt.Errorf("claim outbound orgs: event %d metadata: %w", e.Position, err)
+		}
+		e.Data, e.MetadataJSON = data, meta
+		e.OccurredAt, e.RecordedAt = occ.Time.UTC(), rec.Time.UTC()
+		last := &out[len(out)-1]
+		last.Events = append(last.Events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim outbound orgs: %w", err)
+	}
+	return out, nil
+}
+
+// Events implements [ports.OutboundQueue].
+func (o *Outbound) Events(ctx context.Context, orgID string, from, to int64) ([]ports.StoredEvent, error) {
+	rows, err := o.db.QueryContext(ctx, "SELECT "+eventColumns+` FROM billing_events
+		WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version`, orgID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read outbound events: %w", err)
+	}
+	var out []ports.StoredEvent
+	if err := scanEvents(rows, func(e ports.StoredEvent) error { out = append(out, e); return nil }); err != nil {
+		return nil, fmt.Errorf("read outbound events: %w", err)
+	}
+	return out, nil
+}
+
+// Renew implements [ports.OutboundQueue].
+func (o *Outbound) Renew(ctx context.Context, endpoint, owner, orgID string, delivered int64, lease time.Duration) (bool, error) {
+	res, err := o.db.ExecContext(ctx, `UPDATE outbound_orgs SET lease_until = now() + ? * interval '1 millisecond'
+		WHERE endpoint = ? AND org_id = ? AND lease_owner = ? AND delivered_version = ?`, millis(lease), endpoint, orgID, owner, delivered)
+	if err != nil {
+		return false, fmt.Errorf("renew outbound lease: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Ack implements [ports.OutboundQueue] in one statement for every ack,
+// locking the rows in org order (as Follow does, so the two never
+// deadlock).
+func (o *Outbound) Ack(ctx context.Context, endpoint, owner string, lease time.Duration, acks []ports.OutboundAck) ([]ports.OutboundAcked, error) {
+	sorted := append([]ports.OutboundAck(nil), acks...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].OrgID < sorted[j].OrgID })
+	ids, versions := make([]string, len(sorted)), make([]int64, len(sorted))
+	for i, a := range sorted {
+		ids[i], versions[i] = a.OrgID, a.Version
+	}
+	rows, err := o.db.QueryContext(ctx, `WITH a AS (SELECT * FROM unnest(?::text[], ?::bigint[]) AS a(org, v)),
+		held AS (SELECT o.org_id, a.v FROM outbound_orgs o JOIN a ON o.org_id = a.org
+			WHERE o.endpoint = ? AND o.lease_owner = ? AND o.delivered_version = a.v - 1
+			ORDER BY o.org_id FOR UPDATE OF o)
+		UPDATE outbound_orgs o SET delivered_version = held.v, attempts = 0, first_failed_at = NULL, last_error = NULL,
+			next_attempt_at = now(),
+			pending_since = CASE WHEN held.v < o.target_version THEN
+				(SELECT e.recorded_at FROM billing_events e WHERE e.stream_id = o.org_id AND e.stream_version = held.v + 1) END,
+			lease_owner = CASE WHEN held.v < o.target_version THEN o.lease_owner END,
+			lease_until = CASE WHEN held.v < o.target_version THEN now() + ? * interval '1 millisecond' ELSE '-infinity' END
+		FROM held WHERE o.endpoint = ? AND o.org_id = held.org_id
+		RETURNING o.org_id, o.target_version`,
+		pgdialect.Array(ids), pgdialect.Array(versions), endpoint, owner, millis(lease), endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("ack outbound events: %w", err)
+	}
+	defer rows.Close()
+	targets := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var target int64
+		if err := rows.Scan(&id, &target); err != nil {
+			return nil, fmt.Errorf("ack outbound events: %w", err)
+		}
+		targets[id] = target
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ack outbound events: %w", err)
+	}
+	out := make([]ports.OutboundAcked, len(acks))
+	for i, a := range acks {
+		t, ok := targets[a.OrgID]
+		out[i] = ports.OutboundAcked{Counted: ok, Target: t}
+	}
+	return out, nil
+}
+
+// Fail implements [ports.OutboundQueue] in one statement: the attempt is
+// counted, or the event given up (recorded in outbound_failures), and the
+// lease released either way.
+func (o *Outbound) Fail(ctx context.Context, endpoint, owner string, f ports.OutboundFailure) (gaveUp bool, attempts int, held bool, err error) {
+	err = o.db.QueryRowContext(ctx, `WITH cur AS (
+			SELECT org_id, attempts + 1 AS n, COALESCE(first_failed_at, now()) <= now() - ? * interval '1 millisecond' AS give_up
+			FROM outbound_orgs WHERE endpoint = ? AND org_id = ? AND lease_owner = ? AND delivered_version = ? - 1 FOR UPDATE),
+		upd AS (UPDATE outbound_orgs o SET
+				delivered_version = CASE WHEN cur.give_up THEN ? ELSE o.delivered_version END,
+				attempts = CASE WHEN cur.give_up THEN 0 ELSE o.attempts + 1 END,
+				first_failed_at = CASE WHEN cur.give_up THEN NULL ELSE COALESCE(o.first_failed_at, now()) END,
+				next_attempt_at = CASE WHEN cur.give_up THEN now() ELSE now() + ? * interval '1 millisecond' END,
+				pending_since = CASE WHEN NOT cur.give_up THEN o.pending_since WHEN ? < o.target_version THEN
+					(SELECT e.recorded_at FROM billing_events e WHERE e.stream_id = o.org_id AND e.stream_version = ? + 1) END,
+				last_error = ?, lease_owner = NULL, lease_until = '-infinity'
+			FROM cur WHERE o.endpoint = ? AND o.org_id = cur.org_id
+			RETURNING cur.give_up, cur.n),
+		failed AS (INSERT INTO outbound_failures (endpoint, org_id, version, attempts, last_error)
+			SELECT ?, ?, ?, upd.n, ? FROM upd WHERE upd.give_up)
+		SELECT give_up, n FROM upd`,
+		millis(f.GiveUp), endpoint, f.OrgID, owner, f.Version,
+		f.Version, millis(f.Retry), f.Version, f.Version, f.Error, endpoint,
+		endpoint, f.OrgID, f.Version, f.Error).Scan(&gaveUp, &attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, 0, false, nil
+	}
+	if err != nil {
+		return false, 0, false, fmt.Errorf("record outbound failure: %w", err)
+	}
+	return gaveUp, attempts, true, nil
+}
+
+// Release implements [ports.OutboundQueue].
+func (o *Outbound) Release(ctx context.Context, endpoint, owner, orgID string) error {
+	_, err := o.db.ExecContext(ctx, `UPDATE outbound_orgs SET lease_owner = NULL, lease_until = '-infinity'
+		WHERE endpoint = ? AND org_id = ? AND lease_owner = ?`, endpoint, orgID, owner)
+	if err != nil {
+		return fmt.Errorf("release outbound lease: %w", err)
+	}
+	return nil
+}
+
+// Oldest implements [ports.OutboundQueue], on the database's clock.
+func (o *Outbound) Oldest(ctx context.Context) (map[string]time.Duration, error) {
+	rows, err := o.db.QueryContext(ctx, `SELECT endpoint, extract(epoch FROM now() - min(pending_since))::float8 FROM outbound_orgs
+		WHERE delivered_version < target_version GROUP BY endpoint`)
+	if err != nil {
+		return nil, fmt.Errorf("read oldest outbound event: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Duration{}
+	for rows.Next() {
+		var (
+			endpoint string
+			age      sql.NullFloat64
+		)
+		if err := rows.Scan(&endpoint, &age); err != nil {
+			return nil, fmt.Errorf("read oldest outbound event: %w", err)
+		}
+		out[endpoint] = time.Duration(max(age.Float64, 0) * float64(time.Second))
+	}
+	return out, rows.Err()
+}
+
+// Replay implements [ports.OutboundQueue]: each endpoint's row for the org
+// goes back to from-1 (unless it is further behind), due now, its
+// attempts forgotten. An instance delivering the org meanwhile loses its
+// next ack (the delivered version moved) and lets the row go.
+func (o *Outbound) Replay(ctx context.Context, endpoints []string, orgID string, from int64) (int64, error) {
+	from = max(from, 1)
+	var head int64
+	err := o.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT version FROM billing_streams WHERE id = ?`, orgID).Scan(&head)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil || head < from {
+			return err
+		}
+		for _, ep := range endpoints {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbound_endpoints (url, tx_id, position)
+				VALUES (?, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (url) DO NOTHING`, ep); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbound_orgs AS o (endpoint, org_id, delivered_version, target_version, pending_since, next_attempt_at)
+				VALUES (?, ?, ?, ?, (SELECT recorded_at FROM billing_events WHERE stream_id = ? AND stream_version = ?), now())
+				ON CONFLICT (endpoint, org_id) DO UPDATE SET
+					delivered_version = LEAST(o.delivered_version, EXCLUDED.delivered_version),
+					target_version = GREATEST(o.target_version, EXCLUDED.target_version),
+					pending_since = CASE WHEN o.delivered_version <= EXCLUDED.delivered_version AND o.delivered_version < o.target_version
+						THEN o.pending_since ELSE EXCLUDED.pending_since END,
+					attempts = 0, first_failed_at = NULL, next_attempt_at = now()`,
+				ep, orgID, from-1, head, orgID, from); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replay outbound events: %w", err)
+	}
+	return head, nil
+}

@@ -1,0 +1,211 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/safeclose/billing/adapters/postgres"
+	"github.com/safeclose/billing/adapters/postgres/pgtest"
+	"github.com/safeclose/billing/adapters/stripe"
+	"github.com/safeclose/billing/adapters/stripe/stripefake"
+	"github.com/safeclose/billing/adapters/system"
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+	"github.com/safeclose/billing/ports/porttest"
+)
+
+// BenchmarkServeUnderLoadOutbound runs the binary under the webhook load
+// of BenchmarkServeUnderLoad (signed invoice.paid for 1,000 linked orgs,
+// 16 connections, BENCH_SECONDS each), in rounds (BENCH_ROUNDS, default
+// 3) of one run without an outbound endpoint and one with an endpoint in
+// this process: it reports the median ratio of the webhook rates (with
+// over without) and the lag from each event's recordedAt to its delivery
+// (p50, p99, max) over the runs with the endpoint.
+func BenchmarkServeUnderLoadOutbound(b *testing.B) {
+	db := pgtest.New(b)
+	ctx := context.Background()
+	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
+	factory, _ := stripe.NewFactory(prices)
+	fake := stripefake.New(factory)
+	defer fake.Close()
+	store := postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB),
+		postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
+	const orgs = 1000
+	specs := make([]stripe.SubscriptionSpec, orgs)
+	for i := range orgs {
+		org := fmt.Sprintf("org_o%d", i)
+		specs[i] = stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_" + org, SubscriptionID: "sub_" + org, Tier: billing.TierPro}
+		if _, err := store.Append(ctx, ports.AppendRequest{StreamID: org, Events: []ports.NewEvent{
+			porttest.Event(b, billing.OrgCreated{Name: org, OwnerUserID: "usr_x"}, time.Now()),
+			porttest.Event(b, billing.PlanActivated{CheckoutSessionID: "cs", CustomerID: specs[i].CustomerID, SubscriptionID: specs[i].SubscriptionID, Tier: billing.TierPro}, time.Now().Add(-time.Hour)),
+		}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var (
+		lagMu     sync.Mutex
+		lags      []time.Duration
+		delivered atomic.Int64
+	)
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e struct {
+			RecordedAt time.Time `json:"recordedAt"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&e)
+		lag := time.Since(e.RecordedAt)
+		lagMu.Lock()
+		lags = append(lags, lag)
+		lagMu.Unlock()
+		delivered.Add(1)
+	}))
+	defer hooks.Close()
+	seconds, rounds := 10, 3
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SECONDS")); err == nil && v > 0 {
+		seconds = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	addr := freeAddr(b)
+	type cost struct{ service, pg float64 } // CPU µs per webhook, from the load's start to the last delivery
+	run := func(round int, endpoint string) (rate float64, events int64, c cost) {
+		base := delivered.Load()
+		serve := exec.Command(binary, "serve", "--no-migrate")
+		serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
+			"STRIPE_WEBHOOK_SECRET=whsec_l", "STRIPE_API_BASE=" + fake.URL, "STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p",
+			"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}
+		if endpoint != "" {
+			serve.Env = append(serve.Env, "OUTBOUND_WEBHOOK_URLS="+endpoint, "OUTBOUND_WEBHOOK_SECRET=whsec_bench")
+		}
+		serve.Stdout, serve.Stderr = os.Stderr, os.Stderr
+		if err := serve.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			_ = serve.Process.Signal(syscall.SIGTERM)
+			_ = serve.Wait()
+		}()
+		waitReady(b, "http://"+addr+"/readyz")
+		const workers, perWorker = 16, 4000
+		requests := make([][][]byte, workers)
+		for w := range requests {
+			requests[w] = make([][]byte, perWorker)
+			for i := range requests[w] {
+				spec := specs[(w*7919+i)%orgs]
+				p := factory.Event(fmt.Sprintf("evt_o%t_%d_%d_%d", endpoint != "", round, w, i), "invoice.paid", time.Now().Add(-time.Minute),
+					factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprintf("in_%t_%d_%d_%d", endpoint != "", round, w, i), Amount: 4900, Paid: true}))
+				head := fmt.Sprintf("POST /api/billing/webhook HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nStripe-Signature: %s\r\nContent-Length: %d\r\n\r\n",
+					addr, stripe.Sign(p, "whsec_l", time.Now()), len(p))
+				requests[w][i] = append([]byte(head), p...)
+			}
+		}
+		var before int64
+		_ = db.QueryRow("SELECT count(*) FROM billing_events").Scan(&before)
+		var n, failed atomic.Int64
+		cpu0, pg0 := cpuSeconds(b, serve.Process.Pid), postgresCPUSeconds()
+		deadline := time.Now().Add(time.Duration(seconds) * time.Second)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer conn.Close()
+				answers := bufio.NewReader(conn)
+				for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
+					if _, err := conn.Write(requests[w][i]); err != nil {
+						b.Error(err)
+						return
+					}
+					res, err := http.ReadResponse(answers, nil)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"outcome":"applied"`)) {
+						failed.Add(1)
+						continue
+					}
+					n.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		rate = float64(n.Load()) / time.Since(start).Seconds()
+		if failed.Load() > 0 {
+			b.Errorf("round %d: %d deliveries not applied", round, failed.Load())
+		}
+		var after int64
+		_ = db.QueryRow("SELECT count(*) FROM billing_events").Scan(&after)
+		if endpoint != "" { // every event delivered before SIGTERM, so that every lag counts
+			for wait := time.Now().Add(30 * time.Second); delivered.Load()-base < after-before && time.Now().Before(wait); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := delivered.Load() - base; got < after-before {
+				b.Errorf("round %d: %d of %d events delivered 30 s after the load", round, got, after-before)
+			}
+		}
+		k := float64(n.Load())
+		c = cost{(cpuSeconds(b, serve.Process.Pid) - cpu0) / k * 1e6, (postgresCPUSeconds() - pg0) / k * 1e6}
+		return rate, after - before, c
+	}
+	type result struct {
+		without, with float64
+		cw, cwo       cost
+	}
+	var results []result
+	var sent int64
+	b.ResetTimer()
+	for round := range rounds {
+		var r result
+		r.without, _, r.cwo = run(round, "")
+		var events int64
+		r.with, events, r.cw = run(round, fmt.Sprintf("%s/round%d", hooks.URL, round))
+		sent += events
+		fmt.Fprintf(os.Stderr, "serve outbound round %d: webhooks without an endpoint %5.0f/s, with one %5.0f/s, ratio %.2f; CPU per webhook without: service %.0f µs, Postgres %.0f µs; with: service %.0f µs, Postgres %.0f µs\n",
+			round+1, r.without, r.with, r.with/r.without, r.cwo.service, r.cwo.pg, r.cw.service, r.cw.pg)
+		results = append(results, r)
+	}
+	b.StopTimer()
+	slices.SortFunc(results, func(x, y result) int { return cmp.Compare(x.with/x.without, y.with/y.without) })
+	m := results[len(results)/2]
+	lagMu.Lock()
+	slices.Sort(lags)
+	q := func(p float64) time.Duration {
+		if len(lags) == 0 {
+			return 0
+		}
+		return lags[min(len(lags)-1, int(p*float64(len(lags))))]
+	}
+	p50, p99, worst := q(0.5), q(0.99), q(1)
+	lagMu.Unlock()
+	b.ReportMetric(m.with/m.without, "ratio")
+	b.ReportMetric(float64(p99.Milliseconds()), "lag-p99-ms")
+	fmt.Fprintf(os.Stderr, "serve with an outbound endpoint: webhooks %5.0f/s vs %5.0f/s without, ratio %.2f (median of %d rounds, from %.2f to %.2f); append-to-delivery lag p50 %v p99 %v max %v over %d deliveries (%d events appended in those runs)\n",
+		m.with, m.without, m.with/m.without, len(results), results[0].with/results[0].without, results[len(results)-1].with/results[len(results)-1].without,
+		p50.Round(time.Millisecond), p99.Round(time.Millisecond), worst.Round(time.Millisecond), delivered.Load(), sent)
+}
