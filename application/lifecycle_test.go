@@ -29,7 +29,7 @@ func TestCheckoutAsksForTheTrialOncePerOrg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user := application.Actor{UserID: "usr_1"}
+	user := application.Actor{UserID: "usr_o@example.com"} // the owner
 	start := func(tier string) ports.CheckoutSessionRequest {
 		t.Helper()
 		clock.Set(clock.Now().Add(time.Hour))
@@ -80,7 +80,7 @@ func TestCheckoutExpiredRouting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.StartCheckout(ctx, application.Actor{UserID: "usr_1"}, org, "PRO"); err != nil {
+	if _, err := svc.StartCheckout(ctx, application.Actor{UserID: "usr_o@example.com"}, org, "PRO"); err != nil {
 		t.Fatal(err)
 	}
 	expired := func(id, hint, customer string) string {

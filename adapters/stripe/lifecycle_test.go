@@ -42,7 +42,7 @@ func TestLifecycleEventsMapToTheirFacts(t *testing.T) {
 	paused.Status = "paused"
 	object := func(st billing.Status, trialEnd time.Time) billing.SubscriptionObject {
 		return billing.SubscriptionObject{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: st, Tier: billing.TierPro, PriceID: "price_p",
-			CurrentPeriodEnd: end, TrialEnd: trialEnd}
+			CurrentPeriodEnd: end, TrialEnd: trialEnd, ItemID: "si_PEHTru8PmLRCo3"}
 	}
 	inv := billing.Invoice{InvoiceID: "in_1", Number: "N-1", CustomerID: "cus_1", SubscriptionID: "sub_1", AmountDue: 4900, Currency: "usd", AttemptCount: 1,
 		HostedInvoiceURL: "https://invoice.stripe.com/i/acct_test/in_1", InvoicePDF: "https://pay.stripe.com/invoice/acct_test/in_1/pdf"}
@@ -60,7 +60,7 @@ func TestLifecycleEventsMapToTheirFacts(t *testing.T) {
 			application.StripeFact{Change: billing.TrialWillEnd{SubscriptionObject: object(billing.StatusTrialing, trialEnd)}, OrgHint: "org_1", CustomerID: "cus_1", SubscriptionID: "sub_1"}},
 		{"customer.subscription.updated", f.Subscription(trial),
 			application.StripeFact{Change: billing.SubscriptionRefreshed{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: billing.StatusTrialing, Tier: billing.TierPro,
-				PriceID: "price_p", CurrentPeriodEnd: end, TrialEnd: trialEnd}, OrgHint: "org_1", CustomerID: "cus_1", SubscriptionID: "sub_1"}},
+				PriceID: "price_p", CurrentPeriodEnd: end, TrialEnd: trialEnd, ItemID: "si_PEHTru8PmLRCo3"}, OrgHint: "org_1", CustomerID: "cus_1", SubscriptionID: "sub_1"}},
 		{"customer.subscription.paused", f.Subscription(paused),
 			application.StripeFact{Change: billing.SubscriptionPaused{SubscriptionObject: object(billing.StatusPaused, time.Time{})}, OrgHint: "org_1", CustomerID: "cus_1", SubscriptionID: "sub_1"}},
 		{"customer.subscription.resumed", f.Subscription(spec),
