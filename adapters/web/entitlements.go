@@ -32,7 +32,9 @@ func (p *Pages) entitlements(ctx context.Context, userID, org string, v *billing
 	if err != nil {
 		return err
 	}
-	if e.Access == billing.AccessGrace {
+	// A payment waiting for confirmation has its own banner, which says
+	// what to do; the grace banner would compete with it.
+	if e.Access == billing.AccessGrace && v.Lifecycle.ActionURL == "" {
 		v.Grace = &graceView{Tier: string(e.PlanTier), Ends: e.GraceEndsAt.UTC().Format("2 January 2006")}
 	}
 	limit, ok := e.MemberLimit()

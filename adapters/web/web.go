@@ -174,10 +174,6 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 	if !st.CurrentPeriodEnd.IsZero() {
 		v.PeriodEnd = st.CurrentPeriodEnd.UTC().Format("2 January 2006")
 	}
-	if err := p.entitlements(ctx, u.ID, org, &v); err != nil {
-		p.fail(w, r, u.Email, err)
-		return
-	}
 	offers, err := p.App.Plans(ctx)
 	if err != nil {
 		p.fail(w, r, u.Email, err)
@@ -187,6 +183,10 @@ func (p *Pages) billing(w http.ResponseWriter, r *http.Request) {
 		v.Plans = append(v.Plans, plan(o, st.PlanTier))
 	}
 	if err := p.lifecycle(ctx, u.ID, r.URL.Query(), &v); err != nil {
+		p.fail(w, r, u.Email, err)
+		return
+	}
+	if err := p.entitlements(ctx, u.ID, org, &v); err != nil {
 		p.fail(w, r, u.Email, err)
 		return
 	}
