@@ -82,6 +82,17 @@ func TestCheckpointsCatchWhatADatabaseOwnerRecomputed(t *testing.T) {
 	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "LOG_LEVEL=warn",
 		"LEDGER_SIGNING_KEY=" + base64.StdEncoding.EncodeToString(key.Seed()), "LEDGER_PUBLIC_KEY=" + base64.StdEncoding.EncodeToString(pub)}}
 	c.ok("", "migrate", "up")
+	// DATABASE_URL may name several hosts: the first one down, the
+	// writable one is used (contract, Failover).
+	multi := strings.Replace(db.URL, "@127.0.0.1:", "@127.0.0.1:1,127.0.0.1:", 1)
+	if !strings.Contains(multi, ",") {
+		t.Fatalf("cannot make a multi-host URL of %s", db.URL)
+	}
+	multi += "&target_session_attrs=read-write"
+	several := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + multi, "LOG_LEVEL=warn"}}
+	if out := several.ok("", "migrate", "status"); !strings.Contains(out, "applied") {
+		t.Errorf("migrate status over a multi-host URL: %s", out)
+	}
 	for _, u := range []string{"a", "b", "c", "d"} {
 		c.ok("a long password\n", "users", "create", "--email", u+"@example.com")
 	}

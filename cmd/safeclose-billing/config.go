@@ -16,6 +16,7 @@ import (
 	"time"
 
 	envparse "github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/safeclose/billing/adapters/planfile"
@@ -229,10 +230,15 @@ func plans(path string) (billing.Catalogue, error) {
 	return cat, nil
 }
 
+// postgresURL accepts what pgx connects to from a postgres:// URL,
+// several hosts included (postgres://h1:5432,h2:5432/db?target_session_attrs=read-write),
+// which net/url refuses.
 func postgresURL(v string) error {
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	if !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
 		return errors.New("must be a postgres:// URL")
+	}
+	if _, err := pgconn.ParseConfig(v); err != nil {
+		return errors.New("must be a postgres:// URL pgx can read (host[:port][,host[:port]…]/database?options)")
 	}
 	return nil
 }
