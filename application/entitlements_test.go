@@ -79,7 +79,7 @@ func TestEntitlementsFollowTheClock(t *testing.T) {
 
 	trialEnd := t0.Add(14 * day)
 	stripeFacts(t, mem, org,
-		billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: billing.TierPro, PaymentStatus: billing.PaymentStatusNoPaymentNeed}, OccurredAt: t0.Add(time.Minute)},
+		billing.Event{Change: billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: billing.TierPro, PaymentStatus: billing.PaymentStatusNoPaymentRequired}, OccurredAt: t0.Add(time.Minute)},
 		billing.Event{Change: sub(billing.StatusTrialing, trialEnd), OccurredAt: t0.Add(time.Minute)})
 	clock.Set(t0.Add(day))
 	check("trialing", billing.TierPro, billing.AccessFull, trialEnd, time.Time{})

@@ -335,7 +335,7 @@ func TestCodecRoundTripsEveryEvent(t *testing.T) {
 			CurrentPeriodEnd: at(5), ItemID: "si_1"}, FromTier: TierStarter, ProrationDate: at(4)},
 		CancellationRequested{SubscriptionAnswer: SubscriptionAnswer{CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro, CancelAtPeriodEnd: true}},
 		CancellationWithdrawn{SubscriptionAnswer: SubscriptionAnswer{CustomerID: "cus_1", SubscriptionID: "sub_1", Tier: TierPro}},
-		trialing(100), checkoutPaid(PaymentStatusNoPaymentNeed),
+		trialing(100), checkoutPaid(PaymentStatusNoPaymentRequired),
 		TrialWillEnd{object(StatusTrialing, 90)}, SubscriptionPaused{object(StatusPaused, 0)}, SubscriptionResumed{object(StatusActive, 0)},
 		actionRequired("https://invoice.stripe.com/i/1"), CheckoutExpired{CheckoutSessionID: "cs_1"},
 		AsyncPaymentSucceeded{payment()}, AsyncPaymentFailed{payment()},

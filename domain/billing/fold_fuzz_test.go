@@ -28,7 +28,7 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 			switch rng.Intn(16) {
 			case 0:
 				c = PlanActivated{CheckoutSessionID: cs, CustomerID: cus, SubscriptionID: sub, Tier: PaidTiers()[rng.Intn(3)],
-					PaymentStatus: []string{"", PaymentStatusPaid, PaymentStatusUnpaid, PaymentStatusNoPaymentNeed}[rng.Intn(4)]}
+					PaymentStatus: []string{"", PaymentStatusPaid, PaymentStatusUnpaid, PaymentStatusNoPaymentRequired}[rng.Intn(4)]}
 			case 1:
 				c = SubscriptionRefreshed{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
 					Tier: PaidTiers()[rng.Intn(3)], CurrentPeriodEnd: at.Add(time.Hour * time.Duration(rng.Intn(3))), CancelAtPeriodEnd: rng.Intn(2) == 0, ItemID: item}

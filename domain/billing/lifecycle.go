@@ -9,16 +9,20 @@ import (
 // Event type names of the subscription lifecycle beyond the first five
 // Stripe events.
 const (
-	TypeTrialWillEnd           = "TrialWillEnd"
-	TypeSubscriptionPaused     = "SubscriptionPaused"
-	TypeSubscriptionResumed    = "SubscriptionResumed"
-	TypePaymentActionRequired  = "PaymentActionRequired"
-	TypeCheckoutExpired        = "CheckoutExpired"
-	TypeAsyncPaymentSucceeded  = "AsyncPaymentSucceeded"
-	TypeAsyncPaymentFailed     = "AsyncPaymentFailed"
-	PaymentStatusPaid          = "paid"
-	PaymentStatusUnpaid        = "unpaid"
-	PaymentStatusNoPaymentNeed = "no_payment_required"
+	TypeTrialWillEnd          = "TrialWillEnd"
+	TypeSubscriptionPaused    = "SubscriptionPaused"
+	TypeSubscriptionResumed   = "SubscriptionResumed"
+	TypePaymentActionRequired = "PaymentActionRequired"
+	TypeCheckoutExpired       = "CheckoutExpired"
+	TypeAsyncPaymentSucceeded = "AsyncPaymentSucceeded"
+	TypeAsyncPaymentFailed    = "AsyncPaymentFailed"
+)
+
+// A completed checkout's payment_status ([PlanActivated.PaymentStatus]).
+const (
+	PaymentStatusPaid              = "paid"
+	PaymentStatusUnpaid            = "unpaid"
+	PaymentStatusNoPaymentRequired = "no_payment_required"
 )
 
 // SubscriptionObject is a Stripe subscription as a lifecycle event carries
@@ -98,7 +102,7 @@ func objectPatch(o SubscriptionObject) patch {
 func activationPatch(e PlanActivated) patch {
 	p := patch{customer: ptr(e.CustomerID), subscription: ptr(e.SubscriptionID), tier: ptr(e.Tier), selects: true}
 	switch e.PaymentStatus {
-	case PaymentStatusNoPaymentNeed:
+	case PaymentStatusNoPaymentRequired:
 		p.provisional = ptr(StatusTrialing)
 	case PaymentStatusUnpaid:
 		p.provisional = ptr(StatusIncomplete)
