@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/safeclose/billing/domain/billing"
-	"github.com/safeclose/billing/ports"
 )
 
 // Entitlements returns what the org may use (any member): its plan's
@@ -25,15 +24,11 @@ func (s *Service) Entitlements(ctx context.Context, userID, orgID string, asOf t
 		}
 		return s.entitlements(acc, s.clock.Now()), nil
 	}
-	events, err := s.history.Known(ctx, orgID, asOf, time.Time{})
+	known, err := s.history.AccountAt(ctx, orgID, asOf, time.Time{})
 	if err != nil {
 		return billing.Entitlements{}, err
 	}
-	acc, err := ports.Replay(orgID, events)
-	if err != nil {
-		return billing.Entitlements{}, err
-	}
-	return s.entitlements(acc, asOf), nil
+	return s.entitlements(known.Account, asOf), nil
 }
 
 // entitlements judges acc at the instant at with the service's catalogue

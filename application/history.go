@@ -71,19 +71,9 @@ func (s *Service) StatusAt(ctx context.Context, userID, orgID string, asOf, know
 	if _, err := s.Authorize(ctx, userID, orgID); err != nil {
 		return ports.BillingStatus{}, err
 	}
-	events, err := s.history.Known(ctx, orgID, asOf, knownAt)
+	known, err := s.history.AccountAt(ctx, orgID, asOf, knownAt)
 	if err != nil {
 		return ports.BillingStatus{}, err
 	}
-	acc, err := ports.Replay(orgID, events)
-	if err != nil {
-		return ports.BillingStatus{}, err
-	}
-	var updated time.Time
-	for _, e := range events {
-		if e.RecordedAt.After(updated) {
-			updated = e.RecordedAt
-		}
-	}
-	return acc.View(updated), nil
+	return known.Account.View(known.UpdatedAt), nil
 }

@@ -21,4 +21,9 @@ type History interface {
 	// Known returns the org's events that had occurred by asOf and were
 	// recorded by knownAt (zero: no bound), in version order.
 	Known(ctx context.Context, orgID string, asOf, knownAt time.Time) ([]StoredEvent, error)
+	// AccountAt returns the org's account made of exactly the events Known
+	// selects, folded in version order (an adapter may start from a
+	// snapshot of a prefix they all belong to), with the newest
+	// recorded_at among them.
+	AccountAt(ctx context.Context, orgID string, asOf, knownAt time.Time) (KnownAccount, error)
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/domain/ledger"
 	"github.com/safeclose/billing/ports"
 )
@@ -39,6 +40,15 @@ func (h History) Known(_ context.Context, orgID string, asOf, knownAt time.Time)
 	return h.events(orgID, func(e ports.StoredEvent) bool {
 		return (asOf.IsZero() || !e.OccurredAt.After(occurred)) && (knownAt.IsZero() || !e.RecordedAt.After(recorded))
 	}, 0), nil
+}
+
+// AccountAt implements [ports.History]: the fold of what Known selects.
+func (h History) AccountAt(ctx context.Context, orgID string, asOf, knownAt time.Time) (ports.KnownAccount, error) {
+	events, err := h.Known(ctx, orgID, asOf, knownAt)
+	if err != nil {
+		return ports.KnownAccount{}, err
+	}
+	return ports.FoldKnown(billing.NewAccount(orgID), time.Time{}, events)
 }
 
 // events returns the org's events that keep selects, in version order, at

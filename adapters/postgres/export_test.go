@@ -13,3 +13,7 @@ func RememberHead(s *Store, stream string, version int64, hash []byte) {
 func SetSwapPolicy(s *Store, lockTimeout time.Duration, attempts int, pause time.Duration) {
 	s.swap = swapPolicy{lockTimeout: lockTimeout, attempts: attempts, pause: pause}
 }
+
+// SetSnapshotEvery changes how far apart p's periodic account snapshots
+// are (before the store using p appends).
+func SetSnapshotEvery(p *StatusProjection, every int64) { p.every = every }

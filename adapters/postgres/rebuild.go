@@ -113,6 +113,12 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 		caught, err := s.swapIn(ctx, versions)
 		if err == nil {
 			stats.CaughtUp += caught
+			if s.status == nil {
+				return stats, nil
+			}
+			if err := s.replaceSnapshots(ctx, shards); err != nil {
+				return stats, fmt.Errorf("rebuild: %w", err)
+			}
 			return stats, nil
 		}
 		if !errors.Is(err, errLockTimeout) {
@@ -285,12 +291,17 @@ type shard struct {
 	claims map[string]claim
 	in     chan []ports.StoredEvent
 	err    error
+	// every is the periodic snapshots' interval (0: none kept), and
+	// snapshots the ones the fold made.
+	every     int64
+	snapshots []*snapshotRow
 }
 
 // folded is a stream's account as the replay has folded it.
 type folded struct {
 	acc       *billing.Account
 	updatedAt time.Time // recorded_at of its newest event
+	track     snapshotTrack
 }
 
 type claim struct {
@@ -308,6 +319,9 @@ func (s *Store) replay(ctx context.Context, progress func(pos, n int64)) ([]*sha
 	done := make(chan struct{}, len(shards))
 	for i := range shards {
 		sh := &shard{streams: map[string]*folded{}, claims: map[string]claim{}, in: make(chan []ports.StoredEvent, 4)}
+		if s.status != nil {
+			sh.every = s.status.every
+		}
 		shards[i] = sh
 		go func() {
 			defer func() { done <- struct{}{} }()
@@ -370,6 +384,15 @@ func (sh *shard) fold(batch []ports.StoredEvent) error {
 		}
 		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.OccurredAt})
 		f.updatedAt = e.RecordedAt
+		if sh.every > 0 {
+			snap, err := f.track.add(f.acc, e, sh.every)
+			if err != nil {
+				return fmt.Errorf("event %d: snapshot: %w", e.Position, err)
+			}
+			if snap != nil {
+				sh.snapshots = append(sh.snapshots, snap)
+			}
+		}
 	}
 	return nil
 }

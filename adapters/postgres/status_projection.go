@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -22,6 +23,8 @@ type StatusProjection struct {
 	db *bun.DB
 	// heads is the store's, when a store keeps this projection.
 	heads *lru.Cache[string, streamHead]
+	// every is how far apart its periodic snapshots are (SnapshotEvery).
+	every int64
 }
 
 var (
@@ -30,7 +33,9 @@ var (
 )
 
 // NewStatusProjection returns the projection, reading through db.
-func NewStatusProjection(db *bun.DB) *StatusProjection { return &StatusProjection{db: db} }
+func NewStatusProjection(db *bun.DB) *StatusProjection {
+	return &StatusProjection{db: db, every: SnapshotEvery}
+}
 
 type statusRow struct {
 	bun.BaseModel `bun:"table:billing_status"`
@@ -58,6 +63,9 @@ func (*StatusProjection) StreamColumn() string { return "org_id" }
 var statusShape = newShape("billing_status", []string{"org_id", "plan_tier", "status", "current_period_end", "cancel_at_period_end",
 	"stripe_customer_id", "stripe_subscription_id", "ledger_version", "updated_at", "snapshot", "trial_end", "payment_action_url"}, []string{"org_id"}, false)
 
+// statusSnapshotColumn is where the snapshot is in a status row.
+var statusSnapshotColumn = slices.Index(statusShape.columns, "snapshot")
+
 func (*StatusProjection) shape() shape { return statusShape }
 
 // rows implements [Projection]: the account's status, with its snapshot.
@@ -75,13 +83,18 @@ func (*StatusProjection) rows(acc *billing.Account, updatedAt time.Time) ([][]an
 		nullable(v.TrialEnd), nullable(v.PaymentActionURL)}}, nil
 }
 
-// stage implements [Projection]: the account after the events.
+// stage implements [Projection]: the account after the events, and a
+// periodic snapshot of it when the append crosses a multiple of the
+// interval (the same snapshot, encoded once).
 func (p *StatusProjection) stage(b *batch, a appended) error {
 	rows, err := p.rows(a.after, a.events[len(a.events)-1].RecordedAt)
 	if err != nil {
 		return err
 	}
 	b.add(statusShape.live, rows[0]...)
+	if first, last := a.events[0], a.events[len(a.events)-1]; crossesSnapshot(first.Version-1, last.Version, p.every) {
+		b.add(snapshotInsert, last.StreamID, last.Version, rows[0][statusSnapshotColumn])
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -171,6 +172,16 @@ func RunHistory(t *testing.T, newPorts func(t *testing.T) Ports) {
 		}
 		if got, err := p.History.Known(ctx, "org_unknown", zero, zero); err != nil || len(got) != 0 {
 			t.Errorf("an unknown org: %d events, %v", len(got), err)
+		}
+	})
+
+	t.Run("account at any instant: the fold of exactly what Known selects", func(t *testing.T) {
+		p := newPorts(t)
+		rng := rand.New(rand.NewPCG(17, 2026))
+		stored := AppendRandomStream(t, p.Store, "org_r", 120, rng)
+		CheckAccountAt(t, p.History, "org_r", stored, rng, 300)
+		if got, err := p.History.AccountAt(ctx, "org_unknown", time.Time{}, time.Time{}); err != nil || got.Account.Version() != 0 || !got.UpdatedAt.IsZero() {
+			t.Errorf("an unknown org: %+v, %v", got, err)
 		}
 	})
 }

@@ -1,0 +1,218 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	gojson "github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/safeclose/billing/domain/billing"
+	"github.com/safeclose/billing/ports"
+)
+
+// SnapshotEvery is how many versions a stream's periodic account
+// snapshots (billing_account_snapshots) are apart, at least: an append
+// that crosses a multiple of it stores the account after it. An asOf or
+// knownAt answer reads at most about two intervals of events past the
+// snapshot it starts from, plus the stream's newest events since its last
+// snapshot.
+const SnapshotEvery = 100
+
+// snapshotInsert stores the account after an append ($3, the status
+// row's snapshot) at the append's last version $2, for the segment since
+// the stream's previous periodic snapshot: the events of the segment were
+// inserted by an earlier statement of the same batch, so they are read
+// here. Maxima over the prefix come from the previous snapshot's and the
+// segment's; nothing else is read.
+const snapshotInsert = `WITH prev AS (
+	SELECT stream_version, max_occurred_at, max_recorded_at FROM billing_account_snapshots
+	WHERE stream_id = $1 AND stream_version < $2 ORDER BY stream_version DESC LIMIT 1
+), seg AS (
+	SELECT coalesce((SELECT stream_version FROM prev), 0) AS from_version
+)
+INSERT INTO billing_account_snapshots (stream_id, stream_version, from_version, max_occurred_at, max_recorded_at, min_occurred_at, min_recorded_at, snapshot)
+SELECT $1, $2, seg.from_version,
+	greatest(max(e.occurred_at), (SELECT max_occurred_at FROM prev)), greatest(max(e.recorded_at), (SELECT max_recorded_at FROM prev)),
+	min(e.occurred_at), min(e.recorded_at), $3::json
+FROM seg JOIN billing_events e ON e.stream_id = $1 AND e.stream_version > seg.from_version AND e.stream_version <= $2
+GROUP BY seg.from_version
+ON CONFLICT (stream_id, stream_version) DO NOTHING`
+
+// crossesSnapshot reports whether an append from version from to version
+// to crosses a multiple of every.
+func crossesSnapshot(from, to, every int64) bool { return every > 0 && from/every != to/every }
+
+// snapshotRow is one periodic snapshot, as the rebuild writes it.
+type snapshotRow struct {
+	stream                   string
+	version, from            int64
+	maxOccurred, maxRecorded time.Time
+	minOccurred, minRecorded time.Time
+	snapshot                 []byte
+}
+
+var snapshotColumns = []string{"stream_id", "stream_version", "from_version", "max_occurred_at", "max_recorded_at",
+	"min_occurred_at", "min_recorded_at", "snapshot"}
+
+// snapshotTrack follows one stream through a rebuild's fold and makes its
+// periodic snapshots at the same rule as live appends (one per interval).
+type snapshotTrack struct {
+	from                     int64
+	maxOccurred, maxRecorded time.Time
+	minOccurred, minRecorded time.Time
+}
+
+// add takes the event just folded into acc; when the stream crossed a
+// multiple of every it returns the snapshot of acc.
+func (t *snapshotTrack) add(acc *billing.Account, e ports.StoredEvent, every int64) (*snapshotRow, error) {
+	if t.minOccurred.IsZero() || e.OccurredAt.Before(t.minOccurred) {
+		t.minOccurred = e.OccurredAt
+	}
+	if t.minRecorded.IsZero() || e.RecordedAt.Before(t.minRecorded) {
+		t.minRecorded = e.RecordedAt
+	}
+	if e.OccurredAt.After(t.maxOccurred) {
+		t.maxOccurred = e.OccurredAt
+	}
+	if e.RecordedAt.After(t.maxRecorded) {
+		t.maxRecorded = e.RecordedAt
+	}
+	if !crossesSnapshot(e.Version-1, e.Version, every) {
+		return nil, nil
+	}
+	snap, err := acc.MarshalSnapshotWith(gojson.Marshal)
+	if err != nil {
+		return nil, err
+	}
+	r := &snapshotRow{stream: e.StreamID, version: e.Version, from: t.from, maxOccurred: t.maxOccurred, maxRecorded: t.maxRecorded,
+		minOccurred: t.minOccurred, minRecorded: t.minRecorded, snapshot: snap}
+	t.from, t.minOccurred, t.minRecorded = e.Version, time.Time{}, time.Time{}
+	return r, nil
+}
+
+// replaceSnapshots puts the rebuild's periodic snapshots in place of the
+// table's, in one transaction. Rows live appends write meanwhile are past
+// the versions the rebuild folded, so they never collide with these; the
+// ones this deletes were only a cache.
+func (s *Store) replaceSnapshots(ctx context.Context, shards []*shard) error {
+	var rows [][]any
+	for _, sh := range shards {
+		for _, r := range sh.snapshots {
+			rows = append(rows, []any{r.stream, r.version, r.from, r.maxOccurred, r.maxRecorded, r.minOccurred, r.minRecorded, string(r.snapshot)})
+		}
+	}
+	return s.withPgx(ctx, func(pc *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "DELETE FROM billing_account_snapshots"); err != nil {
+				return fmt.Errorf("rebuild billing_account_snapshots: %w", err)
+			}
+			if len(rows) == 0 {
+				return nil
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"billing_account_snapshots"}, snapshotColumns, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("rebuild billing_account_snapshots: %w", err)
+			}
+			return nil
+		})
+	})
+}
+
+// snapshotMeta is a periodic snapshot's row without the snapshot.
+type snapshotMeta struct {
+	Version     int64     `bun:"stream_version"`
+	From        int64     `bun:"from_version"`
+	MaxOccurred time.Time `bun:"max_occurred_at"`
+	MaxRecorded time.Time `bun:"max_recorded_at"`
+	MinOccurred time.Time `bun:"min_occurred_at"`
+	MinRecorded time.Time `bun:"min_recorded_at"`
+}
+
+// AccountAt implements [ports.History] from the periodic snapshots: it
+// starts from the newest snapshot whose prefix lies wholly within the
+// bounds (every event of it selected), and folds onto it the selected
+// events after it, reading none of the segments whose events all lie
+// past the bounds. That is the fold of exactly the events Known selects,
+// in version order. Without a usable snapshot it folds from the start.
+func (h *History) AccountAt(ctx context.Context, orgID string, asOf, knownAt time.Time) (ports.KnownAccount, error) {
+	var metas []snapshotMeta
+	err := h.db.NewSelect().Table("billing_account_snapshots").
+		Column("stream_version", "from_version", "max_occurred_at", "max_recorded_at", "min_occurred_at", "min_recorded_at").
+		Where("stream_id = ?", orgID).Order("stream_version").Scan(ctx, &metas)
+	if err != nil {
+		return ports.KnownAccount{}, fmt.Errorf("read snapshots: %w", err)
+	}
+	within := func(occurred, recorded time.Time) bool {
+		return (asOf.IsZero() || !occurred.After(asOf)) && (knownAt.IsZero() || !recorded.After(knownAt))
+	}
+	past := func(occurred, recorded time.Time) bool {
+		return (!asOf.IsZero() && occurred.After(asOf)) || (!knownAt.IsZero() && recorded.After(knownAt))
+	}
+	base := -1
+	for i, m := range metas {
+		if within(m.MaxOccurred, m.MaxRecorded) {
+			base = i // maxima only grow: the last within is the newest
+		}
+	}
+	if base >= 0 {
+		known, err := h.fromSnapshot(ctx, orgID, metas, base, asOf, knownAt, past)
+		if err == nil || !errors.Is(err, errSnapshotUnusable) {
+			return known, err
+		}
+	}
+	events, err := h.Known(ctx, orgID, asOf, knownAt)
+	if err != nil {
+		return ports.KnownAccount{}, err
+	}
+	return ports.FoldKnown(billing.NewAccount(orgID), time.Time{}, events)
+}
+
+// errSnapshotUnusable is a periodic snapshot gone (a rebuild replaced it)
+// or of another format: the answer folds from the start instead.
+var errSnapshotUnusable = errors.New("snapshot unusable")
+
+func (h *History) fromSnapshot(ctx context.Context, orgID string, metas []snapshotMeta, base int, asOf, knownAt time.Time, past func(o, r time.Time) bool) (ports.KnownAccount, error) {
+	start := metas[base]
+	var snap []byte
+	err := h.db.NewSelect().Table("billing_account_snapshots").Column("snapshot").
+		Where("stream_id = ? AND stream_version = ?", orgID, start.Version).Scan(ctx, &snap)
+	if err != nil {
+		return ports.KnownAccount{}, errSnapshotUnusable
+	}
+	acc, err := billing.RestoreAccount(snap)
+	if err != nil || acc.OrgID() != orgID || acc.Version() != start.Version {
+		return ports.KnownAccount{}, errSnapshotUnusable
+	}
+	// The version ranges after the snapshot that may hold selected
+	// events: all of them but the segments wholly past the bounds.
+	var lo, hi []int64
+	next := start.Version // everything after next is still to be read
+	for _, m := range metas[base+1:] {
+		if !past(m.MinOccurred, m.MinRecorded) || m.Version <= next {
+			continue
+		}
+		if from := max(m.From, next); from > next {
+			lo, hi = append(lo, next), append(hi, from)
+		}
+		next = m.Version
+	}
+	lo, hi = append(lo, next), append(hi, math.MaxInt64)
+	sel := h.db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").
+		Join("JOIN unnest(?::bigint[], ?::bigint[]) AS r(lo, hi) ON stream_version > r.lo AND stream_version <= r.hi", pgdialect.Array(lo), pgdialect.Array(hi)).
+		Where("stream_id = ?", orgID).Order("stream_version")
+	if !asOf.IsZero() {
+		sel = sel.Where("occurred_at <= ?", asOf)
+	}
+	if !knownAt.IsZero() {
+		sel = sel.Where("recorded_at <= ?", knownAt)
+	}
+	events, err := h.query(ctx, sel)
+	if err != nil {
+		return ports.KnownAccount{}, err
+	}
+	return ports.FoldKnown(acc, start.MaxRecorded, events)
+}
