@@ -130,7 +130,7 @@ func (h *harness) build() {
 	inbox := postgres.NewInbox(db.DB, clock)
 	svc := application.NewService(application.Deps{Store: store, Status: status, Clock: clock, Log: log,
 		Inbox: inbox, Links: links, Orgs: postgres.NewOrgs(db.DB), Subscriptions: client,
-		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB), BaseURL: opt.baseURL,
+		Users: users, Memberships: users, Payments: pay, History: postgres.NewHistory(db.DB, db.DB), BaseURL: opt.baseURL,
 		Plans: opt.plans, Grace: opt.grace, Prices: stripe.NewPriceCache(prices, priced.Price, stripe.CacheOptions{Log: log})})
 	identity := application.NewIdentity(users, postgres.NewLoginLimiter(db.DB), clock)
 	m := metrics.New()

@@ -9,6 +9,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/safeclose/billing/domain/billing"
@@ -139,8 +140,12 @@ type snapshotMeta struct {
 // past the bounds. That is the fold of exactly the events Known selects,
 // in version order. Without a usable snapshot it folds from the start.
 func (h *History) AccountAt(ctx context.Context, orgID string, asOf, knownAt time.Time) (ports.KnownAccount, error) {
+	db, err := h.seal(ctx, orgID, knownAt)
+	if err != nil {
+		return ports.KnownAccount{}, err
+	}
 	var metas []snapshotMeta
-	err := h.db.NewSelect().Table("billing_account_snapshots").
+	err = db.NewSelect().Table("billing_account_snapshots").
 		Column("stream_version", "from_version", "max_occurred_at", "max_recorded_at", "min_occurred_at", "min_recorded_at").
 		Where("stream_id = ?", orgID).Order("stream_version").Scan(ctx, &metas)
 	if err != nil {
@@ -159,12 +164,12 @@ func (h *History) AccountAt(ctx context.Context, orgID string, asOf, knownAt tim
 		}
 	}
 	if base >= 0 {
-		known, err := h.fromSnapshot(ctx, orgID, metas, base, asOf, knownAt, past)
+		known, err := h.fromSnapshot(ctx, db, orgID, metas, base, asOf, knownAt, past)
 		if err == nil || !errors.Is(err, errSnapshotUnusable) {
 			return known, err
 		}
 	}
-	events, err := h.Known(ctx, orgID, asOf, knownAt)
+	events, err := h.known(ctx, db, orgID, asOf, knownAt)
 	if err != nil {
 		return ports.KnownAccount{}, err
 	}
@@ -175,10 +180,10 @@ func (h *History) AccountAt(ctx context.Context, orgID string, asOf, knownAt tim
 // or of another format: the answer folds from the start instead.
 var errSnapshotUnusable = errors.New("snapshot unusable")
 
-func (h *History) fromSnapshot(ctx context.Context, orgID string, metas []snapshotMeta, base int, asOf, knownAt time.Time, past func(o, r time.Time) bool) (ports.KnownAccount, error) {
+func (h *History) fromSnapshot(ctx context.Context, db *bun.DB, orgID string, metas []snapshotMeta, base int, asOf, knownAt time.Time, past func(o, r time.Time) bool) (ports.KnownAccount, error) {
 	start := metas[base]
 	var snap []byte
-	err := h.db.NewSelect().Table("billing_account_snapshots").Column("snapshot").
+	err := db.NewSelect().Table("billing_account_snapshots").Column("snapshot").
 		Where("stream_id = ? AND stream_version = ?", orgID, start.Version).Scan(ctx, &snap)
 	if err != nil {
 		return ports.KnownAccount{}, errSnapshotUnusable
@@ -201,7 +206,7 @@ func (h *History) fromSnapshot(ctx context.Context, orgID string, metas []snapsh
 		next = m.Version
 	}
 	lo, hi = append(lo, next), append(hi, math.MaxInt64)
-	sel := h.db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").
+	sel := db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").
 		Join("JOIN unnest(?::bigint[], ?::bigint[]) AS r(lo, hi) ON stream_version > r.lo AND stream_version <= r.hi", pgdialect.Array(lo), pgdialect.Array(hi)).
 		Where("stream_id = ?", orgID).Order("stream_version")
 	if !asOf.IsZero() {

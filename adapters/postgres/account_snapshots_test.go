@@ -16,7 +16,7 @@ func TestAccountAtFromPeriodicSnapshots(t *testing.T) {
 	ctx := context.Background()
 	store, status, db := newStore(t)
 	postgres.SetSnapshotEvery(status, 10)
-	history := postgres.NewHistory(db.DB)
+	history := postgres.NewHistory(db.DB, db.DB)
 	rng := rand.New(rand.NewPCG(4, 17))
 	stored := porttest.AppendRandomStream(t, store, "org_s", 250, rng)
 	porttest.AppendRandomStream(t, store, "org_other", 30, rng)

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -69,12 +71,35 @@ func (b *batch) add(sql string, args ...any) {
 //     it does not, the events get no recorded_at and violate NOT NULL;
 //   - UNIQUE (stream_id, stream_version) and the streams' primary key stop
 //     a concurrent append at the same version.
+//
+// The head also does not move for events recorded by an instant a knownAt
+// answer sealed; the append is then made again once, recorded after it.
 func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, inbox *ports.InboxEntry, prior *billing.Account, decoded []billing.Event, meta json.RawMessage) (ports.AppendResult, *billing.Account, error) {
+	res, after, err := s.appendTry(ctx, req, inbox, prior, decoded, meta)
+	if errors.Is(err, errSealed) {
+		res, after, err = s.appendTry(ctx, req, inbox, prior, decoded, meta)
+	}
+	if errors.Is(err, errSealed) {
+		s.heads.Remove(req.StreamID)
+		err = ports.ErrVersionConflict
+	}
+	return res, after, err
+}
+
+// errSealed is an append refused for its recorded_at only (see learnSeal).
+var errSealed = errors.New("recorded at or before a sealed instant")
+
+func (s *Store) appendTry(ctx context.Context, req ports.AppendRequest, inbox *ports.InboxEntry, prior *billing.Account, decoded []billing.Event, meta json.RawMessage) (ports.AppendResult, *billing.Account, error) {
 	prev, err := s.prevHash(ctx, req.StreamID, req.ExpectedVersion)
 	if err != nil {
 		return ports.AppendResult{}, nil, err
 	}
 	now := s.clock.Now().Truncate(ledger.Precision)
+	if sealed, ok := s.seals.Get(req.StreamID); ok && !now.After(sealed) {
+		// A knownAt answer was given for an instant this clock has not
+		// passed: the events are recorded just after it.
+		now = sealed.Add(ledger.Precision)
+	}
 	rows, err := newEventRows(req, meta, prev, now)
 	if err != nil {
 		return ports.AppendResult{}, nil, err
@@ -102,8 +127,14 @@ func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, inbox *
 	switch {
 	case uniqueViolation(err, "billing_event_keys_pkey"):
 		return ports.AppendResult{Duplicate: true}, nil, nil
-	case uniqueViolation(err, "billing_events_stream_version_key"), uniqueViolation(err, "billing_streams_pkey"),
-		notNullViolation(err, "recorded_at"):
+	case notNullViolation(err, "recorded_at"):
+		sealed, err := s.learnSeal(ctx, req.StreamID, req.ExpectedVersion, prev, now)
+		if err != nil || sealed {
+			return ports.AppendResult{}, nil, cmp.Or(err, errSealed)
+		}
+		s.heads.Remove(req.StreamID)
+		return ports.AppendResult{}, nil, ports.ErrVersionConflict
+	case uniqueViolation(err, "billing_events_stream_version_key"), uniqueViolation(err, "billing_streams_pkey"):
 		s.heads.Remove(req.StreamID)
 		return ports.AppendResult{}, nil, ports.ErrVersionConflict
 	case err != nil:
@@ -119,18 +150,43 @@ func (s *Store) appendOnce(ctx context.Context, req ports.AppendRequest, inbox *
 	return ports.AppendResult{Events: a.events}, a.after, nil
 }
 
+// learnSeal reports whether the head did not move only because of the
+// stream's sealed_at (a knownAt answer for an instant at or after
+// recorded: the head is still at version, with hash prev), and then
+// remembers it, so that the next attempt records its events after it.
+func (s *Store) learnSeal(ctx context.Context, stream string, version int64, prev []byte, recorded time.Time) (bool, error) {
+	var (
+		at     int64
+		last   []byte
+		sealed sql.NullTime
+	)
+	err := s.db.QueryRowContext(ctx, "SELECT version, last_hash, sealed_at FROM billing_streams WHERE id = ?", stream).Scan(&at, &last, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("append: read seal: %w", err)
+	}
+	if at != version || !bytes.Equal(last, prev) || !sealed.Valid || sealed.Time.Before(recorded) {
+		return false, nil
+	}
+	s.seals.Add(stream, sealed.Time.UTC())
+	return true, nil
+}
+
 // addEventsInsert inserts the events and moves the stream's head, in one
 // statement: from expected (with last hash prev) to the last event, or
-// created there for a new stream. The events' recorded_at is read from
+// created there for a new stream. The head moves only when the events are
+// recorded after the stream's sealed_at (see [History.AccountAt]). The events' recorded_at is read from
 // the head's move: when the head did not move it is NULL, which NOT NULL
 // refuses, so the whole batch fails.
 func addEventsInsert(b *batch, req ports.AppendRequest, prev []byte, rows []eventRow) {
 	last := rows[len(rows)-1]
-	args := make([]any, 0, 5+9*len(rows))
+	args := make([]any, 0, 6+9*len(rows))
 	if req.ExpectedVersion == 0 {
 		args = append(args, req.StreamID, last.Version, last.Hash)
 	} else {
-		args = append(args, last.Version, last.Hash, req.StreamID, req.ExpectedVersion, prev)
+		args = append(args, last.Version, last.Hash, req.StreamID, req.ExpectedVersion, prev, last.RecordedAt)
 	}
 	for _, r := range rows {
 		args = append(args, r.StreamID, r.Version, r.Type, r.SchemaVersion, r.Data, r.Metadata, r.OccurredAt, r.RecordedAt, r.Hash)
@@ -162,12 +218,13 @@ func eventsInsertSQL(create bool, n int) string {
 
 func buildEventsInsert(create bool, n int) string {
 	var q strings.Builder
-	params := 5
+	params := 6
 	if create {
 		q.WriteString("WITH head AS (INSERT INTO billing_streams (id, version, last_hash) VALUES ($1, $2, $3) RETURNING 1)")
 		params = 3
 	} else {
-		q.WriteString("WITH head AS (UPDATE billing_streams SET version = $1, last_hash = $2 WHERE id = $3 AND version = $4 AND last_hash = $5 RETURNING 1)")
+		q.WriteString("WITH head AS (UPDATE billing_streams SET version = $1, last_hash = $2 WHERE id = $3 AND version = $4 AND last_hash = $5" +
+			" AND (sealed_at IS NULL OR sealed_at < $6::timestamptz) RETURNING 1)")
 	}
 	q.WriteString(" INSERT INTO billing_events (stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash) VALUES ")
 	for i := range n {

@@ -2,24 +2,30 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/safeclose/billing/domain/ledger"
 	"github.com/safeclose/billing/ports"
 )
 
 // History reads the ledger for auditors, from the read database (a
-// replica when DATABASE_READ_URL names one). It is safe for concurrent use.
+// replica when DATABASE_READ_URL names one). A knownAt answer may first
+// seal its instant on the primary (see [History.Known]). It is safe for
+// concurrent use.
 type History struct {
-	db *bun.DB
+	db, primary *bun.DB
 }
 
 var _ ports.History = (*History)(nil)
 
-// NewHistory returns the history reader over db.
-func NewHistory(db *bun.DB) *History { return &History{db: db} }
+// NewHistory returns the history reader over read, sealing knownAt
+// instants on primary (the same database when there is no replica).
+func NewHistory(read, primary *bun.DB) *History { return &History{db: read, primary: primary} }
 
 // History implements [ports.History]. It walks the (stream_id,
 // stream_version) unique index, so a deep page costs what a first one does.
@@ -39,9 +45,49 @@ func (h *History) History(ctx context.Context, q ports.HistoryQuery) ([]ports.St
 	return h.query(ctx, sel)
 }
 
-// Known implements [ports.History].
+// Known implements [ports.History]. An answer with a knownAt bound never
+// changes once given: the instant is sealed first (see [History.seal]).
 func (h *History) Known(ctx context.Context, orgID string, asOf, knownAt time.Time) ([]ports.StoredEvent, error) {
-	sel := h.db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").Where("stream_id = ?", orgID).Order("stream_version")
+	db, err := h.seal(ctx, orgID, knownAt)
+	if err != nil {
+		return nil, err
+	}
+	return h.known(ctx, db, orgID, asOf, knownAt)
+}
+
+// seal makes an answer for knownAt final, and returns the database to read
+// it from. Appends record their events after the stream's sealed_at
+// ([Store] refuses to move the head otherwise), and raising sealed_at
+// waits for the row lock an append in flight holds until it commits. So
+// once sealed_at is at knownAt, every event recorded by knownAt is
+// committed, and none can come later. The raise is written on the primary
+// (and the answer read there); a replica that already shows the stream
+// sealed that far has replayed every such event, and answers itself. An
+// instant the database's clock has not reached is sealed only up to now:
+// what is recorded later may still be recorded by it.
+func (h *History) seal(ctx context.Context, orgID string, knownAt time.Time) (*bun.DB, error) {
+	if knownAt.IsZero() {
+		return h.db, nil
+	}
+	at := knownAt.Truncate(ledger.Precision)
+	var sealed bool
+	err := h.db.QueryRowContext(ctx, "SELECT coalesce(sealed_at >= least(?::timestamptz, clock_timestamp()), false) FROM billing_streams WHERE id = ?", at, orgID).Scan(&sealed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return h.db, nil // no stream: nothing recorded, nothing in flight
+	case err != nil:
+		return nil, fmt.Errorf("read seal: %w", err)
+	case sealed:
+		return h.db, nil
+	}
+	if _, err := h.primary.ExecContext(ctx, "UPDATE billing_streams SET sealed_at = greatest(sealed_at, least(?::timestamptz, clock_timestamp())) WHERE id = ?", at, orgID); err != nil {
+		return nil, fmt.Errorf("seal %s: %w", orgID, err)
+	}
+	return h.primary, nil
+}
+
+func (h *History) known(ctx context.Context, db *bun.DB, orgID string, asOf, knownAt time.Time) ([]ports.StoredEvent, error) {
+	sel := db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").Where("stream_id = ?", orgID).Order("stream_version")
 	if !asOf.IsZero() {
 		sel = sel.Where("occurred_at <= ?", asOf)
 	}

@@ -17,7 +17,7 @@ func newPorts(t *testing.T) porttest.Ports {
 	postgres.SetSnapshotEvery(status, 7)
 	users := postgres.NewUsers(db.DB)
 	return porttest.Ports{Store: store, Inbox: postgres.NewInbox(db.DB, system.Clock{}), Links: postgres.NewLinksProjection(db.DB),
-		Orgs: postgres.NewOrgs(db.DB), Users: users, Memberships: users, History: postgres.NewHistory(db.DB)}
+		Orgs: postgres.NewOrgs(db.DB), Users: users, Memberships: users, History: postgres.NewHistory(db.DB, db.DB)}
 }
 
 func TestInboxContract(t *testing.T) { porttest.RunInbox(t, newPorts) }

@@ -24,8 +24,11 @@ type Store struct {
 	projections []Projection
 	status      *StatusProjection // where account snapshots are read, when registered
 	heads       *lru.Cache[string, streamHead]
-	swap        swapPolicy
-	onConflict  func()
+	// seals are the streams' sealed_at this store learnt from an append
+	// refused by it (see learnSeal).
+	seals      *lru.Cache[string, time.Time]
+	swap       swapPolicy
+	onConflict func()
 
 	// accounts remembers each stream's account after this store's last
 	// append to it. An account at a version is true forever, so a
@@ -45,7 +48,8 @@ var _ ports.EventStore = (*Store)(nil)
 func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
 	heads, _ := lru.New[string, streamHead](headCacheSize)
 	accounts, _ := lru.New[string, *billing.Account](CachedAccounts)
-	s := &Store{db: db, clock: clock, projections: projections, heads: heads, accounts: accounts, swap: defaultSwapPolicy()}
+	seals, _ := lru.New[string, time.Time](headCacheSize)
+	s := &Store{db: db, clock: clock, projections: projections, heads: heads, seals: seals, accounts: accounts, swap: defaultSwapPolicy()}
 	for _, p := range projections {
 		if sp, ok := p.(*StatusProjection); ok {
 			sp.heads = heads // snapshot reads bring the head hash along

@@ -127,7 +127,7 @@ func coreModule(cfg Config, out io.Writer, pool postgres.Options) fx.Option {
 			func(c *stripe.Client) ports.PaymentProvider { return c },
 			application.NewIdentity,
 			postgres.NewReconciliation,
-			fx.Annotate(postgres.NewHistory, fx.ParamTags(`name:"read"`), fx.As(new(ports.History))),
+			fx.Annotate(postgres.NewHistory, fx.ParamTags(`name:"read"`, ``), fx.As(new(ports.History))),
 			fx.Annotate(newStore, fx.ParamTags(``, ``, ``, `group:"projections"`)),
 			func(s *postgres.Store) ports.EventStore { return s },
 			func(s *postgres.Store) ports.LedgerScanner { return s },

@@ -1,0 +1,1 @@
+ALTER TABLE billing_streams DROP COLUMN IF EXISTS sealed_at;
