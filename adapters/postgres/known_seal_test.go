@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/safeclose/billing/adapters/memory"
-	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/adapters/postgres/pgtest"
+	"github.com/safeclose/billing/application"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 	"github.com/safeclose/billing/ports/porttest"
