@@ -302,6 +302,7 @@ func TestStandbyReadsAndFailover(t *testing.T) {
 			slowest                     atomic.Int64
 			mu                          sync.Mutex
 			failed                      []string
+			refusals                    = map[int]int{} // answers other than 2xx, by status
 		)
 		deliver := func(worker int) {
 			for {
@@ -317,6 +318,11 @@ func TestStandbyReadsAndFailover(t *testing.T) {
 					code, took := postWebhook(addrs[(worker+attempt)%2], secret, d.payload)
 					if took > time.Duration(slowest.Load()) {
 						slowest.Store(int64(took))
+					}
+					if code/100 != 2 {
+						mu.Lock()
+						refusals[code]++
+						mu.Unlock()
 					}
 					if code/100 == 2 {
 						acked.Add(1)
@@ -368,6 +374,15 @@ func TestStandbyReadsAndFailover(t *testing.T) {
 			"kill to the first acknowledged write after the promotion: %v",
 			len(all), atKill, duringOutage, time.Duration(slowest.Load()).Round(time.Millisecond),
 			time.Duration(firstAfterPromote.Load()-killedAt.Load()).Round(time.Millisecond))
+		t.Logf("answers other than 2xx, by status (0: none): %v", refusals)
+		for code := range refusals {
+			if code != http.StatusServiceUnavailable {
+				t.Errorf("%d answers %d while the primary was gone, want 503 unavailable", refusals[code], code)
+			}
+		}
+		if refusals[http.StatusServiceUnavailable] == 0 {
+			t.Error("no 503 while the primary was gone")
+		}
 		if slowest := time.Duration(slowest.Load()); slowest > 20*time.Second {
 			t.Errorf("an answer took %v: an instance hung on the dead primary", slowest)
 		}
