@@ -370,8 +370,8 @@ func TestStandbyReadsAndFailover(t *testing.T) {
 		if firstAfterPromote.Load() == 0 {
 			t.Fatal("nothing was acknowledged after the promotion: the kill came too late to test anything")
 		}
-		t.Logf("failover: %d deliveries, %d acknowledged before the kill, %d while no primary was up (answers in flight at the kill), slowest answer %v; "+
-			"kill to the first acknowledged write after the promotion: %v",
+		figure(t, "failover: %d deliveries, %d acknowledged before the kill, %d while no primary was up (answers in flight at the kill), slowest answer %v; "+
+			"kill to the first acknowledged write after the promotion: %v (1 s of it the operator's reaction)",
 			len(all), atKill, duringOutage, time.Duration(slowest.Load()).Round(time.Millisecond),
 			time.Duration(firstAfterPromote.Load()-killedAt.Load()).Round(time.Millisecond))
 		t.Logf("answers other than 2xx, by status (0: none): %v", refusals)
@@ -410,6 +410,24 @@ func TestStandbyReadsAndFailover(t *testing.T) {
 			t.Error(out)
 		}
 	})
+}
+
+// figure logs a measured figure, and adds it to the file TEST_FIGURES
+// names (make test prints it at the end).
+func figure(t testing.TB, format string, args ...any) {
+	t.Helper()
+	line := fmt.Sprintf(format, args...)
+	t.Log(line)
+	if path := os.Getenv("TEST_FIGURES"); path != "" {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := fmt.Fprintf(f, "%s: %s\n", t.Name(), line); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // waitFor polls cond every 20 ms for up to 30 s, and fails the test naming
