@@ -14,15 +14,16 @@ import (
 // the facts that had happened by asOf (their occurredAt), judged at asOf.
 // Either way with today's catalogue and grace period.
 func (s *Service) Entitlements(ctx context.Context, userID, orgID string, asOf time.Time) (billing.Entitlements, error) {
-	if _, err := s.Authorize(ctx, userID, orgID); err != nil {
-		return billing.Entitlements{}, err
-	}
 	if asOf.IsZero() {
-		acc, err := s.store.Account(ctx, orgID)
+		// One read: the committed account, which holds its members too.
+		acc, err := s.authorizedAccount(ctx, userID, orgID)
 		if err != nil {
 			return billing.Entitlements{}, err
 		}
 		return s.entitlements(acc, s.clock.Now()), nil
+	}
+	if _, err := s.Authorize(ctx, userID, orgID); err != nil {
+		return billing.Entitlements{}, err
 	}
 	known, err := s.history.AccountAt(ctx, orgID, asOf, time.Time{})
 	if err != nil {
