@@ -265,12 +265,12 @@ func BenchmarkHistory(b *testing.B) {
 		rows.Close()
 	})
 	mid := base.Add(5000 * time.Minute).Format(time.RFC3339)
-	measure("status asOf (10k-event org)", 100, func() { get("/api/billing/status?orgId=" + w.org + "&asOf=" + mid) })
+	measure("status asOf (10k-event org)", 500, func() { get("/api/billing/status?orgId=" + w.org + "&asOf=" + mid) })
 	known := h.ledger(w.org)[version/2].RecordedAt.Format(time.RFC3339Nano)
-	measure("status knownAt (10k-event org)", 100, func() { get("/api/billing/status?orgId=" + w.org + "&knownAt=" + url.QueryEscape(known)) })
+	measure("status knownAt (10k-event org)", 500, func() { get("/api/billing/status?orgId=" + w.org + "&knownAt=" + url.QueryEscape(known)) })
 	measure("status (read model)", 500, func() { get("/api/billing/status?orgId=" + w.org) })
 	measure("entitlements (committed account)", 500, func() { get("/api/billing/entitlements?orgId=" + w.org) })
-	measure("entitlements asOf (10k-event org)", 100, func() { get("/api/billing/entitlements?orgId=" + w.org + "&asOf=" + mid) })
+	measure("entitlements asOf (10k-event org)", 500, func() { get("/api/billing/entitlements?orgId=" + w.org + "&asOf=" + mid) })
 }
 
 type benchWorld struct{ org, token string }

@@ -2,14 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
-	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/safeclose/billing/domain/billing"
@@ -123,7 +121,8 @@ func (s *Store) replaceSnapshots(ctx context.Context, shards []*shard) error {
 	})
 }
 
-// snapshotMeta is a periodic snapshot's row without the snapshot.
+// snapshotMeta is a periodic snapshot's row; Snapshot only on the one an
+// answer starts from.
 type snapshotMeta struct {
 	Version     int64     `bun:"stream_version"`
 	From        int64     `bun:"from_version"`
@@ -131,73 +130,54 @@ type snapshotMeta struct {
 	MaxRecorded time.Time `bun:"max_recorded_at"`
 	MinOccurred time.Time `bun:"min_occurred_at"`
 	MinRecorded time.Time `bun:"min_recorded_at"`
+	Snapshot    []byte    `bun:"snapshot"`
 }
+
+// snapshotsFrom reads, in one query, the newest periodic snapshot whose
+// prefix lies wholly within the bounds ($2 asOf, $3 knownAt; NULL: none),
+// with its snapshot, and every later one without: the answer starts from
+// the first and skips the segments of the others that lie past the bounds.
+// Without such a snapshot, every snapshot comes without its own.
+const snapshotsFrom = `WITH base AS (
+	SELECT coalesce(max(stream_version), 0) AS v FROM billing_account_snapshots
+	WHERE stream_id = ? AND (?::timestamptz IS NULL OR max_occurred_at <= ?::timestamptz) AND (?::timestamptz IS NULL OR max_recorded_at <= ?::timestamptz)
+)
+SELECT s.stream_version, s.from_version, s.max_occurred_at, s.max_recorded_at, s.min_occurred_at, s.min_recorded_at,
+	CASE WHEN s.stream_version = base.v THEN s.snapshot END AS snapshot
+FROM billing_account_snapshots s, base WHERE s.stream_id = ? AND s.stream_version >= base.v ORDER BY s.stream_version`
 
 // AccountAt implements [ports.History] from the periodic snapshots: it
 // starts from the newest snapshot whose prefix lies wholly within the
-// bounds (every event of it selected), and folds onto it the selected
-// events after it, reading none of the segments whose events all lie
-// past the bounds. That is the fold of exactly the events Known selects,
-// in version order. Without a usable snapshot it folds from the start.
+// bounds (every event of it selected), or from the start, and folds onto
+// it the selected events after it, reading none of the segments whose
+// events all lie past the bounds. That is the fold of exactly the events
+// Known selects, in version order.
 func (h *History) AccountAt(ctx context.Context, orgID string, asOf, knownAt time.Time) (ports.KnownAccount, error) {
 	db, err := h.seal(ctx, orgID, knownAt)
 	if err != nil {
 		return ports.KnownAccount{}, err
 	}
+	occurred, recorded := nullTime(asOf), nullTime(knownAt)
 	var metas []snapshotMeta
-	err = db.NewSelect().Table("billing_account_snapshots").
-		Column("stream_version", "from_version", "max_occurred_at", "max_recorded_at", "min_occurred_at", "min_recorded_at").
-		Where("stream_id = ?", orgID).Order("stream_version").Scan(ctx, &metas)
-	if err != nil {
+	if err := db.NewRaw(snapshotsFrom, orgID, occurred, occurred, recorded, recorded, orgID).Scan(ctx, &metas); err != nil {
 		return ports.KnownAccount{}, fmt.Errorf("read snapshots: %w", err)
 	}
-	within := func(occurred, recorded time.Time) bool {
-		return (asOf.IsZero() || !occurred.After(asOf)) && (knownAt.IsZero() || !recorded.After(knownAt))
+	acc, updated, start := billing.NewAccount(orgID), time.Time{}, int64(0)
+	if len(metas) > 0 && metas[0].Snapshot != nil {
+		restored, err := billing.RestoreAccount(metas[0].Snapshot)
+		if err == nil && restored.OrgID() == orgID && restored.Version() == metas[0].Version {
+			acc, updated, start = restored, metas[0].MaxRecorded, metas[0].Version
+		} // else another format (an upgrade): from the start
 	}
-	past := func(occurred, recorded time.Time) bool {
-		return (!asOf.IsZero() && occurred.After(asOf)) || (!knownAt.IsZero() && recorded.After(knownAt))
+	past := func(m snapshotMeta) bool {
+		return (!asOf.IsZero() && m.MinOccurred.After(asOf)) || (!knownAt.IsZero() && m.MinRecorded.After(knownAt))
 	}
-	base := -1
-	for i, m := range metas {
-		if within(m.MaxOccurred, m.MaxRecorded) {
-			base = i // maxima only grow: the last within is the newest
-		}
-	}
-	if base >= 0 {
-		known, err := h.fromSnapshot(ctx, db, orgID, metas, base, asOf, knownAt, past)
-		if err == nil || !errors.Is(err, errSnapshotUnusable) {
-			return known, err
-		}
-	}
-	events, err := h.known(ctx, db, orgID, asOf, knownAt)
-	if err != nil {
-		return ports.KnownAccount{}, err
-	}
-	return ports.FoldKnown(billing.NewAccount(orgID), time.Time{}, events)
-}
-
-// errSnapshotUnusable is a periodic snapshot gone (a rebuild replaced it)
-// or of another format: the answer folds from the start instead.
-var errSnapshotUnusable = errors.New("snapshot unusable")
-
-func (h *History) fromSnapshot(ctx context.Context, db *bun.DB, orgID string, metas []snapshotMeta, base int, asOf, knownAt time.Time, past func(o, r time.Time) bool) (ports.KnownAccount, error) {
-	start := metas[base]
-	var snap []byte
-	err := db.NewSelect().Table("billing_account_snapshots").Column("snapshot").
-		Where("stream_id = ? AND stream_version = ?", orgID, start.Version).Scan(ctx, &snap)
-	if err != nil {
-		return ports.KnownAccount{}, errSnapshotUnusable
-	}
-	acc, err := billing.RestoreAccount(snap)
-	if err != nil || acc.OrgID() != orgID || acc.Version() != start.Version {
-		return ports.KnownAccount{}, errSnapshotUnusable
-	}
-	// The version ranges after the snapshot that may hold selected
-	// events: all of them but the segments wholly past the bounds.
+	// The version ranges after start that may hold selected events: all
+	// of them but the segments wholly past the bounds.
 	var lo, hi []int64
-	next := start.Version // everything after next is still to be read
-	for _, m := range metas[base+1:] {
-		if !past(m.MinOccurred, m.MinRecorded) || m.Version <= next {
+	next := start // everything after next is still to be read
+	for _, m := range metas {
+		if !past(m) || m.Version <= next {
 			continue
 		}
 		if from := max(m.From, next); from > next {
@@ -219,5 +199,13 @@ func (h *History) fromSnapshot(ctx context.Context, db *bun.DB, orgID string, me
 	if err != nil {
 		return ports.KnownAccount{}, err
 	}
-	return ports.FoldKnown(acc, start.MaxRecorded, events)
+	return ports.FoldKnown(acc, updated, events)
+}
+
+// nullTime is t, or NULL for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
