@@ -120,7 +120,8 @@ type EventStore interface {
 	// same transaction, so a webhook costs one commit.
 	RecordStripeEvent(ctx context.Context, e InboxEntry, u Update) (Updated, error)
 	// Account returns the stream's account as the ledger has committed it
-	// (a new account for an unknown stream).
+	// (a new account for an unknown stream). It is only read: an adapter
+	// may share it.
 	Account(ctx context.Context, streamID string) (*billing.Account, error)
 	// Append appends atomically, with optimistic concurrency: it returns
 	// ErrVersionConflict when the stream is not at the expected version.

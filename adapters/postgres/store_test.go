@@ -113,6 +113,17 @@ func TestTwoStoresOnOneLedger(t *testing.T) {
 		t.Fatalf("b's empty decision: account at %d, decided on %v, %v; want decided again at 4", res.Account.Version(), seen, err)
 	}
 
+	// Account: a remembers its own last append (version 4 here, after
+	// cs_a3); while the ledger is there, that is the committed account;
+	// once b appends, a reads the committed one, not what it remembers.
+	if acc, err := a.Account(ctx, "org_2"); err != nil || acc.Version() != 4 {
+		t.Fatalf("a's account at the ledger's version: %v, %v; want 4", acc.Version(), err)
+	}
+	started(b, "cs_b2")
+	if acc, err := a.Account(ctx, "org_2"); err != nil || acc.Version() != 5 {
+		t.Fatalf("a's account after b appended: version %d, %v; want the committed 5", acc.Version(), err)
+	}
+
 	// Every attempt loses the race to b: ErrBusy, and nothing of a's.
 	conflicts = 0
 	n := 0
