@@ -12,7 +12,7 @@ const CheckoutLifetime = 24 * time.Hour
 // checkout is what the ledger knows of one Checkout session.
 type checkout struct {
 	Tier           Tier      `json:"tier,omitempty"`
-	StartedAt      time.Time `json:"startedAt"`
+	StartedAt      time.Time `json:"startedAt,omitzero"`
 	RequestedBy    string    `json:"requestedBy,omitempty"`
 	IdempotencyKey string    `json:"idempotencyKey,omitempty"`
 	Superseded     bool      `json:"superseded,omitempty"` // a later checkout expired it
@@ -20,10 +20,27 @@ type checkout struct {
 	Expired        bool      `json:"expired,omitempty"`    // checkout.session.expired arrived
 }
 
+// closed reports whether the session can no longer be paid whatever the
+// time: superseded, completed or expired. The flags only ever turn on.
+func (c checkout) closed() bool { return c.Superseded || c.Completed || c.Expired }
+
+// compact is c without what only an open session needs (when it started,
+// who asked, its idempotency key: for its lifetime and a repeated
+// request) once it is closed; the tier stays, for a superseded session
+// that Stripe completes anyway. It depends on c's flags alone, which only
+// turn on, so the fold stays order-independent, and an org that starts
+// many checkouts keeps a small account.
+func (c checkout) compact() checkout {
+	if c.closed() {
+		c.StartedAt, c.RequestedBy, c.IdempotencyKey = time.Time{}, "", ""
+	}
+	return c
+}
+
 // open reports whether the session may still be paid, as far as the
 // ledger knows.
 func (c checkout) open(now time.Time) bool {
-	return !c.StartedAt.IsZero() && !c.Superseded && !c.Completed && !c.Expired && now.Sub(c.StartedAt) < CheckoutLifetime
+	return !c.StartedAt.IsZero() && !c.closed() && now.Sub(c.StartedAt) < CheckoutLifetime
 }
 
 // StartCheckout records that a checkout session was opened. It refuses a
@@ -87,20 +104,20 @@ func (a *Account) applyCheckout(e Event) {
 		if ck.StartedAt.IsZero() || e.OccurredAt.Before(ck.StartedAt) {
 			ck.StartedAt = e.OccurredAt
 		}
-		a.checkouts[c.CheckoutSessionID] = ck
+		a.checkouts[c.CheckoutSessionID] = ck.compact()
 		a.lastCheckout = c.Tier
 		for _, id := range c.Supersedes {
 			old := a.checkouts[id]
 			old.Superseded = true
-			a.checkouts[id] = old
+			a.checkouts[id] = old.compact()
 		}
 	case PlanActivated:
 		ck := a.checkouts[c.CheckoutSessionID]
 		ck.Completed = true
-		a.checkouts[c.CheckoutSessionID] = ck
+		a.checkouts[c.CheckoutSessionID] = ck.compact()
 	case CheckoutExpired:
 		ck := a.checkouts[c.CheckoutSessionID]
 		ck.Expired = true
-		a.checkouts[c.CheckoutSessionID] = ck
+		a.checkouts[c.CheckoutSessionID] = ck.compact()
 	}
 }

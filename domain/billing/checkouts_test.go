@@ -2,6 +2,7 @@ package billing
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -138,5 +139,42 @@ func TestMembersChangedSince(t *testing.T) {
 	}
 	if c, r := prior.Clone().MembersChangedSince(prior); c != nil || r != nil {
 		t.Errorf("no change: %v %v", c, r)
+	}
+}
+
+// A closed session keeps its tier and flags only, in any order of its
+// facts: an org that starts many checkouts keeps a small account, and a
+// superseded session that Stripe completes anyway is still on its own tier.
+func TestClosedCheckoutsKeepOnlyTheirTier(t *testing.T) {
+	events := []Event{ev(started("cs_1", TierStarter, "u1", "k1"), 1),
+		ev(CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_2", RequestedBy: "u1", IdempotencyKey: "k2", Supersedes: []string{"cs_1"}}, 2)}
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		acc := Fold("org_1", []Event{events[order[0]], events[order[1]]})
+		if got, want := acc.checkouts["cs_1"], (checkout{Tier: TierStarter, Superseded: true}); got != want {
+			t.Errorf("order %v: superseded cs_1 is %+v, want %+v", order, got, want)
+		}
+		if got := acc.checkouts["cs_2"]; got.IdempotencyKey != "k2" || got.StartedAt.IsZero() || got.RequestedBy != "u1" {
+			t.Errorf("order %v: open cs_2 lost what a repeated request needs: %+v", order, got)
+		}
+		ev, err := acc.RecordStripeFact(PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1", SubscriptionID: "sub_1"}, at(3))
+		if err != nil || ev.Change.(PlanActivated).Tier != TierStarter {
+			t.Errorf("order %v: cs_1 completed anyway: %+v, %v; want it on STARTER, its own tier", order, ev.Change, err)
+		}
+	}
+	// Three hundred superseded sessions: a few dozen bytes each.
+	var many []Event
+	for i := range 300 {
+		c := started(fmt.Sprintf("cs_test_%020d", i), TierPro, "usr_someone@example.com", fmt.Sprintf("checkout-%032d", i))
+		if i > 0 {
+			c.Supersedes = []string{fmt.Sprintf("cs_test_%020d", i-1)}
+		}
+		many = append(many, ev(c, i))
+	}
+	snap, err := Fold("org_1", many).MarshalSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap) > 300*100 {
+		t.Errorf("an account with 300 superseded checkouts snapshots to %d bytes, want at most 100 a session", len(snap))
 	}
 }

@@ -13,7 +13,7 @@ import (
 // another format is refused by [RestoreAccount] ([ErrSnapshotFormat]): the
 // caller folds the stream instead, and the next append writes the new
 // format.
-const snapshotFormat = 5
+const snapshotFormat = 6
 
 // ErrSnapshotFormat means a snapshot was written in another format.
 var ErrSnapshotFormat = errors.New("account snapshot of another format")
