@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -500,6 +501,32 @@ func TestALateCommitIsNotSkipped(t *testing.T) {
 	}
 	want["org_late"] = []int64{1}
 	eventually(t, patience, "the late event and the others", func() bool { return r.has(want) })
+	r.check(t, want)
+}
+
+// TestALongTransactionInAnotherDatabaseHoldsUpNothing: a transaction
+// with an id, open for the whole test in another database of the cluster
+// (pg_snapshot_xmin is the cluster's: it would hold every endpoint back
+// until that transaction ends), does not delay delivery.
+func TestALongTransactionInAnotherDatabaseHoldsUpNothing(t *testing.T) {
+	l := newLedger(t)
+	other, err := sql.Open("pgx", pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	long, err := other.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Rollback()                                               //nolint:errcheck // rolled back at the end
+	if _, err := long.Exec("SELECT pg_current_xact_id()"); err != nil { // an id, as any writer has
+		t.Fatal(err)
+	}
+	r := newReceiver(t, nil)
+	start(t, l, fast(r.URL))
+	want := map[string][]int64{"org_a": l.add("org_a", 3), "org_b": l.add("org_b", 2)}
+	eventually(t, 15*time.Second, "every event while another database's transaction stays open", func() bool { return r.has(want) })
 	r.check(t, want)
 }
 

@@ -18,10 +18,10 @@ import (
 // Outbound is the outbound events' state in Postgres (tables
 // outbound_endpoints, outbound_orgs and outbound_failures). Each endpoint
 // follows the ledger by (tx_id, position), reading only events whose
-// transaction id is below the oldest running transaction's
-// (pg_snapshot_xmin), as watermill-sql does: an event whose transaction
-// commits late has a transaction id no later event read before it can
-// pass, so it is never skipped. Leases are taken with FOR UPDATE SKIP
+// transaction id is below the oldest transaction that may still commit
+// events (see [horizon]), as watermill-sql does with pg_snapshot_xmin: an
+// event whose transaction commits late has a transaction id no later event
+// read before it can pass, so it is never skipped. Leases are taken with FOR UPDATE SKIP
 // LOCKED and fenced on the owner and the delivered version. It is safe
 // for concurrent use.
 //
@@ -69,9 +69,13 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 		if err != nil {
 			return err
 		}
+		bound, err := horizon(ctx, tx)
+		if err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT tx_id::text, position, stream_id, stream_version, recorded_at FROM billing_events
-			WHERE (tx_id, position) > (?::xid8, ?) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY tx_id, position LIMIT ?`, curTx, curPos, limit)
+			WHERE (tx_id, position) > (?::xid8, ?) AND tx_id < ?::xid8
+			ORDER BY tx_id, position LIMIT ?`, curTx, curPos, bound, limit)
 		if err != nil {
 			return err
 		}
@@ -130,6 +134,44 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 		return 0, fmt.Errorf("follow ledger for outbound endpoint: %w", err)
 	}
 	return n, nil
+}
+
+// horizon returns the transaction id below which every transaction that
+// wrote to this database has ended: no event with a smaller tx_id can
+// become visible later. Transactions are read in this order, each in a
+// statement of tx (READ COMMITTED) that begins after the one before ends:
+//
+//  1. a snapshot S of the cluster: its xmax, and the transactions still
+//     running (xip);
+//  2. the sessions connected to this database with their transaction ids
+//     (pg_stat_activity, read once per transaction).
+//
+// The horizon is S's xmax, or lower: the oldest transaction of S's xip
+// still running in a session of this database. A transaction of this
+// database that ends before (2) has committed or not before the events are
+// read (3, a later statement); one that got its id after S has an id at
+// least S's xmax. So a long transaction in another database of the
+// cluster, which pg_snapshot_xmin would wait for, holds nothing up. When
+// a session of this database belongs to a role whose transaction ids this
+// role may not see (pg_stat_activity hides them without pg_read_all_stats),
+// the horizon is pg_snapshot_xmin, as before.
+func horizon(ctx context.Context, tx bun.Tx) (string, error) {
+	var snap string
+	if err := tx.QueryRowContext(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
+		return "", fmt.Errorf("horizon: %w", err)
+	}
+	var bound string
+	err := tx.QueryRowContext(ctx, `WITH sessions AS (
+			SELECT backend_xid, pg_has_role(usesysid, 'MEMBER') OR pg_has_role('pg_read_all_stats', 'MEMBER') AS visible
+			FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid())
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM sessions WHERE NOT visible) THEN pg_snapshot_xmin(s)
+			ELSE least(pg_snapshot_xmax(s), (SELECT min(x) FROM pg_snapshot_xip(s) AS x WHERE x::xid IN (SELECT backend_xid FROM sessions WHERE backend_xid IS NOT NULL)))
+			END::text
+		FROM (SELECT ?::pg_snapshot AS s) AS snap`, snap).Scan(&bound)
+	if err != nil {
+		return "", fmt.Errorf("horizon: %w", err)
+	}
+	return bound, nil
 }
 
 func millis(d time.Duration) int64 { return d.Milliseconds() }
