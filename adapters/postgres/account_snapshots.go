@@ -185,10 +185,15 @@ func (h *History) AccountAt(ctx context.Context, orgID string, asOf, knownAt tim
 		}
 		next = m.Version
 	}
-	lo, hi = append(lo, next), append(hi, math.MaxInt64)
-	sel := db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").
-		Join("JOIN unnest(?::bigint[], ?::bigint[]) AS r(lo, hi) ON stream_version > r.lo AND stream_version <= r.hi", pgdialect.Array(lo), pgdialect.Array(hi)).
-		Where("stream_id = ?", orgID).Order("stream_version")
+	sel := db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").Where("stream_id = ?", orgID).Order("stream_version")
+	if len(lo) == 0 {
+		// One range, the usual case (facts come in about in order): a
+		// plain range scan of the stream's index.
+		sel = sel.Where("stream_version > ?", next)
+	} else {
+		lo, hi = append(lo, next), append(hi, math.MaxInt64)
+		sel = sel.Join("JOIN unnest(?::bigint[], ?::bigint[]) AS r(lo, hi) ON stream_version > r.lo AND stream_version <= r.hi", pgdialect.Array(lo), pgdialect.Array(hi))
+	}
 	if !asOf.IsZero() {
 		sel = sel.Where("occurred_at <= ?", asOf)
 	}
