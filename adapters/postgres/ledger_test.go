@@ -16,7 +16,6 @@ import (
 
 	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/application"
-	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
 	"github.com/safeclose/billing/ports/porttest"
 )
@@ -279,7 +278,7 @@ func TestRebuildSwapGivesWayToALongReader(t *testing.T) {
 	}
 	appended := make(chan error, 1)
 	go func() {
-		c, at := randomFact("org_0001", rng)
+		c, at := porttest.RandomFact("org_0001", rng)
 		_, err := store.Append(ctx, ports.AppendRequest{StreamID: "org_0001", ExpectedVersion: 3, Events: []ports.NewEvent{porttest.Event(t, c, at)}})
 		appended <- err
 	}()
@@ -440,7 +439,7 @@ func appendRandom(t testing.TB, store ports.EventStore, stream string, rng *rand
 		}
 		events := make([]ports.NewEvent, n)
 		for i := range events {
-			c, at := randomFact(stream, rng)
+			c, at := porttest.RandomFact(stream, rng)
 			events[i] = porttest.Event(t, c, at)
 		}
 		_, err = store.Append(ctx, ports.AppendRequest{StreamID: stream, ExpectedVersion: int64(len(cur)), Events: events,
@@ -451,44 +450,6 @@ func appendRandom(t testing.TB, store ports.EventStore, stream string, rng *rand
 		if err != ports.ErrVersionConflict {
 			t.Fatal(err)
 		}
-	}
-}
-
-func randomFact(stream string, rng *rand.Rand) (billing.Change, time.Time) {
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(3600*24*30)) * time.Second)
-	cus, sub := "cus_"+stream, fmt.Sprintf("sub_%s_%d", stream, rng.IntN(2))
-	tier := billing.PaidTiers()[rng.IntN(3)]
-	inv := billing.Invoice{InvoiceID: fmt.Sprintf("in_%d", rng.Int64()), CustomerID: cus, SubscriptionID: sub, AmountPaid: 1900, AmountDue: 1900, Currency: "eur", AttemptCount: 1}
-	switch rng.IntN(13) {
-	case 0:
-		return billing.PlanActivated{CheckoutSessionID: "cs_1", CustomerID: cus, SubscriptionID: sub, Tier: tier}, at
-	case 1:
-		return billing.SubscriptionRefreshed{CustomerID: cus, SubscriptionID: sub, Status: []billing.Status{billing.StatusActive, billing.StatusPastDue, billing.StatusTrialing}[rng.IntN(3)],
-			Tier: tier, CurrentPeriodEnd: at.Add(30 * 24 * time.Hour), CancelAtPeriodEnd: rng.IntN(2) == 0}, at
-	case 2:
-		return billing.SubscriptionCanceled{CustomerID: cus, SubscriptionID: sub, CurrentPeriodEnd: at}, at
-	case 3:
-		return billing.PaymentSucceeded{Invoice: inv}, at
-	case 4:
-		return billing.PaymentFailed{Invoice: inv}, at
-	case 5:
-		return billing.CheckoutStarted{Tier: tier, CheckoutSessionID: "cs_x"}, at
-	case 6:
-		return billing.MemberAdded{UserID: "u", Email: "u@example.com", Role: "member", Permissions: []string{"audit"}}, at
-	case 7:
-		return billing.MemberAdded{UserID: "o", Email: "o@example.com", Role: "owner"}, at
-	case 8:
-		return billing.MemberPermissionsChanged{UserID: []string{"u", "o"}[rng.IntN(2)], Permissions: []string{"billing"}}, at
-	case 9:
-		return billing.MemberRemoved{UserID: "u"}, at
-	case 10:
-		return billing.TrialWillEnd{SubscriptionObject: billing.SubscriptionObject{CustomerID: cus, SubscriptionID: sub, Status: billing.StatusTrialing,
-			Tier: tier, CurrentPeriodEnd: at.Add(3 * 24 * time.Hour), TrialEnd: at.Add(3 * 24 * time.Hour)}}, at
-	case 11:
-		inv.HostedInvoiceURL = "https://invoice.stripe.com/i/" + inv.InvoiceID
-		return billing.PaymentActionRequired{Invoice: inv}, at
-	default:
-		return billing.OrgCreated{Name: "Org " + stream, OwnerUserID: "o"}, at
 	}
 }
 
