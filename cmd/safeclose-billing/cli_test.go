@@ -345,15 +345,8 @@ func TestTwoInstancesAndAKill(t *testing.T) {
 		}
 	}
 	post := func(addr string, p []byte) int {
-		req, _ := http.NewRequest("POST", "http://"+addr+"/api/billing/webhook", bytes.NewReader(p))
-		req.Header.Set("Stripe-Signature", stripe.Sign(p, "whsec_two", time.Now()))
-		client := &http.Client{Timeout: 5 * time.Second}
-		res, err := client.Do(req)
-		if err != nil {
-			return 0
-		}
-		res.Body.Close()
-		return res.StatusCode
+		code, _ := postWebhook(addr, "whsec_two", p)
+		return code
 	}
 	// Deliver in reverse order, split between the instances, 8 at a time;
 	// kill the first instance halfway.
@@ -405,20 +398,7 @@ func TestTwoInstancesAndAKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for _, org := range orgs {
-		var tier, status string
-		var stripeEvents, distinct int
-		if err := conn.QueryRow("SELECT plan_tier, status FROM billing_status WHERE org_id = $1", org).Scan(&tier, &status); err != nil {
-			t.Fatal(err)
-		}
-		if tier != "FREE" || status != "canceled" {
-			t.Errorf("%s: %s %s, want FREE canceled", org, tier, status)
-		}
-		_ = conn.QueryRow("SELECT count(*), count(DISTINCT metadata->>'stripeEventId') FROM billing_events WHERE stream_id = $1 AND metadata ? 'stripeEventId'", org).Scan(&stripeEvents, &distinct)
-		if stripeEvents != 5 || distinct != 5 {
-			t.Errorf("%s: %d Stripe events (%d distinct), want 5", org, stripeEvents, distinct)
-		}
-	}
+	checkCanceledOnce(t, conn, orgs, 5)
 	if out := c.ok("", "ledger", "verify"); !strings.Contains(out, "intact") {
 		t.Error(out)
 	}
@@ -429,28 +409,10 @@ func TestTwoInstancesAndAKill(t *testing.T) {
 // answers 5xx quickly meanwhile and recovers without a restart of its
 // own); then SIGTERM under load lets in-flight requests finish and exits 0.
 func TestSIGTERMUnderLoadAndAPostgresRestart(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not t.TempDir: its parent is private and Postgres runs as its own user.
-	dir, err := os.MkdirTemp("", "pg-restart")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	stack := func(args ...string) string {
-		out, err := exec.Command(filepath.Join(root, "scripts", "stack.sh"), args...).Output()
-		if err != nil {
-			t.Fatalf("stack.sh %v: %v", args, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	server := stack("pg-start", dir+"/pg")
-	defer stack("pg-stop", dir+"/pg")
+	pg := newLocalStack(t, "pg-restart")
+	stack := pg.run
+	server := stack("pg-start", "pg")
+	defer stack("pg-stop", "pg")
 	factory, _ := stripe.NewFactory(stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"})
 	fake := stripefake.New(factory)
 	defer fake.Close()
@@ -502,7 +464,7 @@ func TestSIGTERMUnderLoadAndAPostgresRestart(t *testing.T) {
 		t.Fatalf("status before the restart: %d %s", code, body)
 	}
 	// Postgres down: 5xx, fast; the API says 503 unavailable.
-	stack("pg-stop", dir+"/pg")
+	stack("pg-stop", "pg")
 	if code, body := status(); code != 503 || !strings.Contains(body, `"code":"unavailable"`) {
 		t.Errorf("status with Postgres down: %d %s, want 503 unavailable", code, body)
 	}
@@ -516,9 +478,9 @@ func TestSIGTERMUnderLoadAndAPostgresRestart(t *testing.T) {
 		t.Errorf("readyz with Postgres down: %v %v", err, res)
 	}
 	// Postgres back (same port): the service recovers by itself.
-	port := strings.TrimSpace(string(must(os.ReadFile(dir + "/pg/port"))))
-	stack("pg-start", dir+"/pg")
-	if got := strings.TrimSpace(string(must(os.ReadFile(dir + "/pg/port")))); got != port {
+	port := pg.port("pg")
+	stack("pg-start", "pg")
+	if got := pg.port("pg"); got != port {
 		t.Fatalf("the cluster came back on another port (%s, was %s)", got, port)
 	}
 	recovered := false
