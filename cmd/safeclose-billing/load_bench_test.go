@@ -55,26 +55,11 @@ END;
 // repository's root, or absolute) for go tool pprof.
 func BenchmarkServeUnderLoad(b *testing.B) {
 	db := pgtest.New(b)
-	ctx := context.Background()
 	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
 	factory, _ := stripe.NewFactory(prices)
 	fake := stripefake.New(factory)
 	defer fake.Close()
-	store := postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB),
-		postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
-	const orgs = 1000
-	specs := make([]stripe.SubscriptionSpec, orgs)
-	for i := range orgs {
-		org := fmt.Sprintf("org_l%d", i)
-		specs[i] = stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_" + org, SubscriptionID: "sub_" + org, Tier: billing.TierPro}
-		_, err := store.Append(ctx, ports.AppendRequest{StreamID: org, Events: []ports.NewEvent{
-			porttest.Event(b, billing.OrgCreated{Name: org, OwnerUserID: "usr_x"}, time.Now()),
-			porttest.Event(b, billing.PlanActivated{CheckoutSessionID: "cs", CustomerID: specs[i].CustomerID, SubscriptionID: specs[i].SubscriptionID, Tier: billing.TierPro}, time.Now().Add(-time.Hour)),
-		}})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	specs := linkedOrgs(b, db, "org_l")
 	addr := freeAddr(b)
 	serve := exec.Command(binary, "serve", "--no-migrate")
 	serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
@@ -109,61 +94,15 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	// own work takes as little of the two cores as it can (net/http's
 	// client took 75-100 µs of CPU a request). Each round has its own
 	// events: every delivery must be applied.
-	const workers, perWorker = 16, 4000
 	load := func(round int) (rate, servicePer, pgPer, genPer float64) {
-		requests := make([][][]byte, workers)
-		for w := range requests {
-			requests[w] = make([][]byte, perWorker)
-			for i := range requests[w] {
-				spec := specs[(w*7919+i)%orgs]
-				p := factory.Event(fmt.Sprintf("evt_l%d_%d_%d", round, w, i), "invoice.paid", time.Now().Add(-time.Minute),
-					factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprintf("in_%d_%d_%d", round, w, i), Amount: 4900, Paid: true}))
-				head := fmt.Sprintf("POST /api/billing/webhook HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nStripe-Signature: %s\r\nContent-Length: %d\r\n\r\n",
-					addr, stripe.Sign(p, "whsec_l", time.Now()), len(p))
-				requests[w][i] = append([]byte(head), p...)
-			}
-		}
-		var n, failed atomic.Int64
+		requests := invoicesPaid(factory, specs, addr, fmt.Sprint("l", round))
 		cpu0, pg0, gen0 := cpuSeconds(b, serve.Process.Pid), postgresCPUSeconds(), cpuSeconds(b, os.Getpid())
-		deadline := time.Now().Add(time.Duration(seconds) * time.Second)
-		var wg sync.WaitGroup
 		start := time.Now()
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conn, err := net.Dial("tcp", addr)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				defer conn.Close()
-				answers := bufio.NewReader(conn)
-				for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
-					if _, err := conn.Write(requests[w][i]); err != nil {
-						b.Error(err)
-						return
-					}
-					res, err := http.ReadResponse(answers, nil)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					body, _ := io.ReadAll(res.Body)
-					res.Body.Close()
-					if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"outcome":"applied"`)) {
-						failed.Add(1)
-						continue
-					}
-					n.Add(1)
-				}
-			}()
+		applied, failed := sendAll(b, addr, requests, start.Add(time.Duration(seconds)*time.Second))
+		if failed > 0 {
+			b.Errorf("round %d: %d deliveries not applied", round, failed)
 		}
-		wg.Wait()
-		if failed.Load() > 0 {
-			b.Errorf("round %d: %d deliveries not applied", round, failed.Load())
-		}
-		k := float64(n.Load())
+		k := float64(applied)
 		return k / time.Since(start).Seconds(), (cpuSeconds(b, serve.Process.Pid) - cpu0) / k * 1e6,
 			(postgresCPUSeconds() - pg0) / k * 1e6, (cpuSeconds(b, os.Getpid()) - gen0) / k * 1e6
 	}
@@ -196,7 +135,7 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	b.ReportMetric(m.pg, "postgres-cpu-µs/webhook")
 	b.ReportMetric(m.pgbench, "postgres-cpu-µs/pgbench-tx")
 	fmt.Fprintf(os.Stderr, "serve: webhooks c=16 over %d orgs %7.0f/s   pgbench same tx c=16 %7.0f tps   ratio %.2f (median of %d rounds, from %.2f to %.2f)   peak RSS %.0f MiB   CPU per webhook: service %.0f µs, Postgres %.0f µs (per pgbench tx %.0f µs), load generator %.0f µs\n",
-		orgs, m.rate, m.tps, m.rate/m.tps, len(results), results[0].rate/results[0].tps, results[len(results)-1].rate/results[len(results)-1].tps,
+		len(specs), m.rate, m.tps, m.rate/m.tps, len(results), results[0].rate/results[0].tps, results[len(results)-1].rate/results[len(results)-1].tps,
 		rss, m.service, m.pg, m.pgbench, m.gen)
 }
 
@@ -305,4 +244,91 @@ func pgbench(b *testing.B, url string, seconds int) float64 {
 	}
 	tps, _ := strconv.ParseFloat(strings.TrimSpace(string(m[1])), 64)
 	return tps
+}
+
+// The webhook load's shape: 16 workers, each on a keep-alive connection
+// of its own, up to 4,000 requests each.
+const loadWorkers, loadPerWorker = 16, 4000
+
+// invoicesPaid builds and signs, before any clock starts, each worker's
+// requests: invoice.paid for the orgs of specs in turn, as bytes on the
+// wire to addr, their ids unique to run.
+func invoicesPaid(factory *stripe.Factory, specs []stripe.SubscriptionSpec, addr, run string) [][][]byte {
+	requests := make([][][]byte, loadWorkers)
+	for w := range requests {
+		requests[w] = make([][]byte, loadPerWorker)
+		for i := range requests[w] {
+			spec := specs[(w*7919+i)%len(specs)]
+			p := factory.Event(fmt.Sprintf("evt_%s_%d_%d", run, w, i), "invoice.paid", time.Now().Add(-time.Minute),
+				factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprintf("in_%s_%d_%d", run, w, i), Amount: 4900, Paid: true}))
+			head := fmt.Sprintf("POST /api/billing/webhook HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nStripe-Signature: %s\r\nContent-Length: %d\r\n\r\n",
+				addr, stripe.Sign(p, "whsec_l", time.Now()), len(p))
+			requests[w][i] = append([]byte(head), p...)
+		}
+	}
+	return requests
+}
+
+// sendAll writes each worker's requests on a connection of its own until
+// deadline, reading the answers with net/http's parser, and counts the
+// deliveries applied and the others.
+func sendAll(b *testing.B, addr string, requests [][][]byte, deadline time.Time) (applied, failed int64) {
+	var n, bad atomic.Int64
+	var wg sync.WaitGroup
+	for _, reqs := range requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer conn.Close()
+			answers := bufio.NewReader(conn)
+			for _, req := range reqs {
+				if !time.Now().Before(deadline) {
+					return
+				}
+				if _, err := conn.Write(req); err != nil {
+					b.Error(err)
+					return
+				}
+				res, err := http.ReadResponse(answers, nil)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"outcome":"applied"`)) {
+					bad.Add(1)
+					continue
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return n.Load(), bad.Load()
+}
+
+// linkedOrgs creates 1,000 orgs named prefix0, prefix1, … in db, each on
+// PRO with a Stripe customer and subscription of its own, and returns
+// their subscriptions: the orgs the webhook load pays invoices for.
+func linkedOrgs(b *testing.B, db *pgtest.DB, prefix string) []stripe.SubscriptionSpec {
+	store := postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB),
+		postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
+	specs := make([]stripe.SubscriptionSpec, 1000)
+	for i := range specs {
+		org := fmt.Sprint(prefix, i)
+		specs[i] = stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_" + org, SubscriptionID: "sub_" + org, Tier: billing.TierPro}
+		if _, err := store.Append(context.Background(), ports.AppendRequest{StreamID: org, Events: []ports.NewEvent{
+			porttest.Event(b, billing.OrgCreated{Name: org, OwnerUserID: "usr_x"}, time.Now()),
+			porttest.Event(b, billing.PlanActivated{CheckoutSessionID: "cs", CustomerID: specs[i].CustomerID, SubscriptionID: specs[i].SubscriptionID, Tier: billing.TierPro}, time.Now().Add(-time.Hour)),
+		}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return specs
 }

@@ -1,14 +1,9 @@
 package main_test
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,14 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/adapters/postgres/pgtest"
 	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/adapters/stripe/stripefake"
-	"github.com/safeclose/billing/adapters/system"
 	"github.com/safeclose/billing/domain/billing"
-	"github.com/safeclose/billing/ports"
-	"github.com/safeclose/billing/ports/porttest"
 )
 
 // BenchmarkServeUnderLoadOutbound runs the binary under the webhook load
@@ -40,25 +31,11 @@ import (
 // (p50, p99, max) over the runs with the endpoint.
 func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 	db := pgtest.New(b)
-	ctx := context.Background()
 	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
 	factory, _ := stripe.NewFactory(prices)
 	fake := stripefake.New(factory)
 	defer fake.Close()
-	store := postgres.NewStore(db.DB, system.Clock{}, []postgres.Projection{postgres.NewStatusProjection(db.DB), postgres.NewLinksProjection(db.DB),
-		postgres.OrgsProjection{}, postgres.MembershipsProjection{}})
-	const orgs = 1000
-	specs := make([]stripe.SubscriptionSpec, orgs)
-	for i := range orgs {
-		org := fmt.Sprintf("org_o%d", i)
-		specs[i] = stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_" + org, SubscriptionID: "sub_" + org, Tier: billing.TierPro}
-		if _, err := store.Append(ctx, ports.AppendRequest{StreamID: org, Events: []ports.NewEvent{
-			porttest.Event(b, billing.OrgCreated{Name: org, OwnerUserID: "usr_x"}, time.Now()),
-			porttest.Event(b, billing.PlanActivated{CheckoutSessionID: "cs", CustomerID: specs[i].CustomerID, SubscriptionID: specs[i].SubscriptionID, Tier: billing.TierPro}, time.Now().Add(-time.Hour)),
-		}}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	specs := linkedOrgs(b, db, "org_o")
 	var (
 		lagMu     sync.Mutex
 		lags      []time.Duration
@@ -103,61 +80,15 @@ func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 			_ = serve.Wait()
 		}()
 		waitReady(b, "http://"+addr+"/readyz")
-		const workers, perWorker = 16, 4000
-		requests := make([][][]byte, workers)
-		for w := range requests {
-			requests[w] = make([][]byte, perWorker)
-			for i := range requests[w] {
-				spec := specs[(w*7919+i)%orgs]
-				p := factory.Event(fmt.Sprintf("evt_o%t_%d_%d_%d", endpoint != "", round, w, i), "invoice.paid", time.Now().Add(-time.Minute),
-					factory.Invoice(spec, stripe.InvoiceSpec{InvoiceID: fmt.Sprintf("in_%t_%d_%d_%d", endpoint != "", round, w, i), Amount: 4900, Paid: true}))
-				head := fmt.Sprintf("POST /api/billing/webhook HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nStripe-Signature: %s\r\nContent-Length: %d\r\n\r\n",
-					addr, stripe.Sign(p, "whsec_l", time.Now()), len(p))
-				requests[w][i] = append([]byte(head), p...)
-			}
-		}
+		requests := invoicesPaid(factory, specs, addr, fmt.Sprintf("o%t_%d", endpoint != "", round))
 		var before int64
 		_ = db.QueryRow("SELECT count(*) FROM billing_events").Scan(&before)
-		var n, failed atomic.Int64
 		cpu0, pg0 := cpuSeconds(b, serve.Process.Pid), postgresCPUSeconds()
-		deadline := time.Now().Add(time.Duration(seconds) * time.Second)
-		var wg sync.WaitGroup
 		start := time.Now()
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conn, err := net.Dial("tcp", addr)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				defer conn.Close()
-				answers := bufio.NewReader(conn)
-				for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
-					if _, err := conn.Write(requests[w][i]); err != nil {
-						b.Error(err)
-						return
-					}
-					res, err := http.ReadResponse(answers, nil)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					body, _ := io.ReadAll(res.Body)
-					res.Body.Close()
-					if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"outcome":"applied"`)) {
-						failed.Add(1)
-						continue
-					}
-					n.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		rate = float64(n.Load()) / time.Since(start).Seconds()
-		if failed.Load() > 0 {
-			b.Errorf("round %d: %d deliveries not applied", round, failed.Load())
+		applied, failed := sendAll(b, addr, requests, start.Add(time.Duration(seconds)*time.Second))
+		rate = float64(applied) / time.Since(start).Seconds()
+		if failed > 0 {
+			b.Errorf("round %d: %d deliveries not applied", round, failed)
 		}
 		var after int64
 		_ = db.QueryRow("SELECT count(*) FROM billing_events").Scan(&after)
@@ -169,7 +100,7 @@ func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 				b.Errorf("round %d: %d of %d events delivered 30 s after the load", round, got, after-before)
 			}
 		}
-		k := float64(n.Load())
+		k := float64(applied)
 		c = cost{(cpuSeconds(b, serve.Process.Pid) - cpu0) / k * 1e6, (postgresCPUSeconds() - pg0) / k * 1e6}
 		return rate, after - before, c
 	}
