@@ -170,6 +170,21 @@ func (h *harness) createOrg(id string) {
 }
 
 // user creates a user with password "correct horse".
+// acme creates the pages' org, "Acme Corp", owned by owner@example.com,
+// with viewer@example.com as a member without permissions.
+func (h *harness) acme() (org string, owner, viewer ports.User) {
+	h.t.Helper()
+	owner, viewer = h.user("owner@example.com"), h.user("viewer@example.com")
+	org, err := h.svc.CreateOrg(context.Background(), appActor(owner), "Acme Corp", owner.Email)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.svc.AddMember(context.Background(), appActor(owner), org, viewer.Email, nil); err != nil {
+		h.t.Fatal(err)
+	}
+	return org, owner, viewer
+}
+
 func (h *harness) user(email string) ports.User {
 	h.t.Helper()
 	u, err := h.identity.CreateUser(context.Background(), email, "correct horse")

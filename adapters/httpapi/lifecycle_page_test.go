@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -19,15 +18,7 @@ import (
 // Stripe's page (for billing members); a pause says so (below).
 func TestBillingPageExpiredCheckoutInABrowser(t *testing.T) {
 	h, base := servePage(t, options{})
-	ctx := context.Background()
-	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
-	org, err := h.svc.CreateOrg(ctx, appActor(owner), "Acme Corp", owner.Email)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.svc.AddMember(ctx, appActor(owner), org, plain.Email, nil); err != nil {
-		t.Fatal(err)
-	}
+	org, owner, _ := h.acme()
 	billingPage := "/orgs/" + org + "/billing"
 	f := h.factory
 	b := browser(t)
@@ -66,15 +57,7 @@ func TestBillingPageExpiredCheckoutInABrowser(t *testing.T) {
 // browser test has 30 s).
 func TestBillingPageTrialPaymentAndPauseBannersInABrowser(t *testing.T) {
 	h, base := servePage(t, options{})
-	ctx := context.Background()
-	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
-	org, err := h.svc.CreateOrg(ctx, appActor(owner), "Acme Corp", owner.Email)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.svc.AddMember(ctx, appActor(owner), org, plain.Email, nil); err != nil {
-		t.Fatal(err)
-	}
+	org, owner, plain := h.acme()
 	billingPage := "/orgs/" + org + "/billing"
 	f := h.factory
 	b := browser(t)

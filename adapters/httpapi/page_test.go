@@ -145,15 +145,7 @@ func servePage(t *testing.T, opt options) (*harness, string) {
 func TestBillingPageInABrowser(t *testing.T) {
 	h, base := servePage(t, options{})
 
-	ctx := context.Background()
-	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
-	org, err := h.svc.CreateOrg(ctx, appActor(owner), "Acme Corp", owner.Email)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.svc.AddMember(ctx, appActor(owner), org, plain.Email, nil); err != nil {
-		t.Fatal(err)
-	}
+	org, owner, plain := h.acme()
 	billingPage := "/orgs/" + org + "/billing"
 
 	b := browser(t)
@@ -302,15 +294,7 @@ func waitFor(t *testing.T, ctx context.Context, what, cond string) {
 func TestBillingPagePlanChangesInABrowser(t *testing.T) {
 	h, base := servePage(t, options{paymentsBase: "fake", pricesBase: stripemock.URL(t)})
 
-	ctx := context.Background()
-	owner, plain := h.user("owner@example.com"), h.user("viewer@example.com")
-	org, err := h.svc.CreateOrg(ctx, appActor(owner), "Acme Corp", owner.Email)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.svc.AddMember(ctx, appActor(owner), org, plain.Email, nil); err != nil {
-		t.Fatal(err)
-	}
+	org, owner, plain := h.acme()
 	billingPage := "/orgs/" + org + "/billing"
 	spec := stripe.SubscriptionSpec{OrgID: org, CustomerID: "cus_switch", SubscriptionID: "sub_switch", Tier: billing.TierPro,
 		CurrentPeriodEnd: time.Now().AddDate(0, 1, 0).Truncate(time.Second)}
