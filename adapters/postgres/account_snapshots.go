@@ -46,40 +46,27 @@ ON CONFLICT (stream_id, stream_version) DO NOTHING`
 // to crosses a multiple of every.
 func crossesSnapshot(from, to, every int64) bool { return every > 0 && from/every != to/every }
 
-// snapshotRow is one periodic snapshot, as the rebuild writes it.
-type snapshotRow struct {
-	stream                   string
-	version, from            int64
-	maxOccurred, maxRecorded time.Time
-	minOccurred, minRecorded time.Time
-	snapshot                 []byte
-}
-
 var snapshotColumns = []string{"stream_id", "stream_version", "from_version", "max_occurred_at", "max_recorded_at",
 	"min_occurred_at", "min_recorded_at", "snapshot"}
 
-// snapshotTrack follows one stream through a rebuild's fold and makes its
-// periodic snapshots at the same rule as live appends (one per interval).
-type snapshotTrack struct {
-	from                     int64
-	maxOccurred, maxRecorded time.Time
-	minOccurred, minRecorded time.Time
-}
-
-// add takes the event just folded into acc; when the stream crossed a
-// multiple of every it returns the snapshot of acc.
-func (t *snapshotTrack) add(acc *billing.Account, e ports.StoredEvent, every int64) (*snapshotRow, error) {
-	if t.minOccurred.IsZero() || e.OccurredAt.Before(t.minOccurred) {
-		t.minOccurred = e.OccurredAt
+// track follows a stream through a rebuild's fold: m is its segment since
+// its last periodic snapshot (From, and the times of the events folded
+// since, maxima over the whole prefix). It takes the event just folded
+// into acc; when the stream crossed a multiple of every it returns the
+// snapshot of acc, as a row of billing_account_snapshots, and starts the
+// next segment. The rule is the live appends' (one per interval).
+func (m *snapshotMeta) track(acc *billing.Account, e ports.StoredEvent, every int64) ([]any, error) {
+	if m.MinOccurred.IsZero() || e.OccurredAt.Before(m.MinOccurred) {
+		m.MinOccurred = e.OccurredAt
 	}
-	if t.minRecorded.IsZero() || e.RecordedAt.Before(t.minRecorded) {
-		t.minRecorded = e.RecordedAt
+	if m.MinRecorded.IsZero() || e.RecordedAt.Before(m.MinRecorded) {
+		m.MinRecorded = e.RecordedAt
 	}
-	if e.OccurredAt.After(t.maxOccurred) {
-		t.maxOccurred = e.OccurredAt
+	if e.OccurredAt.After(m.MaxOccurred) {
+		m.MaxOccurred = e.OccurredAt
 	}
-	if e.RecordedAt.After(t.maxRecorded) {
-		t.maxRecorded = e.RecordedAt
+	if e.RecordedAt.After(m.MaxRecorded) {
+		m.MaxRecorded = e.RecordedAt
 	}
 	if !crossesSnapshot(e.Version-1, e.Version, every) {
 		return nil, nil
@@ -88,10 +75,9 @@ func (t *snapshotTrack) add(acc *billing.Account, e ports.StoredEvent, every int
 	if err != nil {
 		return nil, err
 	}
-	r := &snapshotRow{stream: e.StreamID, version: e.Version, from: t.from, maxOccurred: t.maxOccurred, maxRecorded: t.maxRecorded,
-		minOccurred: t.minOccurred, minRecorded: t.minRecorded, snapshot: snap}
-	t.from, t.minOccurred, t.minRecorded = e.Version, time.Time{}, time.Time{}
-	return r, nil
+	row := []any{e.StreamID, e.Version, m.From, m.MaxOccurred, m.MaxRecorded, m.MinOccurred, m.MinRecorded, string(snap)}
+	m.From, m.MinOccurred, m.MinRecorded = e.Version, time.Time{}, time.Time{}
+	return row, nil
 }
 
 // replaceSnapshots puts the rebuild's periodic snapshots in place of the
@@ -101,9 +87,7 @@ func (t *snapshotTrack) add(acc *billing.Account, e ports.StoredEvent, every int
 func (s *Store) replaceSnapshots(ctx context.Context, shards []*shard) error {
 	var rows [][]any
 	for _, sh := range shards {
-		for _, r := range sh.snapshots {
-			rows = append(rows, []any{r.stream, r.version, r.from, r.maxOccurred, r.maxRecorded, r.minOccurred, r.minRecorded, string(r.snapshot)})
-		}
+		rows = append(rows, sh.snapshots...)
 	}
 	return s.withPgx(ctx, func(pc *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
@@ -121,8 +105,9 @@ func (s *Store) replaceSnapshots(ctx context.Context, shards []*shard) error {
 	})
 }
 
-// snapshotMeta is a periodic snapshot's row; Snapshot only on the one an
-// answer starts from.
+// snapshotMeta is a periodic snapshot's row as an answer reads it
+// (Snapshot only on the one it starts from), and a rebuild's segment in
+// progress (see track).
 type snapshotMeta struct {
 	Version     int64     `bun:"stream_version"`
 	From        int64     `bun:"from_version"`

@@ -294,14 +294,14 @@ type shard struct {
 	// every is the periodic snapshots' interval (0: none kept), and
 	// snapshots the ones the fold made.
 	every     int64
-	snapshots []*snapshotRow
+	snapshots [][]any // rows of billing_account_snapshots
 }
 
 // folded is a stream's account as the replay has folded it.
 type folded struct {
 	acc       *billing.Account
-	updatedAt time.Time // recorded_at of its newest event
-	track     snapshotTrack
+	updatedAt time.Time    // recorded_at of its newest event
+	segment   snapshotMeta // since its last periodic snapshot
 }
 
 type claim struct {
@@ -385,12 +385,12 @@ func (sh *shard) fold(batch []ports.StoredEvent) error {
 		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.OccurredAt})
 		f.updatedAt = e.RecordedAt
 		if sh.every > 0 {
-			snap, err := f.track.add(f.acc, e, sh.every)
+			row, err := f.segment.track(f.acc, e, sh.every)
 			if err != nil {
 				return fmt.Errorf("event %d: snapshot: %w", e.Position, err)
 			}
-			if snap != nil {
-				sh.snapshots = append(sh.snapshots, snap)
+			if row != nil {
+				sh.snapshots = append(sh.snapshots, row)
 			}
 		}
 	}
