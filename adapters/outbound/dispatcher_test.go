@@ -530,6 +530,39 @@ func TestALongTransactionInAnotherDatabaseHoldsUpNothing(t *testing.T) {
 	r.check(t, want)
 }
 
+// TestALateCommitOfAnotherRoleIsNotSkipped: a late commit by a session of
+// another role (the superuser's) holds the follower back as the service's
+// own do: pg_stat_activity shows every session's transaction id to every
+// role.
+func TestALateCommitOfAnotherRoleIsNotSkipped(t *testing.T) {
+	l := newLedger(t)
+	r := newReceiver(t, nil)
+	start(t, l, fast(r.URL))
+	super, err := sql.Open("pgx", l.db.SuperURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer super.Close()
+	tx, err := super.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // committed below
+	var latePosition int64
+	if err := tx.QueryRow(`INSERT INTO billing_events (stream_id, stream_version, type, schema_version, data, metadata, occurred_at, recorded_at, hash)
+		VALUES ('org_late', 1, 'OrgCreated', 1, '{"name":"late"}', '{}', now(), now(), '\x00') RETURNING position`).Scan(&latePosition); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int64{"org_early": l.add("org_early", 3)}
+	time.Sleep(300 * time.Millisecond) // the follower polls meanwhile
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want["org_late"] = []int64{1}
+	eventually(t, patience, "the superuser's late event and the others", func() bool { return r.has(want) })
+	r.check(t, want)
+}
+
 // TestRedirectsTimeoutsAndBodyLimit: a redirect is a failed attempt (not
 // followed), so is an answer later than the timeout; a body over the limit
 // is given up at once.

@@ -151,22 +151,18 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 // database that ends before (2) has committed or not before the events are
 // read (3, a later statement); one that got its id after S has an id at
 // least S's xmax. So a long transaction in another database of the
-// cluster, which pg_snapshot_xmin would wait for, holds nothing up. When
-// a session of this database belongs to a role whose transaction ids this
-// role may not see (pg_stat_activity hides them without pg_read_all_stats),
-// the horizon is pg_snapshot_xmin, as before.
+// cluster, which pg_snapshot_xmin would wait for, holds nothing up.
+// pg_stat_activity shows every session's backend_xid to every role (the
+// columns it hides from other roles are the query and the like).
 func horizon(ctx context.Context, tx bun.Tx) (string, error) {
 	var snap string
 	if err := tx.QueryRowContext(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
 		return "", fmt.Errorf("horizon: %w", err)
 	}
 	var bound string
-	err := tx.QueryRowContext(ctx, `WITH sessions AS (
-			SELECT backend_xid, pg_has_role(usesysid, 'MEMBER') OR pg_has_role('pg_read_all_stats', 'MEMBER') AS visible
-			FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid())
-		SELECT CASE WHEN EXISTS (SELECT 1 FROM sessions WHERE NOT visible) THEN pg_snapshot_xmin(s)
-			ELSE least(pg_snapshot_xmax(s), (SELECT min(x) FROM pg_snapshot_xip(s) AS x WHERE x::xid IN (SELECT backend_xid FROM sessions WHERE backend_xid IS NOT NULL)))
-			END::text
+	err := tx.QueryRowContext(ctx, `SELECT least(pg_snapshot_xmax(s), (SELECT min(x) FROM pg_snapshot_xip(s) AS x
+			WHERE x::xid IN (SELECT backend_xid FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL)))::text
 		FROM (SELECT ?::pg_snapshot AS s) AS snap`, snap).Scan(&bound)
 	if err != nil {
 		return "", fmt.Errorf("horizon: %w", err)
