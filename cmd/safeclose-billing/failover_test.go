@@ -20,14 +20,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safeclose/billing/adapters/localstack"
 	"github.com/safeclose/billing/adapters/stripe"
 	"github.com/safeclose/billing/adapters/stripe/stripefake"
 	"github.com/safeclose/billing/domain/billing"
 )
 
-// localStack runs scripts/stack.sh in a folder of its own (not
-// t.TempDir: its parent is private and Postgres runs as its own user),
-// removed at the test's end; stop is called first.
+// localStack runs scripts/stack.sh on clusters in a folder of its own
+// (not t.TempDir: its parent is private and Postgres runs as its own
+// user), removed at the test's end: unlike package localstack's shared
+// services, these are the test's to stop, kill and promote.
 type localStack struct {
 	t         testing.TB
 	root, dir string
@@ -35,7 +37,7 @@ type localStack struct {
 
 func newLocalStack(t testing.TB, name string) *localStack {
 	t.Helper()
-	root, err := filepath.Abs("../..")
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
