@@ -37,23 +37,6 @@ func NewStatusProjection(db *bun.DB) *StatusProjection {
 	return &StatusProjection{db: db, every: SnapshotEvery}
 }
 
-type statusRow struct {
-	bun.BaseModel `bun:"table:billing_status"`
-
-	OrgID                string     `bun:"org_id,pk"`
-	PlanTier             string     `bun:"plan_tier"`
-	Status               string     `bun:"status"`
-	CurrentPeriodEnd     *time.Time `bun:"current_period_end"`
-	CancelAtPeriodEnd    bool       `bun:"cancel_at_period_end,notnull"`
-	StripeCustomerID     *string    `bun:"stripe_customer_id"`
-	StripeSubscriptionID *string    `bun:"stripe_subscription_id"`
-	LedgerVersion        int64      `bun:"ledger_version"`
-	UpdatedAt            time.Time  `bun:"updated_at"`
-	Snapshot             jsonText   `bun:"snapshot"`
-	TrialEnd             *time.Time `bun:"trial_end"`
-	PaymentActionURL     *string    `bun:"payment_action_url"`
-}
-
 // Table implements [Projection].
 func (*StatusProjection) Table() string { return "billing_status" }
 
@@ -98,40 +81,43 @@ func (p *StatusProjection) stage(b *batch, a appended) error {
 	return nil
 }
 
-// Status implements [ports.BillingStatusReader].
+// Status implements [ports.BillingStatusReader]: the row without its
+// snapshot, which only the store reads.
 func (p *StatusProjection) Status(ctx context.Context, orgID string) (ports.BillingStatus, error) {
-	var r statusRow
-	err := p.db.NewSelect().Model(&r).Where("org_id = ?", orgID).Scan(ctx)
+	var (
+		s                                            ports.BillingStatus
+		periodEnd, trialEnd                          *time.Time
+		customerID, subscriptionID, paymentActionURL *string
+	)
+	err := p.db.DB.QueryRowContext(ctx, `SELECT org_id, plan_tier, status, current_period_end, cancel_at_period_end,
+		stripe_customer_id, stripe_subscription_id, ledger_version, updated_at, trial_end, payment_action_url
+		FROM billing_status WHERE org_id = $1`, prepared(orgID)...).Scan(&s.OrgID, &s.PlanTier, &s.Status, &periodEnd, &s.CancelAtPeriodEnd,
+		&customerID, &subscriptionID, &s.LedgerVersion, &s.UpdatedAt, &trialEnd, &paymentActionURL)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ports.BillingStatus{}, ports.ErrNotFound
 	}
 	if err != nil {
 		return ports.BillingStatus{}, fmt.Errorf("read billing status: %w", err)
 	}
-	return r.status(), nil
+	s.UpdatedAt = s.UpdatedAt.UTC()
+	if periodEnd != nil {
+		s.CurrentPeriodEnd = periodEnd.UTC()
+	}
+	if trialEnd != nil {
+		s.TrialEnd = trialEnd.UTC()
+	}
+	s.StripeCustomerID = deref(customerID)
+	s.StripeSubscriptionID = deref(subscriptionID)
+	s.PaymentActionURL = deref(paymentActionURL)
+	return s, nil
 }
 
-func (r statusRow) status() ports.BillingStatus {
-	s := ports.BillingStatus{
-		OrgID: r.OrgID, PlanTier: r.PlanTier, Status: r.Status, CancelAtPeriodEnd: r.CancelAtPeriodEnd,
-		LedgerVersion: r.LedgerVersion, UpdatedAt: r.UpdatedAt.UTC(),
+// deref is *p, or "" for NULL.
+func deref(p *string) string {
+	if p == nil {
+		return ""
 	}
-	if r.CurrentPeriodEnd != nil {
-		s.CurrentPeriodEnd = r.CurrentPeriodEnd.UTC()
-	}
-	if r.StripeCustomerID != nil {
-		s.StripeCustomerID = *r.StripeCustomerID
-	}
-	if r.StripeSubscriptionID != nil {
-		s.StripeSubscriptionID = *r.StripeSubscriptionID
-	}
-	if r.TrialEnd != nil {
-		s.TrialEnd = r.TrialEnd.UTC()
-	}
-	if r.PaymentActionURL != nil {
-		s.PaymentActionURL = *r.PaymentActionURL
-	}
-	return s
+	return *p
 }
 
 // Snapshot returns the stream's account snapshot, or ports.ErrNotFound.
@@ -144,9 +130,9 @@ func (p *StatusProjection) Snapshot(ctx context.Context, stream string) ([]byte,
 		snap, hash []byte
 		version    int64
 	)
-	err := p.db.QueryRowContext(ctx, `SELECT st.snapshot, st.ledger_version, e.hash FROM billing_status st
+	err := p.db.DB.QueryRowContext(ctx, `SELECT st.snapshot, st.ledger_version, e.hash FROM billing_status st
 		LEFT JOIN billing_events e ON e.stream_id = st.org_id AND e.stream_version = st.ledger_version
-		WHERE st.org_id = ?`, stream).Scan(&snap, &version, &hash)
+		WHERE st.org_id = $1`, prepared(stream)...).Scan(&snap, &version, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ports.ErrNotFound
 	}

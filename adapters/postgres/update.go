@@ -134,7 +134,7 @@ func (s *Store) loadForUpdate(ctx context.Context, stream string, attempt int) (
 func (s *Store) Account(ctx context.Context, stream string) (*billing.Account, error) {
 	if acc, ok := s.accounts.Get(stream); ok {
 		var version int64
-		err := s.db.QueryRowContext(ctx, "SELECT version FROM billing_streams WHERE id = ?", stream).Scan(&version)
+		err := s.db.DB.QueryRowContext(ctx, "SELECT version FROM billing_streams WHERE id = $1", prepared(stream)...).Scan(&version)
 		if err == nil && version == acc.Version() {
 			return acc, nil
 		}

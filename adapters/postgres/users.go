@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/safeclose/billing/ports"
 )
@@ -94,15 +95,15 @@ func (u *Users) TouchSession(ctx context.Context, hash []byte, now, idleSince ti
 	// A use is written only when the last one recorded is older than
 	// SessionTouchEvery: most requests then only read, and commit nothing.
 	var row userRow
-	err := u.db.NewRaw(`WITH live AS (
+	err := u.db.DB.QueryRowContext(ctx, `WITH live AS (
 			SELECT s.token_hash, s.last_seen_at, u.id, u.email, u.password_hash, u.created_at
 			FROM sessions s JOIN users u ON u.id = s.user_id
-			WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?),
+			WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3),
 		touched AS (
-			UPDATE sessions s SET last_seen_at = ? FROM live
-			WHERE s.token_hash = live.token_hash AND live.last_seen_at <= ?)
+			UPDATE sessions s SET last_seen_at = $2 FROM live
+			WHERE s.token_hash = live.token_hash AND live.last_seen_at <= $4)
 		SELECT id, email, password_hash, created_at FROM live`,
-		hash, now, idleSince, now, now.Add(-SessionTouchEvery)).Scan(ctx, &row)
+		prepared(hash, now, idleSince, now.Add(-SessionTouchEvery))...).Scan(&row.ID, &row.Email, &row.PasswordHash, &row.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Unknown or dead: make sure a dead one is gone.
 		if _, err := u.db.ExecContext(ctx, "DELETE FROM sessions WHERE token_hash = ?", hash); err != nil {
@@ -124,41 +125,37 @@ func (u *Users) DeleteSession(ctx context.Context, hash []byte) error {
 	return nil
 }
 
-type membershipView struct {
-	OrgID       string   `bun:"org_id"`
-	OrgName     string   `bun:"org_name"`
-	UserID      string   `bun:"user_id"`
-	Email       string   `bun:"email"`
-	Role        string   `bun:"role"`
-	Permissions []string `bun:"permissions,array"`
-}
-
-func (v membershipView) membership() ports.Membership {
-	perms := v.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
-	return ports.Membership{OrgID: v.OrgID, OrgName: v.OrgName, UserID: v.UserID, Email: v.Email, Role: v.Role, Permissions: perms}
-}
-
 const membershipSelect = `SELECT m.org_id, o.name AS org_name, m.user_id, u.email, m.role, m.permissions
 	FROM memberships m JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id `
 
+// memberships reads the memberships where says ($n placeholders), in
+// order, as a prepared statement: Authorize reads one on most requests.
 func (u *Users) memberships(ctx context.Context, where, order string, args ...any) ([]ports.Membership, error) {
-	var views []membershipView
-	if err := u.db.NewRaw(membershipSelect+where+" ORDER BY "+order, args...).Scan(ctx, &views); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	rows, err := u.db.DB.QueryContext(ctx, membershipSelect+where+" ORDER BY "+order, prepared(args...)...)
+	if err != nil {
 		return nil, fmt.Errorf("read memberships: %w", err)
 	}
-	out := make([]ports.Membership, len(views))
-	for i, v := range views {
-		out[i] = v.membership()
+	defer rows.Close()
+	out := []ports.Membership{}
+	for rows.Next() {
+		var m ports.Membership
+		if err := rows.Scan(&m.OrgID, &m.OrgName, &m.UserID, &m.Email, &m.Role, pgdialect.Array(&m.Permissions)); err != nil {
+			return nil, fmt.Errorf("read memberships: %w", err)
+		}
+		if m.Permissions == nil {
+			m.Permissions = []string{}
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read memberships: %w", err)
 	}
 	return out, nil
 }
 
 // Membership implements [ports.Memberships].
 func (u *Users) Membership(ctx context.Context, orgID, userID string) (ports.Membership, error) {
-	ms, err := u.memberships(ctx, "WHERE m.org_id = ? AND m.user_id = ?", "m.org_id", orgID, userID)
+	ms, err := u.memberships(ctx, "WHERE m.org_id = $1 AND m.user_id = $2", "m.org_id", orgID, userID)
 	if err != nil {
 		return ports.Membership{}, err
 	}
@@ -170,10 +167,10 @@ func (u *Users) Membership(ctx context.Context, orgID, userID string) (ports.Mem
 
 // OrgsOf implements [ports.Memberships].
 func (u *Users) OrgsOf(ctx context.Context, userID string) ([]ports.Membership, error) {
-	return u.memberships(ctx, "WHERE m.user_id = ?", "o.name, m.org_id", userID)
+	return u.memberships(ctx, "WHERE m.user_id = $1", "o.name, m.org_id", userID)
 }
 
 // Members implements [ports.Memberships].
 func (u *Users) Members(ctx context.Context, orgID string) ([]ports.Membership, error) {
-	return u.memberships(ctx, "WHERE m.org_id = ?", "lower(u.email), m.user_id", orgID)
+	return u.memberships(ctx, "WHERE m.org_id = $1", "lower(u.email), m.user_id", orgID)
 }
