@@ -49,6 +49,11 @@ func browser(t *testing.T) context.Context {
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	// A page the test just saw reload itself may still be laying out
+	// (Chromium then refuses a screenshot "with 0 width").
+	if !eventually(ctx, 10*time.Second, `document.readyState === "complete" && document.documentElement.scrollWidth > 0`) {
+		t.Fatalf("%s: the page never finished loading", name)
+	}
 	var png []byte
 	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
 		t.Fatal(err)
