@@ -8,7 +8,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
-	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun"
 
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -109,13 +109,10 @@ func (s *Store) replaceSnapshots(ctx context.Context, shards []*shard) error {
 // (Snapshot only on the one it starts from), and a rebuild's segment in
 // progress (see track).
 type snapshotMeta struct {
-	Version     int64     `bun:"stream_version"`
-	From        int64     `bun:"from_version"`
-	MaxOccurred time.Time `bun:"max_occurred_at"`
-	MaxRecorded time.Time `bun:"max_recorded_at"`
-	MinOccurred time.Time `bun:"min_occurred_at"`
-	MinRecorded time.Time `bun:"min_recorded_at"`
-	Snapshot    []byte    `bun:"snapshot"`
+	Version, From            int64
+	MaxOccurred, MaxRecorded time.Time
+	MinOccurred, MinRecorded time.Time
+	Snapshot                 []byte
 }
 
 // snapshotsFrom reads, in one query, the newest periodic snapshot whose
@@ -125,11 +122,11 @@ type snapshotMeta struct {
 // Without such a snapshot, every snapshot comes without its own.
 const snapshotsFrom = `WITH base AS (
 	SELECT coalesce(max(stream_version), 0) AS v FROM billing_account_snapshots
-	WHERE stream_id = ? AND (?::timestamptz IS NULL OR max_occurred_at <= ?::timestamptz) AND (?::timestamptz IS NULL OR max_recorded_at <= ?::timestamptz)
+	WHERE stream_id = $1 AND ($2::timestamptz IS NULL OR max_occurred_at <= $2) AND ($3::timestamptz IS NULL OR max_recorded_at <= $3)
 )
 SELECT s.stream_version, s.from_version, s.max_occurred_at, s.max_recorded_at, s.min_occurred_at, s.min_recorded_at,
 	CASE WHEN s.stream_version = base.v THEN s.snapshot END AS snapshot
-FROM billing_account_snapshots s, base WHERE s.stream_id = ? AND s.stream_version >= base.v ORDER BY s.stream_version`
+FROM billing_account_snapshots s, base WHERE s.stream_id = $1 AND s.stream_version >= base.v ORDER BY s.stream_version`
 
 // AccountAt implements [ports.History] from the periodic snapshots: it
 // starts from the newest snapshot whose prefix lies wholly within the
@@ -142,10 +139,9 @@ func (h *History) AccountAt(ctx context.Context, orgID string, asOf, knownAt tim
 	if err != nil {
 		return ports.KnownAccount{}, err
 	}
-	occurred, recorded := nullTime(asOf), nullTime(knownAt)
-	var metas []snapshotMeta
-	if err := db.NewRaw(snapshotsFrom, orgID, occurred, occurred, recorded, recorded, orgID).Scan(ctx, &metas); err != nil {
-		return ports.KnownAccount{}, fmt.Errorf("read snapshots: %w", err)
+	metas, err := readSnapshots(ctx, db, orgID, nullTime(asOf), nullTime(knownAt))
+	if err != nil {
+		return ports.KnownAccount{}, err
 	}
 	acc, updated, start := billing.NewAccount(orgID), time.Time{}, int64(0)
 	if len(metas) > 0 && metas[0].Snapshot != nil {
@@ -170,26 +166,41 @@ func (h *History) AccountAt(ctx context.Context, orgID string, asOf, knownAt tim
 		}
 		next = m.Version
 	}
-	sel := db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").Where("stream_id = ?", orgID).Order("stream_version")
+	sel := selectEvents(orgID)
 	if len(lo) == 0 {
 		// One range, the usual case (facts come in about in order): a
 		// plain range scan of the stream's index.
-		sel = sel.Where("stream_version > ?", next)
+		sel.and("stream_version > ?", next)
 	} else {
 		lo, hi = append(lo, next), append(hi, math.MaxInt64)
-		sel = sel.Join("JOIN unnest(?::bigint[], ?::bigint[]) AS r(lo, hi) ON stream_version > r.lo AND stream_version <= r.hi", pgdialect.Array(lo), pgdialect.Array(hi))
+		sel.join = sel.bind(" JOIN unnest(?::bigint[], ?::bigint[]) AS r(lo, hi) ON stream_version > r.lo AND stream_version <= r.hi", lo, hi)
 	}
-	if !asOf.IsZero() {
-		sel = sel.Where("occurred_at <= ?", asOf)
-	}
-	if !knownAt.IsZero() {
-		sel = sel.Where("recorded_at <= ?", knownAt)
-	}
-	events, err := h.query(ctx, sel)
+	events, err := sel.bounded(asOf, knownAt).query(ctx, db)
 	if err != nil {
 		return ports.KnownAccount{}, err
 	}
 	return ports.FoldKnown(acc, updated, events)
+}
+
+// readSnapshots reads snapshotsFrom.
+func readSnapshots(ctx context.Context, db *bun.DB, orgID string, asOf, knownAt *time.Time) ([]snapshotMeta, error) {
+	rows, err := db.DB.QueryContext(ctx, snapshotsFrom, prepared(orgID, asOf, knownAt)...)
+	if err != nil {
+		return nil, fmt.Errorf("read snapshots: %w", err)
+	}
+	defer rows.Close()
+	var metas []snapshotMeta
+	for rows.Next() {
+		var m snapshotMeta
+		if err := rows.Scan(&m.Version, &m.From, &m.MaxOccurred, &m.MaxRecorded, &m.MinOccurred, &m.MinRecorded, &m.Snapshot); err != nil {
+			return nil, fmt.Errorf("read snapshots: %w", err)
+		}
+		metas = append(metas, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read snapshots: %w", err)
+	}
+	return metas, nil
 }
 
 // nullTime is t, or NULL for the zero time.

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -30,19 +32,17 @@ func NewHistory(read, primary *bun.DB) *History { return &History{db: read, prim
 // History implements [ports.History]. It walks the (stream_id,
 // stream_version) unique index, so a deep page costs what a first one does.
 func (h *History) History(ctx context.Context, q ports.HistoryQuery) ([]ports.StoredEvent, error) {
-	sel := h.db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").
-		Where("stream_id = ?", q.OrgID).Where("stream_version > ?", q.AfterVersion).
-		Order("stream_version").Limit(q.Limit)
+	sel := selectEvents(q.OrgID).and("stream_version > ?", q.AfterVersion)
 	if len(q.Types) > 0 {
-		sel = sel.Where("type IN (?)", bun.In(q.Types))
+		sel.and("type = ANY(?::text[])", q.Types)
 	}
 	if !q.From.IsZero() {
-		sel = sel.Where("occurred_at >= ?", q.From)
+		sel.and("occurred_at >= ?", q.From)
 	}
 	if !q.To.IsZero() {
-		sel = sel.Where("occurred_at < ?", q.To)
+		sel.and("occurred_at < ?", q.To)
 	}
-	return h.query(ctx, sel)
+	return sel.limit(q.Limit).query(ctx, h.db)
 }
 
 // Known implements [ports.History]. An answer with a knownAt bound never
@@ -71,7 +71,8 @@ func (h *History) seal(ctx context.Context, orgID string, knownAt time.Time) (*b
 	}
 	at := knownAt.Truncate(ledger.Precision)
 	var sealed bool
-	err := h.db.QueryRowContext(ctx, "SELECT coalesce(sealed_at >= least(?::timestamptz, clock_timestamp()), false) FROM billing_streams WHERE id = ?", at, orgID).Scan(&sealed)
+	err := h.db.DB.QueryRowContext(ctx, "SELECT coalesce(sealed_at >= least($1::timestamptz, clock_timestamp()), false) FROM billing_streams WHERE id = $2",
+		prepared(at, orgID)...).Scan(&sealed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return h.db, nil // no stream: nothing recorded, nothing in flight
@@ -87,18 +88,65 @@ func (h *History) seal(ctx context.Context, orgID string, knownAt time.Time) (*b
 }
 
 func (h *History) known(ctx context.Context, db *bun.DB, orgID string, asOf, knownAt time.Time) ([]ports.StoredEvent, error) {
-	sel := db.NewSelect().ColumnExpr(eventColumns).Table("billing_events").Where("stream_id = ?", orgID).Order("stream_version")
-	if !asOf.IsZero() {
-		sel = sel.Where("occurred_at <= ?", asOf)
-	}
-	if !knownAt.IsZero() {
-		sel = sel.Where("recorded_at <= ?", knownAt)
-	}
-	return h.query(ctx, sel)
+	return selectEvents(orgID).bounded(asOf, knownAt).query(ctx, db)
 }
 
-func (h *History) query(ctx context.Context, sel *bun.SelectQuery) ([]ports.StoredEvent, error) {
-	rows, err := sel.Rows(ctx)
+// eventSelect is a SELECT of one stream's events in version order, built
+// condition by condition, each ? becoming the next $n, and run as a
+// prepared statement (the few shapes a caller builds are each prepared
+// once per connection).
+type eventSelect struct {
+	join, tail string
+	conds      []string
+	args       []any
+}
+
+// selectEvents selects the events of stream.
+func selectEvents(stream string) *eventSelect {
+	q := &eventSelect{}
+	return q.and("stream_id = ?", stream)
+}
+
+// bind replaces each ? of s with the $n of the next of args.
+func (q *eventSelect) bind(s string, args ...any) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == '?' {
+			q.args = append(q.args, args[0])
+			args = args[1:]
+			b.WriteString("$" + strconv.Itoa(len(q.args)))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (q *eventSelect) and(cond string, args ...any) *eventSelect {
+	q.conds = append(q.conds, q.bind(cond, args...))
+	return q
+}
+
+// bounded keeps the events that occurred by asOf and were recorded by
+// knownAt (a zero bound: no bound).
+func (q *eventSelect) bounded(asOf, knownAt time.Time) *eventSelect {
+	if !asOf.IsZero() {
+		q.and("occurred_at <= ?", asOf)
+	}
+	if !knownAt.IsZero() {
+		q.and("recorded_at <= ?", knownAt)
+	}
+	return q
+}
+
+func (q *eventSelect) limit(n int) *eventSelect {
+	q.tail = q.bind(" LIMIT ?", n)
+	return q
+}
+
+func (q *eventSelect) query(ctx context.Context, db *bun.DB) ([]ports.StoredEvent, error) {
+	text := "SELECT " + eventColumns + " FROM billing_events" + q.join + " WHERE " + strings.Join(q.conds, " AND ") + " ORDER BY stream_version" + q.tail
+	rows, err := db.DB.QueryContext(ctx, text, prepared(q.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
