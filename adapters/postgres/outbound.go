@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/safeclose/billing/ports"
 )
@@ -22,8 +21,10 @@ import (
 // events (see [horizon]), as watermill-sql does with pg_snapshot_xmin: an
 // event whose transaction commits late has a transaction id no later event
 // read before it can pass, so it is never skipped. Leases are taken with FOR UPDATE SKIP
-// LOCKED and fenced on the owner and the delivered version. It is safe
-// for concurrent use.
+// LOCKED and fenced on the owner and the delivered version. The
+// follower's, claim's and ack's statements are prepared (see [prepared]):
+// they run many times a second, on the database the webhooks write to. It
+// is safe for concurrent use.
 //
 // Its writes may use a pool with synchronous_commit off: a write lost in a
 // crash of Postgres makes an event be delivered again, never skipped.
@@ -61,7 +62,7 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 	err := o.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var curTx string
 		var curPos int64
-		err := tx.QueryRowContext(ctx, `SELECT tx_id::text, position FROM outbound_endpoints WHERE url = ? FOR UPDATE SKIP LOCKED`, endpoint).
+		err := tx.Tx.QueryRowContext(ctx, `SELECT tx_id::text, position FROM outbound_endpoints WHERE url = $1 FOR UPDATE SKIP LOCKED`, prepared(endpoint)...).
 			Scan(&curTx, &curPos)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -73,9 +74,9 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT tx_id::text, position, stream_id, stream_version, recorded_at FROM billing_events
-			WHERE (tx_id, position) > (?::xid8, ?) AND tx_id < ?::xid8
-			ORDER BY tx_id, position LIMIT ?`, curTx, curPos, bound, limit)
+		rows, err := tx.Tx.QueryContext(ctx, `SELECT tx_id::text, position, stream_id, stream_version, recorded_at FROM billing_events
+			WHERE (tx_id, position) > ($1::xid8, $2) AND tx_id < $3::xid8
+			ORDER BY tx_id, position LIMIT $4`, prepared(curTx, curPos, bound, limit)...)
 		if err != nil {
 			return err
 		}
@@ -117,17 +118,17 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 		for i, id := range ids {
 			los[i], his[i], sinces[i] = orgs[id].lo, orgs[id].hi, orgs[id].since
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbound_orgs (endpoint, org_id, delivered_version, target_version, pending_since)
-			SELECT ?, r.org, r.lo - 1, r.hi, r.since FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::timestamptz[]) WITH ORDINALITY AS r(org, lo, hi, since, i)
+		if _, err := tx.Tx.ExecContext(ctx, `INSERT INTO outbound_orgs (endpoint, org_id, delivered_version, target_version, pending_since)
+			SELECT $1::text, r.org, r.lo - 1, r.hi, r.since FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[]) WITH ORDINALITY AS r(org, lo, hi, since, i)
 			ORDER BY r.i
 			ON CONFLICT (endpoint, org_id) DO UPDATE SET
 				target_version = GREATEST(outbound_orgs.target_version, EXCLUDED.target_version),
 				pending_since = CASE WHEN outbound_orgs.delivered_version >= outbound_orgs.target_version
 					THEN EXCLUDED.pending_since ELSE outbound_orgs.pending_since END`,
-			endpoint, pgdialect.Array(ids), pgdialect.Array(los), pgdialect.Array(his), pgdialect.Array(sinces)); err != nil {
+			prepared(endpoint, ids, los, his, sinces)...); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE outbound_endpoints SET tx_id = ?::xid8, position = ? WHERE url = ?`, curTx, curPos, endpoint)
+		_, err = tx.Tx.ExecContext(ctx, `UPDATE outbound_endpoints SET tx_id = $1::xid8, position = $2 WHERE url = $3`, prepared(curTx, curPos, endpoint)...)
 		return err
 	})
 	if err != nil {
@@ -156,14 +157,14 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 // columns it hides from other roles are the query and the like).
 func horizon(ctx context.Context, tx bun.Tx) (string, error) {
 	var snap string
-	if err := tx.QueryRowContext(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
+	if err := tx.Tx.QueryRowContext(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
 		return "", fmt.Errorf("horizon: %w", err)
 	}
 	var bound string
-	err := tx.QueryRowContext(ctx, `SELECT least(pg_snapshot_xmax(s), (SELECT min(x) FROM pg_snapshot_xip(s) AS x
+	err := tx.Tx.QueryRowContext(ctx, `SELECT least(pg_snapshot_xmax(s), (SELECT min(x) FROM pg_snapshot_xip(s) AS x
 			WHERE x::xid IN (SELECT backend_xid FROM pg_stat_activity
 				WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL)))::text
-		FROM (SELECT ?::pg_snapshot AS s) AS snap`, snap).Scan(&bound)
+		FROM (SELECT $1::pg_snapshot AS s) AS snap`, prepared(snap)...).Scan(&bound)
 	if err != nil {
 		return "", fmt.Errorf("horizon: %w", err)
 	}
@@ -179,19 +180,19 @@ const claimBatch = 20
 // taken oldest attempt first (rows another transaction holds are skipped),
 // leased, and returned with their first due events.
 func (o *Outbound) Claim(ctx context.Context, endpoint, owner string, n int, lease time.Duration) ([]ports.OutboundLease, error) {
-	rows, err := o.db.QueryContext(ctx, `WITH due AS (
+	rows, err := o.db.DB.QueryContext(ctx, `WITH due AS (
 			SELECT endpoint, org_id FROM outbound_orgs
-			WHERE endpoint = ? AND delivered_version < target_version AND next_attempt_at <= now() AND lease_until < now()
-			ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED),
-		leased AS (UPDATE outbound_orgs o SET lease_owner = ?, lease_until = now() + ? * interval '1 millisecond'
+			WHERE endpoint = $1 AND delivered_version < target_version AND next_attempt_at <= now() AND lease_until < now()
+			ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+		leased AS (UPDATE outbound_orgs o SET lease_owner = $3, lease_until = now() + $4::bigint * interval '1 millisecond'
 			FROM due WHERE o.endpoint = due.endpoint AND o.org_id = due.org_id
 			RETURNING o.org_id, o.delivered_version, o.target_version, o.attempts)
 		SELECT l.org_id, l.delivered_version, l.target_version, l.attempts,
 			e.position, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata, e.occurred_at, e.recorded_at, e.hash
 		FROM leased l LEFT JOIN LATERAL (SELECT `+eventColumns+` FROM billing_events
 			WHERE stream_id = l.org_id AND stream_version > l.delivered_version AND stream_version <= l.target_version
-			ORDER BY stream_version LIMIT ?) e ON true
-		ORDER BY l.org_id, e.stream_version`, endpoint, n, owner, millis(lease), claimBatch)
+			ORDER BY stream_version LIMIT $5) e ON true
+		ORDER BY l.org_id, e.stream_version`, prepared(endpoint, n, owner, millis(lease), claimBatch)...)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbound orgs: %w", err)
 	}
@@ -236,8 +237,8 @@ func (o *Outbound) Claim(ctx context.Context, endpoint, owner string, n int, lea
 
 // Events implements [ports.OutboundQueue].
 func (o *Outbound) Events(ctx context.Context, orgID string, from, to int64) ([]ports.StoredEvent, error) {
-	rows, err := o.db.QueryContext(ctx, "SELECT "+eventColumns+` FROM billing_events
-		WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version`, orgID, from, to)
+	rows, err := o.db.DB.QueryContext(ctx, "SELECT "+eventColumns+` FROM billing_events
+		WHERE stream_id = $1 AND stream_version BETWEEN $2 AND $3 ORDER BY stream_version`, prepared(orgID, from, to)...)
 	if err != nil {
 		return nil, fmt.Errorf("read outbound events: %w", err)
 	}
@@ -250,8 +251,8 @@ func (o *Outbound) Events(ctx context.Context, orgID string, from, to int64) ([]
 
 // Renew implements [ports.OutboundQueue].
 func (o *Outbound) Renew(ctx context.Context, endpoint, owner, orgID string, delivered int64, lease time.Duration) (bool, error) {
-	res, err := o.db.ExecContext(ctx, `UPDATE outbound_orgs SET lease_until = now() + ? * interval '1 millisecond'
-		WHERE endpoint = ? AND org_id = ? AND lease_owner = ? AND delivered_version = ?`, millis(lease), endpoint, orgID, owner, delivered)
+	res, err := o.db.DB.ExecContext(ctx, `UPDATE outbound_orgs SET lease_until = now() + $1::bigint * interval '1 millisecond'
+		WHERE endpoint = $2 AND org_id = $3 AND lease_owner = $4 AND delivered_version = $5`, prepared(millis(lease), endpoint, orgID, owner, delivered)...)
 	if err != nil {
 		return false, fmt.Errorf("renew outbound lease: %w", err)
 	}
@@ -269,19 +270,19 @@ func (o *Outbound) Ack(ctx context.Context, endpoint, owner string, lease time.D
 	for i, a := range sorted {
 		ids[i], versions[i] = a.OrgID, a.Version
 	}
-	rows, err := o.db.QueryContext(ctx, `WITH a AS (SELECT * FROM unnest(?::text[], ?::bigint[]) AS a(org, v)),
+	rows, err := o.db.DB.QueryContext(ctx, `WITH a AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS a(org, v)),
 		held AS (SELECT o.org_id, a.v FROM outbound_orgs o JOIN a ON o.org_id = a.org
-			WHERE o.endpoint = ? AND o.lease_owner = ? AND o.delivered_version = a.v - 1
+			WHERE o.endpoint = $3 AND o.lease_owner = $4 AND o.delivered_version = a.v - 1
 			ORDER BY o.org_id FOR UPDATE OF o)
 		UPDATE outbound_orgs o SET delivered_version = held.v, attempts = 0, first_failed_at = NULL, last_error = NULL,
 			next_attempt_at = now(),
 			pending_since = CASE WHEN held.v < o.target_version THEN
 				(SELECT e.recorded_at FROM billing_events e WHERE e.stream_id = o.org_id AND e.stream_version = held.v + 1) END,
 			lease_owner = CASE WHEN held.v < o.target_version THEN o.lease_owner END,
-			lease_until = CASE WHEN held.v < o.target_version THEN now() + ? * interval '1 millisecond' ELSE '-infinity' END
-		FROM held WHERE o.endpoint = ? AND o.org_id = held.org_id
+			lease_until = CASE WHEN held.v < o.target_version THEN now() + $5::bigint * interval '1 millisecond' ELSE '-infinity' END
+		FROM held WHERE o.endpoint = $3 AND o.org_id = held.org_id
 		RETURNING o.org_id, o.target_version`,
-		pgdialect.Array(ids), pgdialect.Array(versions), endpoint, owner, millis(lease), endpoint)
+		prepared(ids, versions, endpoint, owner, millis(lease))...)
 	if err != nil {
 		return nil, fmt.Errorf("ack outbound events: %w", err)
 	}
