@@ -10,6 +10,8 @@
 #                                         (pg_basebackup when new) and make it synchronous; prints its URL
 #   scripts/stack.sh pg-promote DIR       promote the standby in DIR once its primary is gone: it takes
 #                                         writes, and waits for no standby of its own
+#   scripts/stack.sh pg-checkpoint DIR    write every dirty page of the cluster in DIR now (CHECKPOINT), so
+#                                         that what a benchmark measures next does not share the disk with it
 #   scripts/stack.sh mock-start DIR       start stripe-mock; prints its base URL
 #   scripts/stack.sh mock-stop DIR
 set -euo pipefail
@@ -128,6 +130,12 @@ pg_standby_start() {
   echo "the standby in $dir did not become synchronous: see $dir/postgres.log" >&2; exit 1
 }
 
+pg_checkpoint() {
+  local dir; dir=$(realpath -m "$1")
+  local bin; bin=$(pg_bin) || exit 1
+  as_pg "$bin/psql" -X -q -h "$dir" -p "$(cat "$dir/port")" -U postgres -d postgres -c CHECKPOINT >/dev/null
+}
+
 pg_promote() {
   local dir; dir=$(realpath -m "$1")
   local bin; bin=$(pg_bin) || exit 1
@@ -180,6 +188,7 @@ case "${1:-}" in
   pg-stop) pg_stop "$2" ;;
   pg-standby-start) pg_standby_start "$2" "$3" ;;
   pg-promote) pg_promote "$2" ;;
+  pg-checkpoint) pg_checkpoint "$2" ;;
   mock-start) mock_start "$2" ;;
   mock-stop) mock_stop "$2" ;;
   *) echo "usage: $0 deps|pg-start DIR|pg-stop DIR|pg-standby-start PRIMARY_DIR DIR|pg-promote DIR|mock-start DIR|mock-stop DIR" >&2; exit 2 ;;
