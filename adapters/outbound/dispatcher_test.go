@@ -1,6 +1,8 @@
 package outbound_test
 
 import (
+	"go.uber.org/zap"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -217,6 +219,9 @@ func fast(endpoints ...string) outbound.Options {
 
 func start(t *testing.T, l *ledger, opt outbound.Options) *outbound.Dispatcher {
 	t.Helper()
+	if opt.Log == nil {
+		opt.Log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
 	d := outbound.New(postgres.NewOutbound(l.db.DB), opt)
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
