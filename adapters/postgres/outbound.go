@@ -37,16 +37,31 @@ var _ ports.OutboundQueue = (*Outbound)(nil)
 // NewOutbound returns the outbound state on db.
 func NewOutbound(db *bun.DB) *Outbound { return &Outbound{db: db} }
 
-// Register implements [ports.OutboundQueue]. The cursor starts before the
-// oldest running transaction: its events, and every later one, are the
-// endpoint's.
+// Register implements [ports.OutboundQueue]. The cursor starts at the
+// horizon (see [horizon]): the events of transactions that ended before it
+// are not the endpoint's; those of every transaction still running, and
+// every later one, are.
 func (o *Outbound) Register(ctx context.Context, endpoint string) error {
-	_, err := o.db.ExecContext(ctx, `INSERT INTO outbound_endpoints (url, tx_id, position)
-		VALUES (?, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (url) DO NOTHING`, endpoint)
+	err := o.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		bound, err := horizon(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return register(ctx, tx, bound, endpoint)
+	})
 	if err != nil {
 		return fmt.Errorf("register outbound endpoint: %w", err)
 	}
 	return nil
+}
+
+// register adds endpoint, if new, with its cursor at bound, the horizon of
+// tx: computed once per transaction, since a transaction reads
+// pg_stat_activity once.
+func register(ctx context.Context, tx bun.Tx, bound, endpoint string) error {
+	_, err := tx.Tx.ExecContext(ctx, `INSERT INTO outbound_endpoints (url, tx_id, position) VALUES ($1, $2::xid8, 0) ON CONFLICT (url) DO NOTHING`,
+		prepared(endpoint, bound)...)
+	return err
 }
 
 type orgRange struct {
@@ -386,9 +401,12 @@ func (o *Outbound) Replay(ctx context.Context, endpoints []string, orgID string,
 		if err != nil || head < from {
 			return err
 		}
+		bound, err := horizon(ctx, tx)
+		if err != nil {
+			return err
+		}
 		for _, ep := range endpoints {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO outbound_endpoints (url, tx_id, position)
-				VALUES (?, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (url) DO NOTHING`, ep); err != nil {
+			if err := register(ctx, tx, bound, ep); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO outbound_orgs AS o (endpoint, org_id, delivered_version, target_version, pending_since, next_attempt_at)
