@@ -70,8 +70,10 @@
 
   // open shows a modal dialog with focus on first; Escape closes it (the
   // browser's), and focus then returns to the button that opened it.
+  // A close event that comes after the dialog was opened again (it is
+  // dispatched in a task of its own) is the earlier closing's: ignored.
   const open = (d, opener, first) => {
-    d.addEventListener("close", () => { if (opener.isConnected) opener.focus(); }, { once: true });
+    d.onclose = () => { if (!d.open && opener.isConnected) opener.focus(); };
     d.showModal();
     first.focus();
   };
@@ -85,7 +87,9 @@
     const confirm = document.getElementById("switch-confirm"), cancel = document.getElementById("switch-cancel");
     let asked = 0, change = null;
     cancel.addEventListener("click", () => sw.close());
-    sw.addEventListener("close", () => { asked++; change = null; });
+    // A closed dialog drops the preview it was waiting for; a late close
+    // event (see open) must not drop the one opened since.
+    sw.addEventListener("close", () => { if (!sw.open) { asked++; change = null; } });
     document.querySelectorAll("[data-switch]").forEach((b) => b.addEventListener("click", async () => {
       const mine = ++asked;
       change = null;
