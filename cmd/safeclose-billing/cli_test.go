@@ -49,6 +49,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testPrices are the price ids the tests' service is configured with
+// (serviceEnv) and their fake Stripe knows.
+func testPrices() stripe.Prices {
+	return stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
+}
+
+// fakeStripe is a stateful fake of the Stripe API for testPrices, closed
+// when the test ends, and the factory of its payloads.
+func fakeStripe(t testing.TB) (*stripe.Factory, *stripefake.Server) {
+	t.Helper()
+	factory, err := stripe.NewFactory(testPrices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := stripefake.New(factory)
+	t.Cleanup(fake.Close)
+	return factory, fake
+}
+
+// serviceEnv is the environment of the binary on databaseURL, serving at
+// addr, with the Stripe API at stripeAPI, webhooks signed with secret and
+// testPrices; more is appended.
+func serviceEnv(databaseURL, addr, stripeAPI, secret, logLevel string, more ...string) []string {
+	return append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + databaseURL, "HTTP_ADDR=" + addr, "APP_BASE_URL=http://" + addr,
+		"STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=" + secret, "STRIPE_API_BASE=" + stripeAPI,
+		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=" + logLevel}, more...)
+}
+
 type cli struct {
 	t   *testing.T
 	env []string
@@ -134,17 +162,9 @@ func TestConfigurationErrorsStopWithExit2(t *testing.T) {
 // rebuild, export, reconciliation, and SIGTERM.
 func TestOperatorJourney(t *testing.T) {
 	db := pgtest.New(t)
-	factory, err := stripe.NewFactory(stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := stripefake.New(factory)
-	defer fake.Close()
+	_, fake := fakeStripe(t)
 	addr := freeAddr(t)
-	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
-		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_cli", "STRIPE_API_BASE=" + fake.URL,
-		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn",
-		"HTTP_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1, 2001:db8::/32"}}
+	c := cli{t: t, env: serviceEnv(db.URL, addr, fake.URL, "whsec_cli", "warn", "HTTP_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1, 2001:db8::/32")}
 
 	if out := c.ok("", "migrate", "status"); !strings.Contains(out, "applied") || strings.Contains(out, "pending") {
 		t.Errorf("migrate status: %s", out)
@@ -293,15 +313,8 @@ func waitReady(t testing.TB, url string) {
 // once, and the ledger intact.
 func TestTwoInstancesAndAKill(t *testing.T) {
 	db := pgtest.New(t)
-	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
-	factory, _ := stripe.NewFactory(prices)
-	fake := stripefake.New(factory)
-	defer fake.Close()
-	env := func(addr string) []string {
-		return []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "APP_BASE_URL=http://" + addr,
-			"STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_two", "STRIPE_API_BASE=" + fake.URL,
-			"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}
-	}
+	factory, fake := fakeStripe(t)
+	env := func(addr string) []string { return serviceEnv(db.URL, addr, fake.URL, "whsec_two", "error") }
 	c := cli{t: t, env: env(freeAddr(t))}
 	c.ok("", "migrate", "up") // the pgtest template has them; serve must cope with none pending
 	c.ok("pw-pw-pw-pw\n", "users", "create", "--email", "o@example.com")
@@ -413,13 +426,9 @@ func TestSIGTERMUnderLoadAndAPostgresRestart(t *testing.T) {
 	stack := pg.run
 	proxy, server := newTCPProxy(t, stack("pg-start", "pg"))
 	defer stack("pg-stop", "pg")
-	factory, _ := stripe.NewFactory(stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"})
-	fake := stripefake.New(factory)
-	defer fake.Close()
+	factory, fake := fakeStripe(t)
 	addr := freeAddr(t)
-	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + server, "HTTP_ADDR=" + addr, "APP_BASE_URL=http://" + addr,
-		"STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_r", "STRIPE_API_BASE=" + fake.URL,
-		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}}
+	c := cli{t: t, env: serviceEnv(server, addr, fake.URL, "whsec_r", "error")}
 	c.ok("", "migrate", "up")
 	c.ok("pw-pw-pw-pw\n", "users", "create", "--email", "o@example.com")
 	org := strings.TrimSpace(c.ok("", "orgs", "create", "--name", "R", "--owner", "o@example.com"))
@@ -553,16 +562,9 @@ func must[T any](v T, err error) T {
 // tampering.
 func TestVerifyDuringWebhookLoad(t *testing.T) {
 	db := pgtest.New(t)
-	factory, err := stripe.NewFactory(stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := stripefake.New(factory)
-	defer fake.Close()
+	factory, fake := fakeStripe(t)
 	addr := freeAddr(t)
-	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
-		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_v", "STRIPE_API_BASE=" + fake.URL,
-		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}}
+	c := cli{t: t, env: serviceEnv(db.URL, addr, fake.URL, "whsec_v", "error")}
 	c.ok("pw-pw-pw-pw\n", "users", "create", "--email", "o@example.com")
 	orgs := make([]string, 24)
 	var wg sync.WaitGroup
@@ -679,9 +681,7 @@ func TestMigrationLockWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
-		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_m", "STRIPE_API_BASE=http://127.0.0.1:1",
-		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}}
+	c := cli{t: t, env: serviceEnv(db.URL, addr, "http://127.0.0.1:1", "whsec_m", "error")}
 	type result struct {
 		out, errs string
 		code      int

@@ -22,7 +22,6 @@ import (
 
 	"github.com/safeclose/billing/adapters/localstack"
 	"github.com/safeclose/billing/adapters/stripe"
-	"github.com/safeclose/billing/adapters/stripe/stripefake"
 	"github.com/safeclose/billing/domain/billing"
 )
 
@@ -150,19 +149,13 @@ func TestStandbyReadsAndFailover(t *testing.T) {
 	both := fmt.Sprintf("postgres://postgres@127.0.0.1:%s,127.0.0.1:%s/postgres?sslmode=disable&target_session_attrs=read-write",
 		stack.port("primary"), stack.port("standby"))
 
-	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
-	factory, _ := stripe.NewFactory(prices)
-	fake := stripefake.New(factory)
-	defer fake.Close()
+	factory, fake := fakeStripe(t)
 	const secret = "whsec_pair"
 	env := func(addr, read string) []string {
-		e := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + both, "HTTP_ADDR=" + addr, "APP_BASE_URL=http://" + addr,
-			"STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=" + secret, "STRIPE_API_BASE=" + fake.URL,
-			"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=error"}
 		if read != "" {
-			e = append(e, "DATABASE_READ_URL="+read)
+			return serviceEnv(both, addr, fake.URL, secret, "error", "DATABASE_READ_URL="+read)
 		}
-		return e
+		return serviceEnv(both, addr, fake.URL, secret, "error")
 	}
 	c := cli{t: t, env: env(freeAddr(t), "")}
 	c.ok("", "migrate", "up")

@@ -25,7 +25,6 @@ import (
 	"github.com/safeclose/billing/adapters/postgres"
 	"github.com/safeclose/billing/adapters/postgres/pgtest"
 	"github.com/safeclose/billing/adapters/stripe"
-	"github.com/safeclose/billing/adapters/stripe/stripefake"
 	"github.com/safeclose/billing/adapters/system"
 	"github.com/safeclose/billing/domain/billing"
 	"github.com/safeclose/billing/ports"
@@ -55,16 +54,11 @@ END;
 // repository's root, or absolute) for go tool pprof.
 func BenchmarkServeUnderLoad(b *testing.B) {
 	db := pgtest.New(b)
-	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
-	factory, _ := stripe.NewFactory(prices)
-	fake := stripefake.New(factory)
-	defer fake.Close()
+	factory, fake := fakeStripe(b)
 	specs := linkedOrgs(b, db, "org_l")
 	addr := freeAddr(b)
 	serve := exec.Command(binary, "serve", "--no-migrate")
-	serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
-		"STRIPE_WEBHOOK_SECRET=whsec_l", "STRIPE_API_BASE=" + fake.URL, "STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p",
-		"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}
+	serve.Env = serviceEnv(db.URL, addr, fake.URL, "whsec_l", "warn")
 	profile := os.Getenv("BENCH_CPUPROFILE")
 	if profile != "" {
 		if !filepath.IsAbs(profile) {

@@ -17,9 +17,6 @@ import (
 	"time"
 
 	"github.com/safeclose/billing/adapters/postgres/pgtest"
-	"github.com/safeclose/billing/adapters/stripe"
-	"github.com/safeclose/billing/adapters/stripe/stripefake"
-	"github.com/safeclose/billing/domain/billing"
 )
 
 // BenchmarkServeUnderLoadOutbound runs the binary under the webhook load
@@ -31,10 +28,7 @@ import (
 // (p50, p99, max) over the runs with the endpoint.
 func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 	db := pgtest.New(b)
-	prices := stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"}
-	factory, _ := stripe.NewFactory(prices)
-	fake := stripefake.New(factory)
-	defer fake.Close()
+	factory, fake := fakeStripe(b)
 	specs := linkedOrgs(b, db, "org_o")
 	var (
 		lagMu     sync.Mutex
@@ -65,9 +59,7 @@ func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 	run := func(round int, endpoint string) (rate float64, events int64, c cost) {
 		base := delivered.Load()
 		serve := exec.Command(binary, "serve", "--no-migrate")
-		serve.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr, "STRIPE_SECRET_KEY=sk_test_x",
-			"STRIPE_WEBHOOK_SECRET=whsec_l", "STRIPE_API_BASE=" + fake.URL, "STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p",
-			"STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}
+		serve.Env = serviceEnv(db.URL, addr, fake.URL, "whsec_l", "warn")
 		if endpoint != "" {
 			serve.Env = append(serve.Env, "OUTBOUND_WEBHOOK_URLS="+endpoint, "OUTBOUND_WEBHOOK_SECRET=whsec_bench")
 		}

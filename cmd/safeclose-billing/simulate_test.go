@@ -3,15 +3,12 @@ package main_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/safeclose/billing/adapters/postgres/pgtest"
-	"github.com/safeclose/billing/adapters/stripe"
-	"github.com/safeclose/billing/adapters/stripe/stripefake"
 	"github.com/safeclose/billing/domain/billing"
 )
 
@@ -21,16 +18,9 @@ import (
 // and the history.
 func TestSimulateLifecycleScenarios(t *testing.T) {
 	db := pgtest.New(t)
-	factory, err := stripe.NewFactory(stripe.Prices{billing.TierStarter: "price_s", billing.TierPro: "price_p", billing.TierEnterprise: "price_e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := stripefake.New(factory)
-	defer fake.Close()
+	_, fake := fakeStripe(t)
 	addr := freeAddr(t)
-	c := cli{t: t, env: []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db.URL, "HTTP_ADDR=" + addr,
-		"APP_BASE_URL=http://" + addr, "STRIPE_SECRET_KEY=sk_test_x", "STRIPE_WEBHOOK_SECRET=whsec_sim", "STRIPE_API_BASE=" + fake.URL,
-		"STRIPE_PRICE_STARTER=price_s", "STRIPE_PRICE_PRO=price_p", "STRIPE_PRICE_ENTERPRISE=price_e", "LOG_LEVEL=warn"}}
+	c := cli{t: t, env: serviceEnv(db.URL, addr, fake.URL, "whsec_sim", "warn")}
 	c.ok("", "migrate", "up")
 	c.ok("a long password\n", "users", "create", "--email", "sim@example.com")
 	token := strings.TrimSpace(c.ok("", "sessions", "create", "--email", "sim@example.com"))
