@@ -177,9 +177,9 @@ func (s *Store) learnSeal(ctx context.Context, stream string, version int64, pre
 // addEventsInsert inserts the events and moves the stream's head, in one
 // statement: from expected (with last hash prev) to the last event, or
 // created there for a new stream. The head moves only when the events are
-// recorded after the stream's sealed_at (see [History.AccountAt]). The events' recorded_at is read from
-// the head's move: when the head did not move it is NULL, which NOT NULL
-// refuses, so the whole batch fails.
+// recorded after the stream's sealed_at (see [History.seal]). The events'
+// recorded_at is read from the head's move: when the head did not move it
+// is NULL, which NOT NULL refuses, so the whole batch fails.
 func addEventsInsert(b *batch, req ports.AppendRequest, prev []byte, rows []eventRow) {
 	last := rows[len(rows)-1]
 	args := make([]any, 0, 6+9*len(rows))

@@ -52,7 +52,7 @@ func (h *History) Known(ctx context.Context, orgID string, asOf, knownAt time.Ti
 	if err != nil {
 		return nil, err
 	}
-	return h.known(ctx, db, orgID, asOf, knownAt)
+	return selectEvents(orgID).bounded(asOf, knownAt).query(ctx, db)
 }
 
 // seal makes an answer for knownAt final, and returns the database to read
@@ -85,10 +85,6 @@ func (h *History) seal(ctx context.Context, orgID string, knownAt time.Time) (*b
 		return nil, fmt.Errorf("seal %s: %w", orgID, err)
 	}
 	return h.primary, nil
-}
-
-func (h *History) known(ctx context.Context, db *bun.DB, orgID string, asOf, knownAt time.Time) ([]ports.StoredEvent, error) {
-	return selectEvents(orgID).bounded(asOf, knownAt).query(ctx, db)
 }
 
 // eventSelect is a SELECT of one stream's events in version order, built
@@ -148,11 +144,11 @@ func (q *eventSelect) query(ctx context.Context, db *bun.DB) ([]ports.StoredEven
 	text := "SELECT " + eventColumns + " FROM billing_events" + q.join + " WHERE " + strings.Join(q.conds, " AND ") + " ORDER BY stream_version" + q.tail
 	rows, err := db.DB.QueryContext(ctx, text, prepared(q.args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
+		return nil, fmt.Errorf("read events: %w", err)
 	}
 	var out []ports.StoredEvent
 	if err := scanEvents(rows, func(e ports.StoredEvent) error { out = append(out, e); return nil }); err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
+		return nil, fmt.Errorf("read events: %w", err)
 	}
 	return out, nil
 }

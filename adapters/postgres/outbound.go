@@ -20,11 +20,11 @@ import (
 // transaction id is below the oldest transaction that may still commit
 // events (see [horizon]), as watermill-sql does with pg_snapshot_xmin: an
 // event whose transaction commits late has a transaction id no later event
-// read before it can pass, so it is never skipped. Leases are taken with FOR UPDATE SKIP
-// LOCKED and fenced on the owner and the delivered version. The
-// follower's, claim's and ack's statements are prepared (see [prepared]):
-// they run many times a second, on the database the webhooks write to. It
-// is safe for concurrent use.
+// read before it can pass, so it is never skipped. Leases are taken with
+// FOR UPDATE SKIP LOCKED and fenced on the owner and the delivered
+// version. The follower's, claim's and ack's statements are prepared (see
+// [prepared]): they run many times a second, on the database the webhooks
+// write to. It is safe for concurrent use.
 //
 // Its writes may use a pool with synchronous_commit off: a write lost in a
 // crash of Postgres makes an event be delivered again, never skipped.
@@ -252,16 +252,11 @@ func (o *Outbound) Claim(ctx context.Context, endpoint, owner string, n int, lea
 
 // Events implements [ports.OutboundQueue].
 func (o *Outbound) Events(ctx context.Context, orgID string, from, to int64) ([]ports.StoredEvent, error) {
-	rows, err := o.db.DB.QueryContext(ctx, "SELECT "+eventColumns+` FROM billing_events
-		WHERE stream_id = $1 AND stream_version BETWEEN $2 AND $3 ORDER BY stream_version`, prepared(orgID, from, to)...)
+	events, err := selectEvents(orgID).and("stream_version BETWEEN ? AND ?", from, to).query(ctx, o.db)
 	if err != nil {
 		return nil, fmt.Errorf("read outbound events: %w", err)
 	}
-	var out []ports.StoredEvent
-	if err := scanEvents(rows, func(e ports.StoredEvent) error { out = append(out, e); return nil }); err != nil {
-		return nil, fmt.Errorf("read outbound events: %w", err)
-	}
-	return out, nil
+	return events, nil
 }
 
 // Renew implements [ports.OutboundQueue].

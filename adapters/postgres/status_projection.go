@@ -86,8 +86,8 @@ func (p *StatusProjection) stage(b *batch, a appended) error {
 func (p *StatusProjection) Status(ctx context.Context, orgID string) (ports.BillingStatus, error) {
 	var (
 		s                                            ports.BillingStatus
-		periodEnd, trialEnd                          *time.Time
-		customerID, subscriptionID, paymentActionURL *string
+		periodEnd, trialEnd                          sql.NullTime
+		customerID, subscriptionID, paymentActionURL sql.NullString
 	)
 	err := p.db.DB.QueryRowContext(ctx, `SELECT org_id, plan_tier, status, current_period_end, cancel_at_period_end,
 		stripe_customer_id, stripe_subscription_id, ledger_version, updated_at, trial_end, payment_action_url
@@ -99,25 +99,18 @@ func (p *StatusProjection) Status(ctx context.Context, orgID string) (ports.Bill
 	if err != nil {
 		return ports.BillingStatus{}, fmt.Errorf("read billing status: %w", err)
 	}
-	s.UpdatedAt = s.UpdatedAt.UTC()
-	if periodEnd != nil {
-		s.CurrentPeriodEnd = periodEnd.UTC()
-	}
-	if trialEnd != nil {
-		s.TrialEnd = trialEnd.UTC()
-	}
-	s.StripeCustomerID = deref(customerID)
-	s.StripeSubscriptionID = deref(subscriptionID)
-	s.PaymentActionURL = deref(paymentActionURL)
+	// NULL is the zero time or "", as the status body leaves them out.
+	s.UpdatedAt, s.CurrentPeriodEnd, s.TrialEnd = s.UpdatedAt.UTC(), utcOrZero(periodEnd), utcOrZero(trialEnd)
+	s.StripeCustomerID, s.StripeSubscriptionID, s.PaymentActionURL = customerID.String, subscriptionID.String, paymentActionURL.String
 	return s, nil
 }
 
-// deref is *p, or "" for NULL.
-func deref(p *string) string {
-	if p == nil {
-		return ""
+// utcOrZero is t in UTC, or the zero time for NULL.
+func utcOrZero(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
 	}
-	return *p
+	return t.Time.UTC()
 }
 
 // Snapshot returns the stream's account snapshot, or ports.ErrNotFound.
