@@ -348,6 +348,18 @@ func TestBillingPagePlanChangesInABrowser(t *testing.T) {
 	}
 	waitFor(t, b, "Escape closes, focus back on Switch", `!document.getElementById("switch-dialog").open && document.activeElement.dataset.switch === "STARTER"`)
 
+	// Cancel, then another Switch at once: the close event of the first
+	// dialog comes after the second opened (a task of its own), and must
+	// not drop the second's preview.
+	click(t, b, `[data-switch="STARTER"]`)
+	waitFor(t, b, "the yen amount again", `!!document.querySelector("#switch-amount")`)
+	if err := chromedp.Run(b, chromedp.Evaluate(`document.getElementById("switch-cancel").click(); document.querySelector('[data-switch="STARTER"]').click()`, nil)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "the preview of a dialog opened right after one was closed", `document.getElementById("switch-dialog").open && !!document.querySelector("#switch-amount") && !document.getElementById("switch-confirm").disabled`)
+	click(t, b, "#switch-cancel")
+	waitFor(t, b, "closed", `!document.getElementById("switch-dialog").open`)
+
 	// Stripe down: the API's message in the dialog, and no Confirm.
 	h.fake.Down.Store(true)
 	var apiErr struct {
