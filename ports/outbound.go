@@ -40,6 +40,36 @@ type OutboundFailure struct {
 	Error   string
 }
 
+// OutboundOrg is one org's events of a batch the follower read, for an
+// org with nothing due or in flight at the endpoint: the follower's
+// instance may deliver them itself, in version order, before the cursor
+// moves past them.
+type OutboundOrg struct {
+	OrgID  string
+	Events []StoredEvent // in version order
+}
+
+// OutboundDirect is how far the follower's instance got with an
+// [OutboundOrg]: its events up to Delivered are delivered (the version
+// before its first event when none is). The rest becomes due at the
+// endpoint; with Hold, leased to the follower's instance, which goes on
+// with it as with a claimed lease (an attempt was in flight, or failed,
+// when deliver returned).
+type OutboundDirect struct {
+	Delivered int64
+	Hold      bool
+}
+
+// DeliverFunc delivers a followed batch's orgs directly, within the
+// follower's turn, and answers for each (same order) how far it got.
+type DeliverFunc func(ctx context.Context, orgs []OutboundOrg) []OutboundDirect
+
+// OutboundFollowed is what one [OutboundQueue.Follow] did.
+type OutboundFollowed struct {
+	Read int  // events read past the cursor
+	Due  bool // some org has events due now (to claim)
+}
+
 // OutboundQueue is the outbound events' durable state: each endpoint's
 // cursor on the ledger and each endpoint and org's delivery state, with
 // leases, so that any number of instances deliver each event from one of
@@ -49,10 +79,13 @@ type OutboundQueue interface {
 	// ledger's head, so it receives the events appended from then on.
 	Register(ctx context.Context, endpoint string) error
 	// Follow reads up to limit events past the endpoint's cursor that no
-	// running transaction can precede, raises their orgs' targets and moves
-	// the cursor past them. It returns how many it read (0 when another
-	// instance is following the endpoint).
-	Follow(ctx context.Context, endpoint string, limit int) (int, error)
+	// running transaction can precede, and moves the cursor past them,
+	// while no other instance follows the endpoint (then it reads nothing).
+	// The events of orgs with nothing due at the endpoint are handed to
+	// deliver (nil: none delivered), which may send them itself before the
+	// cursor moves; what it did not deliver becomes due, leased to owner
+	// for lease where it says Hold. The other orgs' targets are raised.
+	Follow(ctx context.Context, endpoint, owner string, limit int, lease time.Duration, deliver DeliverFunc) (OutboundFollowed, error)
 	// Claim leases up to n orgs with events due for the endpoint, for
 	// lease, to owner, and reads the first of their due events.
 	Claim(ctx context.Context, endpoint, owner string, n int, lease time.Duration) ([]OutboundLease, error)

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -57,6 +58,10 @@ type Options struct {
 	// AckDelay is how long a delivery's ack may wait for others to be
 	// written with it (default 5 ms).
 	AckDelay time.Duration
+	// DirectWait is how long the follower waits for the orgs it delivers
+	// itself (those with nothing due) before it moves on and leaves the
+	// rest to the claims (default 200 ms).
+	DirectWait time.Duration
 	// MaxBody is the largest body sent (default [MaxBody]).
 	MaxBody int
 	// Client sends the requests (default: one that follows no redirect).
@@ -79,10 +84,11 @@ func Backoff(n int) time.Duration {
 // Dispatcher delivers the ledger's events to every endpoint. Start it
 // once; Stop ends it. Its methods are safe for concurrent use.
 type Dispatcher struct {
-	q      ports.OutboundQueue
-	opt    Options
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	q         ports.OutboundQueue
+	opt       Options
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	endpoints []*endpoint
 }
 
 // New returns a dispatcher over q.
@@ -108,6 +114,9 @@ func New(q ports.OutboundQueue, opt Options) *Dispatcher {
 	}
 	if opt.AckDelay <= 0 {
 		opt.AckDelay = 5 * time.Millisecond
+	}
+	if opt.DirectWait <= 0 {
+		opt.DirectWait = 200 * time.Millisecond
 	}
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = MaxBody
@@ -139,10 +148,20 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	for _, ep := range d.opt.Endpoints {
 		e := &endpoint{d: d, url: ep, label: Redacted(ep), wake: make(chan struct{}, 1),
 			slots: make(chan struct{}, d.opt.Concurrency), acks: make(chan ackReq, d.opt.Concurrency)}
+		d.endpoints = append(d.endpoints, e)
+		var loops sync.WaitGroup
+		loops.Add(2)
 		d.wg.Add(3)
-		go func() { defer d.wg.Done(); e.follow(run) }()
-		go func() { defer d.wg.Done(); e.claim(run) }()
+		go func() { defer d.wg.Done(); defer loops.Done(); e.follow(run) }()
+		go func() { defer d.wg.Done(); defer loops.Done(); e.claim(run) }()
 		go func() { defer d.wg.Done(); e.ackLoop(run) }()
+		go func() {
+			// The acks close after the last org's goroutine, so that every
+			// ack taken is answered (the ack loop is waited for).
+			loops.Wait()
+			e.orgs.Wait()
+			close(e.acks)
+		}()
 	}
 	if d.opt.Metrics != nil {
 		d.wg.Add(1)
@@ -169,15 +188,21 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 	}
 }
 
-// observe sets the oldest-undelivered gauge every second.
+// observe sets the oldest-undelivered gauge every second: the oldest
+// event due in the queue, or the oldest the follower is delivering
+// itself.
 func (d *Dispatcher) observe(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		ages, err := d.q.Oldest(ctx)
 		if err == nil {
-			for _, ep := range d.opt.Endpoints {
-				d.opt.Metrics.Oldest.WithLabelValues(Redacted(ep)).Set(ages[ep].Seconds())
+			for _, e := range d.endpoints {
+				age := ages[e.url]
+				if since := e.directSince.Load(); since != 0 {
+					age = max(age, time.Since(time.Unix(0, since)))
+				}
+				d.opt.Metrics.Oldest.WithLabelValues(e.label).Set(age.Seconds())
 			}
 		}
 		select {
@@ -202,9 +227,13 @@ func Redacted(endpoint string) string {
 type endpoint struct {
 	d          *Dispatcher
 	url, label string
-	wake       chan struct{} // the follower read events, or a slot freed
+	wake       chan struct{} // the follower made events due, or a slot freed
 	slots      chan struct{} // orgs being delivered
 	acks       chan ackReq
+	orgs       sync.WaitGroup // the goroutines delivering orgs
+	// directSince is the recordedAt (Unix ns) of the oldest event the
+	// follower is delivering itself, 0 when none.
+	directSince atomic.Int64
 }
 
 func (e *endpoint) signal() {
@@ -226,20 +255,23 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// follow moves the endpoint's cursor along the ledger.
+// follow moves the endpoint's cursor along the ledger, delivering the
+// events of orgs with nothing due itself (see [direct]).
 func (e *endpoint) follow(ctx context.Context) {
 	const batch = 1000
 	for ctx.Err() == nil {
-		n, err := e.d.q.Follow(ctx, e.url, batch)
+		b := e.newDirect()
+		res, err := e.d.q.Follow(ctx, e.url, e.d.opt.Owner, batch, e.d.opt.Lease, b.deliver)
+		b.settle(err == nil)
 		if err != nil && ctx.Err() == nil {
 			e.d.opt.Log.Warn("outbound: reading the ledger failed", zap.String("endpoint", e.label), zap.Error(err))
 			sleep(ctx, time.Second)
 			continue
 		}
-		if n > 0 {
+		if res.Due {
 			e.signal()
 		}
-		if n < batch && !sleep(ctx, e.d.opt.Poll) {
+		if res.Read < batch && !sleep(ctx, e.d.opt.Poll) {
 			return
 		}
 	}
@@ -254,9 +286,6 @@ func (e *endpoint) claim(ctx context.Context) {
 	tick := time.NewTicker(e.d.opt.Poll)
 	defer tick.Stop()
 	var last time.Time
-	var orgs sync.WaitGroup
-	defer close(e.acks) // after the last org's goroutine
-	defer orgs.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -282,10 +311,10 @@ func (e *endpoint) claim(ctx context.Context) {
 		}
 		for _, l := range leases {
 			e.slots <- struct{}{}
-			orgs.Add(1)
+			e.orgs.Add(1)
 			go func() {
-				defer orgs.Done()
-				e.deliverOrg(ctx, l)
+				defer e.orgs.Done()
+				e.deliverOrg(ctx, l, nil)
 				<-e.slots
 				e.signal() // a free slot: claim again (at most every claimGap)
 			}()
@@ -305,8 +334,8 @@ type ackRes struct {
 }
 
 // ackLoop writes acks in batches: what arrives within AckDelay of the
-// first goes in the same statement. It ends when the claimer closes acks,
-// after the last org's goroutine, so every ack taken is answered.
+// first goes in the same statement. It ends when acks close, after the
+// last org's goroutine, so every ack taken is answered.
 func (e *endpoint) ackLoop(ctx context.Context) {
 	for {
 		r, ok := <-e.acks
@@ -359,9 +388,17 @@ func (e *endpoint) ack(a ports.OutboundAck) (ports.OutboundAcked, error) {
 	return r.acked, r.err
 }
 
+// attempt is the outcome of an attempt at an event made before its org's
+// lease was written: deliverOrg goes on from it.
+type attempt struct {
+	err      error
+	tooLarge bool // given up at once
+}
+
 // deliverOrg sends the leased org's events in version order until it is
-// caught up, an attempt fails, or the lease is lost.
-func (e *endpoint) deliverOrg(ctx context.Context, l ports.OutboundLease) {
+// caught up, an attempt fails, or the lease is lost. first, when not nil,
+// is the outcome of the attempt at the first event, already made.
+func (e *endpoint) deliverOrg(ctx context.Context, l ports.OutboundLease, first *attempt) {
 	d := e.d
 	log := d.opt.Log.With(zap.String("endpoint", e.label), zap.String("orgId", l.OrgID))
 	release := func() {
@@ -391,7 +428,7 @@ func (e *endpoint) deliverOrg(ctx context.Context, l ports.OutboundLease) {
 		// An attempt must end inside the lease: renew it unless the last
 		// renewal (a claim, an ack) is recent. Every path below either
 		// ends or acks, which renews.
-		if time.Since(renewed) > d.opt.Lease/4 {
+		if first == nil && time.Since(renewed) > d.opt.Lease/4 {
 			ok, err := d.q.Renew(ctx, e.url, d.opt.Owner, l.OrgID, delivered, d.opt.Lease)
 			if err != nil || !ok {
 				release()
@@ -399,13 +436,15 @@ func (e *endpoint) deliverOrg(ctx context.Context, l ports.OutboundLease) {
 			}
 		}
 		eventID := l.OrgID + ":" + strconv.FormatInt(ev.Version, 10)
-		body, err := Body(ev)
-		if err == nil && len(body) > d.opt.MaxBody {
-			err = fmt.Errorf("body of %d bytes is larger than %d", len(body), d.opt.MaxBody)
-			attempts = -1 // given up at once
+		var a attempt
+		if first != nil {
+			a, first = *first, nil
+		} else {
+			a = e.attempt(ctx, ev)
 		}
-		if err == nil {
-			err = e.send(ctx, eventID, body)
+		err := a.err
+		if a.tooLarge {
+			attempts = -1
 		}
 		if err != nil && ctx.Err() != nil { // stopping: the attempt does not count
 			release()
@@ -433,8 +472,6 @@ func (e *endpoint) deliverOrg(ctx context.Context, l ports.OutboundLease) {
 			}
 			return
 		}
-		e.count(metrics.OutboundDelivered)
-		log.Debug("outbound: delivered", zap.String("eventId", eventID))
 		res, err := e.ack(ports.OutboundAck{OrgID: l.OrgID, Version: ev.Version})
 		if err != nil {
 			log.Error("outbound: recording a delivery failed (it will be sent again)", zap.String("eventId", eventID), zap.Error(err))
@@ -453,6 +490,24 @@ func (e *endpoint) count(outcome string) {
 	if m := e.d.opt.Metrics; m != nil {
 		m.Deliveries.WithLabelValues(e.label, outcome).Inc()
 	}
+}
+
+// attempt makes one attempt at ev, counted and logged when it delivers.
+func (e *endpoint) attempt(ctx context.Context, ev ports.StoredEvent) attempt {
+	eventID := ev.StreamID + ":" + strconv.FormatInt(ev.Version, 10)
+	body, err := Body(ev)
+	if err != nil {
+		return attempt{err: err}
+	}
+	if len(body) > e.d.opt.MaxBody {
+		return attempt{err: fmt.Errorf("body of %d bytes is larger than %d", len(body), e.d.opt.MaxBody), tooLarge: true}
+	}
+	if err := e.send(ctx, eventID, body); err != nil {
+		return attempt{err: err}
+	}
+	e.count(metrics.OutboundDelivered)
+	e.d.opt.Log.Debug("outbound: delivered", zap.String("endpoint", e.label), zap.String("orgId", ev.StreamID), zap.String("eventId", eventID))
+	return attempt{}
 }
 
 // send makes one attempt: a 2xx answer within Timeout delivers.

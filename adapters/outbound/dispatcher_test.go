@@ -328,6 +328,34 @@ func TestEveryEventInOrderToEveryEndpoint(t *testing.T) {
 	})
 }
 
+// TestDeliveredDirectlyWritesNoOrgState: while every attempt succeeds
+// within the follower's wait, the follower delivers each org's events
+// itself: no org ever has a row (nothing was due, nothing leased), and
+// the cursor moved past every event.
+func TestDeliveredDirectlyWritesNoOrgState(t *testing.T) {
+	l := newLedger(t)
+	r := newReceiver(t, nil)
+	opt := fast(r.URL)
+	opt.DirectWait = time.Minute // however slow the machine: nothing is left to the claims
+	start(t, l, opt)
+	want := map[string][]int64{}
+	for i := range 6 {
+		org := fmt.Sprintf("org_%d", i)
+		want[org] = l.add(org, 5)
+	}
+	eventually(t, patience, "every event", func() bool { return r.has(want) })
+	r.check(t, want)
+	var rows int
+	if err := l.db.QueryRow(`SELECT count(*) FROM outbound_orgs`).Scan(&rows); err != nil || rows != 0 {
+		t.Errorf("%d rows in outbound_orgs (%v), want none: every event was delivered directly", rows, err)
+	}
+	var behind int
+	eventually(t, patience, "the cursor past every event", func() bool {
+		_ = l.db.QueryRow(`SELECT count(*) FROM billing_events e, outbound_endpoints c WHERE (e.tx_id, e.position) > (c.tx_id, c.position)`).Scan(&behind)
+		return behind == 0
+	})
+}
+
 // TestSlowOrgAndFailingEndpointHoldUpNoOne: while one org's first event
 // hangs at the receiver, and while another endpoint answers 500 to
 // everything, the other orgs' events arrive.
@@ -514,8 +542,8 @@ func TestAKilledInstancesLeasesAreTakenOver(t *testing.T) {
 	}
 	want := map[string][]int64{"org_k": l.add("org_k", 3)}
 	eventually(t, patience, "the follower", func() bool {
-		n, err := q.Follow(context.Background(), r.URL, 100)
-		return err == nil && n > 0
+		res, err := q.Follow(context.Background(), r.URL, "dead", 100, time.Minute, nil)
+		return err == nil && res.Read > 0 && res.Due
 	})
 	leases, err := q.Claim(context.Background(), r.URL, "dead", 10, 700*time.Millisecond)
 	if err != nil || len(leases) != 1 {

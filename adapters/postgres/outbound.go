@@ -1,12 +1,15 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -64,20 +67,32 @@ func register(ctx context.Context, tx bun.Tx, bound, endpoint string) error {
 	return err
 }
 
-type orgRange struct {
-	lo, hi int64
-	since  time.Time
-}
+// followLock is the class (first key) of an endpoint's follower lock, a
+// transaction-level advisory lock keyed by the hash of its URL: held by
+// one Follow at a time, across the instances. Unlike a row lock it gives
+// the transaction no id, so a follower delivering holds no other
+// endpoint's horizon back; it ends with the transaction, or with the
+// session of a killed instance.
+const followLock = 0x5afe
 
-// Follow implements [ports.OutboundQueue]: in one transaction, the
-// endpoint's row is locked (SKIP LOCKED: one follower per endpoint), the
-// events read, their orgs' rows raised and the cursor moved.
-func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int, error) {
-	n := 0
+// Follow implements [ports.OutboundQueue], in one transaction holding the
+// endpoint's follower lock: the cursor and the events past it are read,
+// the orgs with a backlog (events due or leased) found, the others handed
+// to deliver; then the backlog orgs' targets are raised, what deliver did
+// not deliver is made due, and the cursor moves. Only orgs that had or now
+// have something due are written: an event delivered directly costs no
+// write but its share of the cursor's.
+func (o *Outbound) Follow(ctx context.Context, endpoint, owner string, limit int, lease time.Duration, deliver ports.DeliverFunc) (ports.OutboundFollowed, error) {
+	var out ports.OutboundFollowed
 	err := o.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var locked bool
+		err := tx.Tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1, hashtext($2))`, prepared(followLock, endpoint)...).Scan(&locked)
+		if err != nil || !locked {
+			return err
+		}
 		var curTx string
 		var curPos int64
-		err := tx.Tx.QueryRowContext(ctx, `SELECT tx_id::text, position FROM outbound_endpoints WHERE url = $1 FOR UPDATE SKIP LOCKED`, prepared(endpoint)...).
+		err = tx.Tx.QueryRowContext(ctx, `SELECT tx_id::text, position FROM outbound_endpoints WHERE url = $1`, prepared(endpoint)...).
 			Scan(&curTx, &curPos)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -89,67 +104,169 @@ func (o *Outbound) Follow(ctx context.Context, endpoint string, limit int) (int,
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Tx.QueryContext(ctx, `SELECT tx_id::text, position, stream_id, stream_version, recorded_at FROM billing_events
+		rows, err := tx.Tx.QueryContext(ctx, `SELECT tx_id::text, `+eventColumns+` FROM billing_events
 			WHERE (tx_id, position) > ($1::xid8, $2) AND tx_id < $3::xid8
 			ORDER BY tx_id, position LIMIT $4`, prepared(curTx, curPos, bound, limit)...)
 		if err != nil {
 			return err
 		}
-		orgs := map[string]*orgRange{}
-		for rows.Next() {
-			var (
-				org     string
-				version int64
-				at      time.Time
-			)
-			if err := rows.Scan(&curTx, &curPos, &org, &version, &at); err != nil {
-				rows.Close()
-				return err
+		var (
+			orgs  []ports.OutboundOrg
+			index = map[string]int{}
+		)
+		err = scanEvents(rows, func(e ports.StoredEvent) error {
+			out.Read++
+			curPos = e.Position // with curTx, the last row's: the cursor
+			i, ok := index[e.StreamID]
+			if !ok {
+				i = len(orgs)
+				index[e.StreamID] = i
+				orgs = append(orgs, ports.OutboundOrg{OrgID: e.StreamID})
 			}
-			n++
-			r := orgs[org]
-			if r == nil {
-				orgs[org] = &orgRange{lo: version, hi: version, since: at}
+			orgs[i].Events = append(orgs[i].Events, e)
+			return nil
+		}, &curTx)
+		if err != nil || out.Read == 0 {
+			return err
+		}
+		for _, org := range orgs {
+			// A stream's events come in version order (its appends are
+			// serialized); sorted anyway, as they are sent in that order.
+			slices.SortFunc(org.Events, func(a, b ports.StoredEvent) int { return cmp.Compare(a.Version, b.Version) })
+		}
+		backlog, err := o.backlog(ctx, tx, endpoint, orgs)
+		if err != nil {
+			return err
+		}
+		var direct []ports.OutboundOrg
+		for _, org := range orgs {
+			if !backlog[org.OrgID] {
+				direct = append(direct, org)
+			}
+		}
+		var done []ports.OutboundDirect
+		if deliver != nil && len(direct) > 0 {
+			done = deliver(ctx, direct)
+		}
+		var raise, left []pendingOrg
+		for _, org := range orgs {
+			if backlog[org.OrgID] {
+				first := org.Events[0]
+				raise = append(raise, pendingOrg{org: org.OrgID, delivered: first.Version - 1, target: org.Events[len(org.Events)-1].Version, since: first.RecordedAt})
+			}
+		}
+		for i, org := range direct {
+			d := ports.OutboundDirect{Delivered: org.Events[0].Version - 1}
+			if i < len(done) {
+				d = done[i]
+			}
+			last := org.Events[len(org.Events)-1]
+			if d.Delivered >= last.Version {
 				continue
 			}
-			if version < r.lo {
-				r.lo, r.since = version, at
-			}
-			r.hi = max(r.hi, version)
+			next := org.Events[max(0, d.Delivered-org.Events[0].Version+1)]
+			left = append(left, pendingOrg{org: org.OrgID, delivered: d.Delivered, target: last.Version, since: next.RecordedAt, hold: d.Hold})
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := raiseTargets(ctx, tx, endpoint, raise); err != nil {
 			return err
 		}
-		if n == 0 {
-			return nil
-		}
-		ids := make([]string, 0, len(orgs))
-		for id := range orgs {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids) // rows are locked in org order, as Ack locks them
-		los, his, sinces := make([]int64, len(ids)), make([]int64, len(ids)), make([]time.Time, len(ids))
-		for i, id := range ids {
-			los[i], his[i], sinces[i] = orgs[id].lo, orgs[id].hi, orgs[id].since
-		}
-		if _, err := tx.Tx.ExecContext(ctx, `INSERT INTO outbound_orgs (endpoint, org_id, delivered_version, target_version, pending_since)
-			SELECT $1::text, r.org, r.lo - 1, r.hi, r.since FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[]) WITH ORDINALITY AS r(org, lo, hi, since, i)
-			ORDER BY r.i
-			ON CONFLICT (endpoint, org_id) DO UPDATE SET
-				target_version = GREATEST(outbound_orgs.target_version, EXCLUDED.target_version),
-				pending_since = CASE WHEN outbound_orgs.delivered_version >= outbound_orgs.target_version
-					THEN EXCLUDED.pending_since ELSE outbound_orgs.pending_since END`,
-			prepared(endpoint, ids, los, his, sinces)...); err != nil {
+		if err := makeDue(ctx, tx, endpoint, owner, lease, left); err != nil {
 			return err
 		}
+		out.Due = len(raise) > 0 || len(left) > 0
 		_, err = tx.Tx.ExecContext(ctx, `UPDATE outbound_endpoints SET tx_id = $1::xid8, position = $2 WHERE url = $3`, prepared(curTx, curPos, endpoint)...)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("follow ledger for outbound endpoint: %w", err)
+		return ports.OutboundFollowed{}, fmt.Errorf("follow ledger for outbound endpoint: %w", err)
 	}
-	return n, nil
+	return out, nil
+}
+
+// backlog returns which of orgs have events due or leased at the endpoint.
+func (o *Outbound) backlog(ctx context.Context, tx bun.Tx, endpoint string, orgs []ports.OutboundOrg) (map[string]bool, error) {
+	ids := make([]string, len(orgs))
+	for i, org := range orgs {
+		ids[i] = org.OrgID
+	}
+	rows, err := tx.Tx.QueryContext(ctx, `SELECT org_id FROM outbound_orgs
+		WHERE endpoint = $1 AND org_id = ANY($2::text[]) AND delivered_version < target_version`, prepared(endpoint, ids)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// pendingOrg is an org's row as Follow writes it: events after delivered
+// up to target due since since; hold leases it to the follower's
+// instance.
+type pendingOrg struct {
+	org               string
+	delivered, target int64
+	since             time.Time
+	hold              bool
+}
+
+// columns returns the rows' fields as arrays, in org order (the order
+// rows are locked in, as Ack locks them).
+func columns(rows []pendingOrg) (ids []string, delivered, target []int64, since []time.Time, hold []bool) {
+	slices.SortFunc(rows, func(a, b pendingOrg) int { return strings.Compare(a.org, b.org) })
+	for _, r := range rows {
+		ids, delivered, target = append(ids, r.org), append(delivered, r.delivered), append(target, r.target)
+		since, hold = append(since, r.since), append(hold, r.hold)
+	}
+	return ids, delivered, target, since, hold
+}
+
+// raiseTargets raises the targets of orgs with a backlog (a row the
+// follower did not see may be new: it starts before the org's first
+// event read).
+func raiseTargets(ctx context.Context, tx bun.Tx, endpoint string, rows []pendingOrg) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids, los, his, sinces, _ := columns(rows)
+	_, err := tx.Tx.ExecContext(ctx, `INSERT INTO outbound_orgs (endpoint, org_id, delivered_version, target_version, pending_since)
+		SELECT $1::text, r.org, r.delivered, r.target, r.since FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[]) WITH ORDINALITY AS r(org, delivered, target, since, i)
+		ORDER BY r.i
+		ON CONFLICT (endpoint, org_id) DO UPDATE SET
+			target_version = GREATEST(outbound_orgs.target_version, EXCLUDED.target_version),
+			pending_since = CASE WHEN outbound_orgs.delivered_version >= outbound_orgs.target_version
+				THEN EXCLUDED.pending_since ELSE outbound_orgs.pending_since END`,
+		prepared(endpoint, ids, los, his, sinces)...)
+	return err
+}
+
+// makeDue writes the orgs the follower's instance did not deliver
+// directly: due now from their delivered version (their rows, if any,
+// had nothing due: delivered directly before, their delivered version is
+// behind), leased to owner for lease where held.
+func makeDue(ctx context.Context, tx bun.Tx, endpoint, owner string, lease time.Duration, rows []pendingOrg) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids, delivered, targets, sinces, holds := columns(rows)
+	_, err := tx.Tx.ExecContext(ctx, `INSERT INTO outbound_orgs AS o (endpoint, org_id, delivered_version, target_version, pending_since, next_attempt_at, lease_owner, lease_until)
+		SELECT $1::text, r.org, r.delivered, r.target, r.since, now(),
+			CASE WHEN r.hold THEN $7::text END,
+			CASE WHEN r.hold THEN now() + $8::bigint * interval '1 millisecond' ELSE '-infinity' END
+		FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::bool[]) WITH ORDINALITY AS r(org, delivered, target, since, hold, i)
+		ORDER BY r.i
+		ON CONFLICT (endpoint, org_id) DO UPDATE SET
+			delivered_version = EXCLUDED.delivered_version, target_version = EXCLUDED.target_version,
+			pending_since = EXCLUDED.pending_since, attempts = 0, first_failed_at = NULL, last_error = NULL,
+			next_attempt_at = now(), lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until`,
+		prepared(endpoint, ids, delivered, targets, sinces, holds, owner, millis(lease))...)
+	return err
 }
 
 // horizon returns the transaction id below which every transaction that
@@ -396,18 +513,28 @@ func (o *Outbound) Replay(ctx context.Context, endpoints []string, orgID string,
 		if err != nil || head < from {
 			return err
 		}
+		// The endpoints' followers deliver orgs with nothing due directly:
+		// wait for their turns to end, and keep them off until this
+		// commits (then the org has a backlog, which they leave alone).
+		sorted := slices.Sorted(slices.Values(endpoints))
+		for _, ep := range sorted {
+			if _, err := tx.Tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, prepared(followLock, ep)...); err != nil {
+				return err
+			}
+		}
 		bound, err := horizon(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for _, ep := range endpoints {
+		for _, ep := range sorted {
 			if err := register(ctx, tx, bound, ep); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO outbound_orgs AS o (endpoint, org_id, delivered_version, target_version, pending_since, next_attempt_at)
 				VALUES (?, ?, ?, ?, (SELECT recorded_at FROM billing_events WHERE stream_id = ? AND stream_version = ?), now())
 				ON CONFLICT (endpoint, org_id) DO UPDATE SET
-					delivered_version = LEAST(o.delivered_version, EXCLUDED.delivered_version),
+					delivered_version = CASE WHEN o.delivered_version < o.target_version
+						THEN LEAST(o.delivered_version, EXCLUDED.delivered_version) ELSE EXCLUDED.delivered_version END,
 					target_version = GREATEST(o.target_version, EXCLUDED.target_version),
 					pending_since = CASE WHEN o.delivered_version <= EXCLUDED.delivered_version AND o.delivered_version < o.target_version
 						THEN o.pending_since ELSE EXCLUDED.pending_since END,

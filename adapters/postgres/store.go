@@ -172,15 +172,17 @@ func loadStream(ctx context.Context, db bun.IDB, streamID string) ([]ports.Store
 	return out, nil
 }
 
-func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error) error {
+// scanEvents scans rows of eventColumns, after the columns lead scans
+// into when given, and calls fn with each event.
+func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error, lead ...any) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
 			e          ports.StoredEvent
 			data, meta []byte
 		)
-		if err := rows.Scan(&e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion,
-			&data, &meta, &e.OccurredAt, &e.RecordedAt, &e.Hash); err != nil {
+		if err := rows.Scan(append(lead, &e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion,
+			&data, &meta, &e.OccurredAt, &e.RecordedAt, &e.Hash)...); err != nil {
 			return err
 		}
 		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
