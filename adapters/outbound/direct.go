@@ -34,6 +34,7 @@ type direct struct {
 // directOrg is one org's delivery in a direct batch.
 type directOrg struct {
 	org       ports.OutboundOrg
+	bodies    []body // the events' bodies, rendered by the follower
 	mu        sync.Mutex
 	delivered int64    // the last version delivered
 	inFlight  bool     // an attempt is under way
@@ -56,7 +57,12 @@ func (b *direct) deliver(ctx context.Context, orgs []ports.OutboundOrg) []ports.
 		if at := org.Events[0].RecordedAt; at.Before(oldest) {
 			oldest = at
 		}
-		o := &directOrg{org: org, delivered: org.Events[0].Version - 1}
+		// Rendered here, on the follower's long-lived stack, rather than
+		// growing each new goroutine's.
+		o := &directOrg{org: org, delivered: org.Events[0].Version - 1, bodies: make([]body, len(org.Events))}
+		for i, ev := range org.Events {
+			o.bodies[i] = e.body(ev)
+		}
 		b.orgs = append(b.orgs, o)
 		settled.Add(1)
 		b.wg.Add(1)
@@ -117,7 +123,7 @@ func (b *direct) run(ctx context.Context, o *directOrg, settled func()) {
 		<-e.slots
 		e.signal() // a free slot: claim again
 	}()
-	for _, ev := range o.org.Events {
+	for i, ev := range o.org.Events {
 		o.mu.Lock()
 		if o.stopped {
 			o.mu.Unlock()
@@ -125,7 +131,7 @@ func (b *direct) run(ctx context.Context, o *directOrg, settled func()) {
 		}
 		o.inFlight = true
 		o.mu.Unlock()
-		a := e.attempt(ctx, ev)
+		a := e.attempt(ctx, ev, o.bodies[i])
 		o.mu.Lock()
 		o.inFlight = false
 		if a.err == nil {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/uptrace/bun"
 
 	"github.com/safeclose/billing/ports"
@@ -353,7 +353,7 @@ func (o *Outbound) Claim(ctx context.Context, endpoint, owner string, n int, lea
 			continue
 		}
 		e.Position, e.StreamID, e.Version, e.Type, e.SchemaVersion = position.Int64, streamID.String, version.Int64, typ.String, int(sv.Int32)
-		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+		if err := gojson.Unmarshal(meta, &e.Metadata); err != nil {
 			return nil, fmt.Errorf("claim outbound orgs: event %d metadata: %w", e.Position, err)
 		}
 		e.Data, e.MetadataJSON = data, meta

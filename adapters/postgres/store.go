@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/uptrace/bun"
 
@@ -185,7 +186,7 @@ func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error, lead ...any) e
 			&data, &meta, &e.OccurredAt, &e.RecordedAt, &e.Hash)...); err != nil {
 			return err
 		}
-		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+		if err := gojson.Unmarshal(meta, &e.Metadata); err != nil {
 			return fmt.Errorf("event %d metadata: %w", e.Position, err)
 		}
 		e.Data, e.MetadataJSON = data, meta

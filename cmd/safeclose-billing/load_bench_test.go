@@ -59,14 +59,8 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	addr := freeAddr(b)
 	serve := exec.Command(binary, "serve", "--no-migrate")
 	serve.Env = serviceEnv(db.URL, addr, fake.URL, "whsec_l", "warn")
-	profile := os.Getenv("BENCH_CPUPROFILE")
+	profile := profilePath()
 	if profile != "" {
-		if !filepath.IsAbs(profile) {
-			// Relative to the repository's root, where make bench runs.
-			profile = filepath.Join("..", "..", profile)
-		}
-		profile, _ = filepath.Abs(profile)
-		os.Remove(profile)
 		serve.Env = append(serve.Env, "BENCH_CPUPROFILE="+profile)
 	}
 	if err := serve.Start(); err != nil {
@@ -131,6 +125,22 @@ func BenchmarkServeUnderLoad(b *testing.B) {
 	fmt.Fprintf(os.Stderr, "serve: webhooks c=16 over %d orgs %7.0f/s   pgbench same tx c=16 %7.0f tps   ratio %.2f (median of %d rounds, from %.2f to %.2f)   peak RSS %.0f MiB   CPU per webhook: service %.0f µs, Postgres %.0f µs (per pgbench tx %.0f µs), load generator %.0f µs\n",
 		len(specs), m.rate, m.tps, m.rate/m.tps, len(results), results[0].rate/results[0].tps, results[len(results)-1].rate/results[len(results)-1].tps,
 		rss, m.service, m.pg, m.pgbench, m.gen)
+}
+
+// profilePath is BENCH_CPUPROFILE as an absolute path (a relative one is
+// relative to the repository's root, where make bench runs), with no file
+// there yet; "" when unset.
+func profilePath() string {
+	profile := os.Getenv("BENCH_CPUPROFILE")
+	if profile == "" {
+		return ""
+	}
+	if !filepath.IsAbs(profile) {
+		profile = filepath.Join("..", "..", profile)
+	}
+	profile, _ = filepath.Abs(profile)
+	os.Remove(profile)
+	return profile
 }
 
 // writeProfile asks the served binary (built with -tags benchprofile) for

@@ -25,7 +25,9 @@ import (
 // 3) of one run without an outbound endpoint and one with an endpoint in
 // this process: it reports the median ratio of the webhook rates (with
 // over without) and the lag from each event's recordedAt to its delivery
-// (p50, p99, max) over the runs with the endpoint.
+// (p50, p99, max) over the runs with the endpoint. With
+// BENCH_CPUPROFILE=FILE (as for BenchmarkServeUnderLoad) the last run with
+// the endpoint writes the served binary's CPU profile to FILE.
 func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 	db := pgtest.New(b)
 	factory, fake := fakeStripe(b)
@@ -60,8 +62,12 @@ func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 		base := delivered.Load()
 		serve := exec.Command(binary, "serve", "--no-migrate")
 		serve.Env = serviceEnv(db.URL, addr, fake.URL, "whsec_l", "warn")
+		profile := profilePath()
 		if endpoint != "" {
 			serve.Env = append(serve.Env, "OUTBOUND_WEBHOOK_URLS="+endpoint, "OUTBOUND_WEBHOOK_SECRET=whsec_bench")
+			if profile != "" {
+				serve.Env = append(serve.Env, "BENCH_CPUPROFILE="+profile)
+			}
 		}
 		serve.Stdout, serve.Stderr = os.Stderr, os.Stderr
 		if err := serve.Start(); err != nil {
@@ -94,6 +100,9 @@ func BenchmarkServeUnderLoadOutbound(b *testing.B) {
 		}
 		k := float64(applied)
 		c = cost{(cpuSeconds(b, serve.Process.Pid) - cpu0) / k * 1e6, (postgresCPUSeconds() - pg0) / k * 1e6}
+		if endpoint != "" && profile != "" {
+			writeProfile(b, serve.Process, profile)
+		}
 		return rate, after - before, c
 	}
 	type result struct {
