@@ -55,28 +55,28 @@ var snapshotColumns = []string{"stream_id", "stream_version", "from_version", "m
 // into acc; when the stream crossed a multiple of every it returns the
 // snapshot of acc, as a row of billing_account_snapshots, and starts the
 // next segment. The rule is the live appends' (one per interval).
-func (m *snapshotMeta) track(acc *billing.Account, e ports.StoredEvent, every int64) ([]any, error) {
-	if m.MinOccurred.IsZero() || e.OccurredAt.Before(m.MinOccurred) {
-		m.MinOccurred = e.OccurredAt
+func (m *snapshotMeta) track(acc *billing.Account, stream string, version int64, occurred, recorded time.Time, every int64) ([]any, error) {
+	if m.MinOccurred.IsZero() || occurred.Before(m.MinOccurred) {
+		m.MinOccurred = occurred
 	}
-	if m.MinRecorded.IsZero() || e.RecordedAt.Before(m.MinRecorded) {
-		m.MinRecorded = e.RecordedAt
+	if m.MinRecorded.IsZero() || recorded.Before(m.MinRecorded) {
+		m.MinRecorded = recorded
 	}
-	if e.OccurredAt.After(m.MaxOccurred) {
-		m.MaxOccurred = e.OccurredAt
+	if occurred.After(m.MaxOccurred) {
+		m.MaxOccurred = occurred
 	}
-	if e.RecordedAt.After(m.MaxRecorded) {
-		m.MaxRecorded = e.RecordedAt
+	if recorded.After(m.MaxRecorded) {
+		m.MaxRecorded = recorded
 	}
-	if !crossesSnapshot(e.Version-1, e.Version, every) {
+	if !crossesSnapshot(version-1, version, every) {
 		return nil, nil
 	}
 	snap, err := acc.MarshalSnapshotWith(gojson.Marshal)
 	if err != nil {
 		return nil, err
 	}
-	row := []any{e.StreamID, e.Version, m.From, m.MaxOccurred, m.MaxRecorded, m.MinOccurred, m.MinRecorded, string(snap)}
-	m.From, m.MinOccurred, m.MinRecorded = e.Version, time.Time{}, time.Time{}
+	row := []any{stream, version, m.From, m.MaxOccurred, m.MaxRecorded, m.MinOccurred, m.MinRecorded, string(snap)}
+	m.From, m.MinOccurred, m.MinRecorded = version, time.Time{}, time.Time{}
 	return row, nil
 }
 

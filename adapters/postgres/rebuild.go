@@ -2,9 +2,10 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -289,7 +290,7 @@ type shard struct {
 	// claims are the Stripe ids the shard's streams named, each with the
 	// first stream to name it and the position where it did.
 	claims map[string]claim
-	in     chan []ports.StoredEvent
+	in     chan *replayBatch
 	err    error
 	// every is the periodic snapshots' interval (0: none kept), and
 	// snapshots the ones the fold made.
@@ -309,6 +310,25 @@ type claim struct {
 	position int64
 }
 
+// replayEvent is an event as the replay reads it: the columns the fold
+// needs, its data in the batch's one buffer.
+type replayEvent struct {
+	position, version  int64
+	stream, typ        string
+	schema             int
+	data               []byte
+	occurred, recorded time.Time
+}
+
+// replayBatch is a shard's share of the ledger, handed over at a time:
+// its events' data share one buffer. Batches are recycled once folded
+// (the decoder copies what it keeps), so a rebuild touches the same few
+// megabytes instead of new memory for every event.
+type replayBatch struct {
+	events []replayEvent
+	data   []byte
+}
+
 // replay reads the whole ledger in position order on one connection, in
 // Postgres's binary format, and hands each event to the shard of its
 // stream; shards decode and fold in parallel (JSON decoding is most of the
@@ -317,8 +337,11 @@ type claim struct {
 func (s *Store) replay(ctx context.Context, progress func(pos, n int64)) ([]*shard, error) {
 	shards := make([]*shard, max(1, runtime.GOMAXPROCS(0)))
 	done := make(chan struct{}, len(shards))
+	ins := make([]chan<- *replayBatch, len(shards))
+	free := make(chan *replayBatch, 8*len(shards))
 	for i := range shards {
-		sh := &shard{streams: map[string]*folded{}, claims: map[string]claim{}, in: make(chan []ports.StoredEvent, 4)}
+		sh := &shard{streams: map[string]*folded{}, claims: map[string]claim{}, in: make(chan *replayBatch, 4)}
+		ins[i] = sh.in
 		if s.status != nil {
 			sh.every = s.status.every
 		}
@@ -327,25 +350,16 @@ func (s *Store) replay(ctx context.Context, progress func(pos, n int64)) ([]*sha
 			defer func() { done <- struct{}{} }()
 			for batch := range sh.in {
 				if sh.err == nil {
-					sh.err = sh.fold(batch)
+					sh.err = sh.fold(batch.events)
+				}
+				select {
+				case free <- batch:
+				default:
 				}
 			}
 		}()
 	}
-	readErr := s.scanBinary(ctx, func(batch []ports.StoredEvent) {
-		parts := make([][]ports.StoredEvent, len(shards))
-		for _, e := range batch {
-			h := fnv.New32a()
-			_, _ = h.Write([]byte(e.StreamID))
-			i := h.Sum32() % uint32(len(shards))
-			parts[i] = append(parts[i], e)
-		}
-		for i, p := range parts {
-			if len(p) > 0 {
-				shards[i].in <- p
-			}
-		}
-	}, progress)
+	readErr := s.scanBinary(ctx, ins, free, progress)
 	for _, sh := range shards {
 		close(sh.in)
 	}
@@ -363,31 +377,31 @@ func (s *Store) replay(ctx context.Context, progress func(pos, n int64)) ([]*sha
 	return shards, nil
 }
 
-func (sh *shard) fold(batch []ports.StoredEvent) error {
+func (sh *shard) fold(batch []replayEvent) error {
 	for _, e := range batch {
 		// goccy/go-json decodes the same structs as encoding/json, several
 		// times faster; decoding is most of a rebuild's cost.
-		c, err := billing.DecodeChangeWith(gojson.Unmarshal, e.Type, e.SchemaVersion, e.Data)
+		c, err := billing.DecodeChangeWith(gojson.Unmarshal, e.typ, e.schema, e.data)
 		if err != nil {
-			return fmt.Errorf("event %d: %w", e.Position, err)
+			return fmt.Errorf("event %d: %w", e.position, err)
 		}
-		f := sh.streams[e.StreamID]
+		f := sh.streams[e.stream]
 		if f == nil {
-			f = &folded{acc: billing.NewAccount(e.StreamID)}
-			sh.streams[e.StreamID] = f
+			f = &folded{acc: billing.NewAccount(e.stream)}
+			sh.streams[e.stream] = f
 		}
 		cus, sub := billing.StripeIDs(c)
 		for _, id := range [2]string{cus, sub} {
 			if _, claimed := sh.claims[id]; id != "" && !claimed {
-				sh.claims[id] = claim{stream: e.StreamID, position: e.Position}
+				sh.claims[id] = claim{stream: e.stream, position: e.position}
 			}
 		}
-		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.OccurredAt})
-		f.updatedAt = e.RecordedAt
+		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.occurred})
+		f.updatedAt = e.recorded
 		if sh.every > 0 {
-			row, err := f.segment.track(f.acc, e, sh.every)
+			row, err := f.segment.track(f.acc, e.stream, e.version, e.occurred, e.recorded, sh.every)
 			if err != nil {
-				return fmt.Errorf("event %d: snapshot: %w", e.Position, err)
+				return fmt.Errorf("event %d: snapshot: %w", e.position, err)
 			}
 			if row != nil {
 				sh.snapshots = append(sh.snapshots, row)
@@ -397,51 +411,114 @@ func (sh *shard) fold(batch []ports.StoredEvent) error {
 	return nil
 }
 
-// scanBinary streams the ledger's columns the projections read, in
-// batches, through pgx's extended protocol (binary timestamps, no text
-// parsing).
-func (s *Store) scanBinary(ctx context.Context, emit func([]ports.StoredEvent), progress func(pos, n int64)) error {
+// replayBatchSize is how many events a shard is handed at a time.
+const replayBatchSize = 512
+
+// scanBinary streams the ledger's columns the projections read through
+// pgx's extended protocol, every column in binary (integers and times as
+// they are stored: no text parsing), and hands each event to the shard of
+// its stream (FNV-1a of its id), in batches of replayBatchSize, taken from
+// free when one is there. Stream ids and types are interned (one string
+// per distinct value).
+func (s *Store) scanBinary(ctx context.Context, shards []chan<- *replayBatch, free <-chan *replayBatch, progress func(pos, n int64)) error {
 	return s.withPgx(ctx, func(pc *pgx.Conn) error {
-		rows, err := pc.Query(ctx, `SELECT position, stream_id, stream_version, type, schema_version, data, occurred_at, recorded_at
-			FROM billing_events ORDER BY position`, pgx.QueryExecModeDescribeExec)
+		rows, err := pc.Query(ctx, `SELECT position, stream_id, stream_version, type, schema_version, data::text, occurred_at, recorded_at
+			FROM billing_events ORDER BY position`, pgx.QueryExecModeDescribeExec, pgx.QueryResultFormats{pgx.BinaryFormatCode})
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		const size = 512
-		batch := make([]ports.StoredEvent, 0, size)
+		parts := make([]*replayBatch, len(shards))
+		emit := func(i int) {
+			shards[i] <- parts[i]
+			parts[i] = nil
+		}
+		streams, types := map[string]string{}, map[string]string{}
 		var n, pos int64
 		lastReport := time.Now()
 		for rows.Next() {
-			var (
-				e    ports.StoredEvent
-				data []byte // not json.RawMessage: pgx would validate it through encoding/json
-			)
-			if err := rows.Scan(&e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion, &data, &e.OccurredAt, &e.RecordedAt); err != nil {
-				return err
+			e, data, err := decodeReplayRow(rows.RawValues(), streams, types)
+			if err != nil {
+				return fmt.Errorf("event after position %d: %w", pos, err)
 			}
-			e.Data = data
-			e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
-			batch = append(batch, e)
-			n, pos = n+1, e.Position
-			if len(batch) == size {
-				emit(batch)
-				batch = make([]ports.StoredEvent, 0, size)
-				if time.Since(lastReport) > 100*time.Millisecond {
-					progress(e.Position, n)
-					lastReport = time.Now()
+			h := uint32(2166136261) // FNV-1a, as hash/fnv, without its allocation
+			for i := 0; i < len(e.stream); i++ {
+				h = (h ^ uint32(e.stream[i])) * 16777619
+			}
+			i := int(h % uint32(len(shards)))
+			p := parts[i]
+			if p == nil {
+				select {
+				case p = <-free:
+					p.events, p.data = p.events[:0], p.data[:0]
+				default:
+					p = &replayBatch{events: make([]replayEvent, 0, replayBatchSize), data: make([]byte, 0, replayBatchSize*512)}
 				}
+				parts[i] = p
+			}
+			if cap(p.data)-len(p.data) < len(data) {
+				// A new buffer: the batch's events keep the old one.
+				p.data = make([]byte, 0, max(2*cap(p.data), len(data)))
+			}
+			at := len(p.data)
+			p.data = append(p.data, data...)
+			e.data = p.data[at:len(p.data):len(p.data)]
+			p.events = append(p.events, e)
+			if len(p.events) == replayBatchSize {
+				emit(i)
+			}
+			n, pos = n+1, e.position
+			if n%replayBatchSize == 0 && time.Since(lastReport) > 100*time.Millisecond {
+				progress(pos, n)
+				lastReport = time.Now()
 			}
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(batch) > 0 {
-			emit(batch)
+		for i, p := range parts {
+			if p != nil && len(p.events) > 0 {
+				emit(i)
+			}
 		}
 		progress(pos, n)
 		return nil
 	})
+}
+
+// pgEpoch is where Postgres's binary timestamps count from.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+
+// decodeReplayRow decodes a row of scanBinary's query (every column in
+// binary): its data is returned apart, valid until the next row.
+func decodeReplayRow(vals [][]byte, streams, types map[string]string) (replayEvent, []byte, error) {
+	var e replayEvent
+	if len(vals) != 8 || len(vals[0]) != 8 || len(vals[2]) != 8 || len(vals[4]) != 4 || len(vals[6]) != 8 || len(vals[7]) != 8 {
+		return e, nil, errors.New("unexpected row shape")
+	}
+	e.position = int64(binary.BigEndian.Uint64(vals[0]))
+	e.stream = intern(streams, vals[1])
+	e.version = int64(binary.BigEndian.Uint64(vals[2]))
+	e.typ = intern(types, vals[3])
+	e.schema = int(int32(binary.BigEndian.Uint32(vals[4])))
+	for i, t := range []*time.Time{&e.occurred, &e.recorded} {
+		us := int64(binary.BigEndian.Uint64(vals[6+i]))
+		if us == math.MaxInt64 || us == math.MinInt64 {
+			return e, nil, errors.New("an infinite timestamp")
+		}
+		*t = time.UnixMicro(pgEpoch + us).UTC()
+	}
+	return e, vals[5], nil
+}
+
+// intern returns b as a string, one string per distinct value in m.
+func intern(m map[string]string, b []byte) string {
+	if s, ok := m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	m[s] = s
+	return s
 }
 
 // fill writes the shard's rows of every projection but the links into
