@@ -390,13 +390,18 @@ func (sh *shard) fold(batch []replayEvent) error {
 			f = &folded{acc: billing.NewAccount(e.stream)}
 			sh.streams[e.stream] = f
 		}
-		cus, sub := billing.StripeIDs(c)
-		for _, id := range [2]string{cus, sub} {
-			if _, claimed := sh.claims[id]; id != "" && !claimed {
-				sh.claims[id] = claim{stream: e.stream, position: e.position}
+		held := f.acc.StripeIDCount()
+		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.occurred})
+		if f.acc.StripeIDCount() > held {
+			// The event named an id new to the stream: claim it unless an
+			// earlier event of the shard did. (The ids held before were
+			// claimed when the stream first named them.)
+			for _, id := range f.acc.StripeIDs() {
+				if _, claimed := sh.claims[id]; !claimed {
+					sh.claims[id] = claim{stream: e.stream, position: e.position}
+				}
 			}
 		}
-		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.occurred})
 		f.updatedAt = e.recorded
 		if sh.every > 0 {
 			row, err := f.segment.track(f.acc, e.stream, e.version, e.occurred, e.recorded, sh.every)

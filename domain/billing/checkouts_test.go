@@ -116,6 +116,12 @@ func TestStripeIDsHeldAndNew(t *testing.T) {
 	if got := a.StripeIDsSince(a); got != nil {
 		t.Errorf("nothing new: %v", got)
 	}
+	if got := a.StripeIDCount(); got != 4 {
+		t.Errorf("StripeIDCount = %d, want 4", got)
+	}
+	if got := a.Clone().StripeIDCount(); got != 4 {
+		t.Errorf("StripeIDCount of a clone = %d, want 4", got)
+	}
 }
 
 func TestMembersChangedSince(t *testing.T) {

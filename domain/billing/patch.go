@@ -162,16 +162,3 @@ func (p patch) validate() error {
 	}
 	return nil
 }
-
-// StripeIDs returns the Stripe customer and subscription a fact names
-// ("" for what it does not name, and for events that are not Stripe facts).
-func StripeIDs(c Change) (customerID, subscriptionID string) {
-	p, _ := patchOf(c)
-	if p.customer != nil {
-		customerID = *p.customer
-	}
-	if p.subscription != nil {
-		subscriptionID = *p.subscription
-	}
-	return customerID, subscriptionID
-}

@@ -162,13 +162,17 @@ func (a *Account) StripeIDsSince(prior *Account) []string {
 	return out
 }
 
+// StripeIDCount is how many Stripe ids facts folded into the account
+// named: it grows only when a fact names a new one.
+func (a *Account) StripeIDCount() int { return len(a.stripeIDs) }
+
 // holdStripeIDs remembers the ids a fact names.
 func (a *Account) holdStripeIDs(p patch) {
 	if a.stripeIDs == nil {
 		a.stripeIDs = map[string]bool{}
 	}
 	for _, id := range []*string{p.customer, p.subscription} {
-		if id != nil && *id != "" {
+		if id != nil && *id != "" && !a.stripeIDs[*id] {
 			a.stripeIDs[*id] = true
 		}
 	}
