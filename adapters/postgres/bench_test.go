@@ -86,6 +86,8 @@ func BenchmarkRebuild(b *testing.B) {
 			b.Fatal(err)
 		}
 		copyRate := float64(events) / time.Since(start).Seconds()
+		var lsn0, lsn1 string
+		_ = conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn0)
 		t0 := time.Now()
 		stats, err := store.Rebuild(ctx, nil)
 		if err != nil {
@@ -95,6 +97,13 @@ func BenchmarkRebuild(b *testing.B) {
 			b.Fatalf("replayed %d events, want %d", stats.Events, events)
 		}
 		rounds = append(rounds, round{float64(events) / time.Since(t0).Seconds(), copyRate})
+		var wal, tables int64
+		_ = conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn1)
+		_ = conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::bigint", lsn1, lsn0).Scan(&wal)
+		_ = conn.QueryRow(ctx, `SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+			WHERE c.relname IN ('billing_status', 'stripe_links', 'orgs', 'memberships', 'billing_account_snapshots')`).Scan(&tables)
+		fmt.Fprintf(os.Stderr, "rebuild round: %.0f events/s; WAL written %d MB; read models now %d MB\n",
+			rounds[len(rounds)-1].rate, wal>>20, tables>>20)
 	}
 	slices.SortFunc(rounds, func(x, y round) int { return cmp.Compare(x.rate, y.rate) })
 	rate, copyRate := rounds[len(rounds)/2].rate, rounds[len(rounds)/2].copyRate
