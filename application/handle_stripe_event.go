@@ -267,9 +267,7 @@ func (s *Service) SyncSubscription(ctx context.Context, org, subscriptionID, rea
 // than all of them. With current, it becomes the org's current
 // subscription.
 func (s *Service) recordSubscription(ctx context.Context, org string, sub ports.Subscription, reason, cause string, current bool) error {
-	change := billing.SubscriptionSynced{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Status: billing.Status(sub.Status),
-		Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID, CurrentPeriodEnd: sub.CurrentPeriodEnd.UTC(),
-		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, TrialEnd: sub.TrialEnd.UTC(), Reason: reason, Current: current, ItemID: sub.ItemID}
+	change := billing.SubscriptionSynced{SubscriptionObject: billing.SubscriptionObject{CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Status: billing.Status(sub.Status), Tier: billing.Tier(sub.Tier), PriceID: sub.PriceID, CurrentPeriodEnd: sub.CurrentPeriodEnd.UTC(), CancelAtPeriodEnd: sub.CancelAtPeriodEnd, TrialEnd: sub.TrialEnd.UTC(), ItemID: sub.ItemID}, Reason: reason, Current: current}
 	// Reconcile's findings are its own, whatever their reason.
 	actor := "system:" + reason
 	if reason == billing.SyncReasonExtraSubscription {

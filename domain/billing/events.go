@@ -94,19 +94,7 @@ type PlanActivated struct {
 
 // SubscriptionRefreshed is Stripe's customer.subscription.updated. Tier is
 // empty when the subscription's price is not one of ours.
-type SubscriptionRefreshed struct {
-	CustomerID        string    `json:"customerId"`
-	SubscriptionID    string    `json:"subscriptionId"`
-	Status            Status    `json:"status"`
-	Tier              Tier      `json:"tier,omitempty"`
-	PriceID           string    `json:"priceId,omitempty"`
-	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd"`
-	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
-	TrialEnd          time.Time `json:"trialEnd,omitzero"`
-	// ItemID is the subscription's item (items.data[0].id), the one a plan
-	// change moves to another price; "" when not known.
-	ItemID string `json:"itemId,omitempty"`
-}
+type SubscriptionRefreshed SubscriptionObject
 
 // SubscriptionCanceled is Stripe's customer.subscription.deleted.
 type SubscriptionCanceled struct {
@@ -144,16 +132,8 @@ type PaymentFailed struct {
 // when webhooks alone could not decide the state or a reconciliation found
 // drift. Reason says which.
 type SubscriptionSynced struct {
-	CustomerID        string    `json:"customerId"`
-	SubscriptionID    string    `json:"subscriptionId"`
-	Status            Status    `json:"status"`
-	Tier              Tier      `json:"tier,omitempty"`
-	PriceID           string    `json:"priceId,omitempty"`
-	CurrentPeriodEnd  time.Time `json:"currentPeriodEnd"`
-	CancelAtPeriodEnd bool      `json:"cancelAtPeriodEnd"`
-	TrialEnd          time.Time `json:"trialEnd,omitzero"`
-	ItemID            string    `json:"itemId,omitempty"` // as in SubscriptionRefreshed
-	Reason            string    `json:"reason"`
+	SubscriptionObject
+	Reason string `json:"reason"`
 	// Current: reconcile made this subscription the organization's
 	// current one (the current one had ended and this one alone is live).
 	Current bool `json:"current,omitempty"`

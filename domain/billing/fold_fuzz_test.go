@@ -37,8 +37,7 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 			case 3:
 				c = PaymentSucceeded{Invoice{InvoiceID: "in", CustomerID: cus, SubscriptionID: sub}}
 			case 4:
-				c = SubscriptionSynced{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))],
-					Tier: PaidTiers()[rng.Intn(3)], Reason: SyncReasonReconcile, Current: rng.Intn(2) == 0, ItemID: item}
+				c = SubscriptionSynced{SubscriptionObject: SubscriptionObject{CustomerID: cus, SubscriptionID: sub, Status: statuses[rng.Intn(len(statuses))], Tier: PaidTiers()[rng.Intn(3)], ItemID: item}, Reason: SyncReasonReconcile, Current: rng.Intn(2) == 0}
 			case 5:
 				c = CheckoutStarted{Tier: PaidTiers()[rng.Intn(3)], CheckoutSessionID: cs}
 			case 6:

@@ -42,7 +42,7 @@ func patchOf(c Change) (p patch, ok bool) {
 	case SubscriptionRefreshed:
 		return objectPatch(SubscriptionObject(e)), true
 	case SubscriptionSynced:
-		p := objectPatch(SubscriptionObject{e.CustomerID, e.SubscriptionID, e.Status, e.Tier, e.PriceID, e.CurrentPeriodEnd, e.CancelAtPeriodEnd, e.TrialEnd, e.ItemID})
+		p := objectPatch(e.SubscriptionObject)
 		p.selects = e.Current
 		return p, true
 	case SubscriptionCanceled:

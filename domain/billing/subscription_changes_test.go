@@ -106,7 +106,7 @@ func TestItemID(t *testing.T) {
 		{"the newest fact wins, whatever the order", []Event{ev(item(live, "si_2"), 30), ev(activated(TierPro), 10), ev(item(live, "si_1"), 20)}, "si_2"},
 		{"a fact naming no item leaves it", []Event{ev(item(live, "si_1"), 20), ev(live, 30), ev(paid("sub_1"), 40), ev(failed(), 50)}, "si_1"},
 		{"a sync names it", []Event{ev(activated(TierPro), 10),
-			ev(SubscriptionSynced{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: StatusActive, Tier: TierPro, Reason: SyncReasonReconcile, ItemID: "si_3"}, 20)}, "si_3"},
+			ev(SubscriptionSynced{SubscriptionObject: SubscriptionObject{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: StatusActive, Tier: TierPro, ItemID: "si_3"}, Reason: SyncReasonReconcile}, 20)}, "si_3"},
 		{"a change's answer names it", []Event{ev(activated(TierPro), 10),
 			ev(PlanChangeRequested{SubscriptionAnswer: withItem(answer(TierEnterprise, false), "si_4"), FromTier: TierPro}, 20)}, "si_4"},
 		{"two items in one second: unknown", []Event{ev(activated(TierPro), 10), ev(item(live, "si_1"), 20), ev(item(live, "si_2"), 20)}, ""},
@@ -148,7 +148,7 @@ func TestItemID(t *testing.T) {
 // their bytes and hashes.
 func TestItemIDKeepsOldEventsAsEncoded(t *testing.T) {
 	for _, c := range []Change{refreshed(StatusActive, TierPro, 100, false),
-		SubscriptionSynced{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: StatusActive, Reason: SyncReasonReconcile},
+		SubscriptionSynced{SubscriptionObject: SubscriptionObject{CustomerID: "cus_1", SubscriptionID: "sub_1", Status: StatusActive}, Reason: SyncReasonReconcile},
 		PlanChangeRequested{SubscriptionAnswer: answer(TierEnterprise, false), FromTier: TierPro}} {
 		data, err := EncodeChange(c)
 		if err != nil {
