@@ -23,9 +23,11 @@ import (
 // transaction id is below the oldest transaction that may still commit
 // events (see [horizon]), as watermill-sql does with pg_snapshot_xmin: an
 // event whose transaction commits late has a transaction id no later event
-// read before it can pass, so it is never skipped. Leases are taken with
-// FOR UPDATE SKIP LOCKED and fenced on the owner and the delivered
-// version. The follower's, claim's and ack's statements are prepared (see
+// read before it can pass, so it is never skipped. One follower per
+// endpoint at a time (see [followLock]) delivers, within its turn, the
+// events of orgs with nothing due; the rest is the queue of orgs, whose
+// leases are taken with FOR UPDATE SKIP LOCKED and fenced on the owner and
+// the delivered version. The follower's, claim's and ack's statements are prepared (see
 // [prepared]): they run many times a second, on the database the webhooks
 // write to. It is safe for concurrent use.
 //
@@ -499,8 +501,8 @@ func (o *Outbound) Oldest(ctx context.Context) (map[string]time.Duration, error)
 }
 
 // Replay implements [ports.OutboundQueue]: each endpoint's row for the org
-// goes back to from-1 (unless it is further behind), due now, its
-// attempts forgotten. An instance delivering the org meanwhile loses its
+// goes back to from-1 (unless it has events due from further behind), due
+// now, its attempts forgotten. An instance delivering the org meanwhile loses its
 // next ack (the delivered version moved) and lets the row go.
 func (o *Outbound) Replay(ctx context.Context, endpoints []string, orgID string, from int64) (int64, error) {
 	from = max(from, 1)
