@@ -422,7 +422,7 @@ const replayBatchSize = 512
 // scanBinary streams the ledger's columns the projections read through
 // pgx's extended protocol, every column in binary (integers and times as
 // they are stored: no text parsing), and hands each event to the shard of
-// its stream (FNV-1a of its id), in batches of replayBatchSize, taken from
+// its stream (by [streamHash]), in batches of replayBatchSize, taken from
 // free when one is there. Stream ids and types are interned (one string
 // per distinct value).
 func (s *Store) scanBinary(ctx context.Context, shards []chan<- *replayBatch, free <-chan *replayBatch, progress func(pos, n int64)) error {
@@ -446,11 +446,7 @@ func (s *Store) scanBinary(ctx context.Context, shards []chan<- *replayBatch, fr
 			if err != nil {
 				return fmt.Errorf("event after position %d: %w", pos, err)
 			}
-			h := uint32(2166136261) // FNV-1a, as hash/fnv, without its allocation
-			for i := 0; i < len(e.stream); i++ {
-				h = (h ^ uint32(e.stream[i])) * 16777619
-			}
-			i := int(h % uint32(len(shards)))
+			i := int(streamHash(e.stream) % uint32(len(shards)))
 			p := parts[i]
 			if p == nil {
 				select {

@@ -177,13 +177,17 @@ func loadStream(ctx context.Context, db bun.IDB, streamID string) ([]ports.Store
 // into when given, and calls fn with each event.
 func scanEvents(rows *sql.Rows, fn func(ports.StoredEvent) error, lead ...any) error {
 	defer rows.Close()
+	var (
+		e          ports.StoredEvent
+		data, meta []byte
+	)
+	dest := append(lead[:len(lead):len(lead)], &e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion,
+		&data, &meta, &e.OccurredAt, &e.RecordedAt, &e.Hash)
 	for rows.Next() {
-		var (
-			e          ports.StoredEvent
-			data, meta []byte
-		)
-		if err := rows.Scan(append(lead, &e.Position, &e.StreamID, &e.Version, &e.Type, &e.SchemaVersion,
-			&data, &meta, &e.OccurredAt, &e.RecordedAt, &e.Hash)...); err != nil {
+		// Scan gives each row its own byte slices: the events handed to fn
+		// share nothing.
+		e = ports.StoredEvent{}
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		if err := gojson.Unmarshal(meta, &e.Metadata); err != nil {

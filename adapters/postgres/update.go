@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -40,9 +39,7 @@ func (s *Store) RecordStripeEvent(ctx context.Context, e ports.InboxEntry, u por
 // concurrent deliveries for one org wait for each other instead of racing;
 // between processes the append's constraints arbitrate.
 func (s *Store) update(ctx context.Context, u ports.Update, inbox *ports.InboxEntry) (ports.Updated, error) {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(u.StreamID))
-	mu := &s.streams[h.Sum32()%uint32(len(s.streams))]
+	mu := &s.streams[streamHash(u.StreamID)%uint32(len(s.streams))]
 	mu.Lock()
 	defer mu.Unlock()
 	meta, err := marshalMetadata(u.Metadata)
@@ -87,6 +84,17 @@ func (s *Store) update(ctx context.Context, u ports.Update, inbox *ports.InboxEn
 		return ports.Updated{Account: after, Events: res.Events, Attempts: attempt}, nil
 	}
 	return ports.Updated{}, ports.ErrBusy
+}
+
+// streamHash is the FNV-1a hash of a stream's id (as hash/fnv's, without
+// its allocation): it picks a stream's writer mutex here and its shard in
+// a rebuild.
+func streamHash(stream string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(stream); i++ {
+		h = (h ^ uint32(stream[i])) * 16777619
+	}
+	return h
 }
 
 // backoff waits a little, growing with jitter, before the next attempt.
