@@ -494,6 +494,50 @@ func TestGiveUpAfterTheWindowThenReplay(t *testing.T) {
 	r.mu.Unlock()
 }
 
+// TestReplayOfAnOrgDeliveredDirectly: an org's row stays at the version
+// its last queued delivery reached while later events go out directly;
+// a replay from a later version sends that version on, not the ones the
+// stale row is behind by.
+func TestReplayOfAnOrgDeliveredDirectly(t *testing.T) {
+	l := newLedger(t)
+	r := newReceiver(t, func(org string, v int64, attempt int) int {
+		if v == 1 && attempt == 1 {
+			return 500 // v1 goes through the queue: the org gets a row
+		}
+		return 200
+	})
+	opt := fast(r.URL)
+	opt.DirectWait = time.Minute
+	start(t, l, opt)
+	l.add("org_s", 1)
+	eventually(t, patience, "version 1, retried", func() bool { return r.has(map[string][]int64{"org_s": {1}}) })
+	var rowAt int64
+	eventually(t, patience, "the org's row caught up", func() bool {
+		_ = l.db.QueryRow(`SELECT delivered_version FROM outbound_orgs WHERE org_id = 'org_s' AND delivered_version = target_version`).Scan(&rowAt)
+		return rowAt == 1
+	})
+	l.add("org_s", 3)
+	eventually(t, patience, "versions 2 to 4, directly", func() bool { return r.has(map[string][]int64{"org_s": {1, 2, 3, 4}}) })
+	_ = l.db.QueryRow(`SELECT delivered_version FROM outbound_orgs WHERE org_id = 'org_s'`).Scan(&rowAt)
+	if rowAt != 1 {
+		t.Fatalf("the row is at %d: versions 2 to 4 were not delivered directly", rowAt)
+	}
+	if _, err := postgres.NewOutbound(l.db.DB).Replay(context.Background(), []string{r.URL}, "org_s", 4); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, patience, "the replay of version 4", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.got["org_s"]) == 5
+	})
+	time.Sleep(300 * time.Millisecond) // anything more would come now
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if got := fmt.Sprint(r.got["org_s"]); got != "[1 2 3 4 4]" {
+		t.Errorf("got %s, want [1 2 3 4 4]: the replay starts at version 4", got)
+	}
+}
+
 // TestTwoDispatchersOneDatabase: two instances on one database, a
 // receiver that is slow at random and refuses some attempts: no event is
 // ever in flight twice at once, and nothing is missed or reordered.
