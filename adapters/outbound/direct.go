@@ -10,7 +10,7 @@ import (
 
 // direct delivers the orgs of one batch the follower read, during the
 // follower's turn, for the orgs with nothing due at the endpoint: each org
-// in a goroutine of its own (within the endpoint's slots), in version
+// on a worker of its own (within the endpoint's slots), in version
 // order, until its first failed attempt. When every org is done, or after
 // DirectWait, the follower takes how far each got, and the queue makes
 // the rest due: an org with an attempt in flight or failed stays this
@@ -66,11 +66,7 @@ func (b *direct) deliver(ctx context.Context, orgs []ports.OutboundOrg) []ports.
 		b.orgs = append(b.orgs, o)
 		settled.Add(1)
 		b.wg.Add(1)
-		e.orgs.Add(1)
-		go func() {
-			defer e.orgs.Done()
-			b.run(ctx, o, sync.OnceFunc(settled.Done))
-		}()
+		e.spawn(func() { b.run(ctx, o, sync.OnceFunc(settled.Done)) })
 	}
 	e.directSince.Store(oldest.UnixNano())
 	defer e.directSince.Store(0)
@@ -119,10 +115,7 @@ func (b *direct) run(ctx context.Context, o *directOrg, settled func()) {
 	case <-ctx.Done():
 		return
 	}
-	defer func() {
-		<-e.slots
-		e.signal() // a free slot: claim again
-	}()
+	defer e.freed()
 	for i, ev := range o.org.Events {
 		o.mu.Lock()
 		if o.stopped {

@@ -147,7 +147,8 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.cancel = cancel
 	for _, ep := range d.opt.Endpoints {
 		e := &endpoint{d: d, url: ep, label: Redacted(ep), wake: make(chan struct{}, 1),
-			slots: make(chan struct{}, d.opt.Concurrency), acks: make(chan ackReq, d.opt.Concurrency)}
+			slots: make(chan struct{}, d.opt.Concurrency), acks: make(chan ackReq, d.opt.Concurrency),
+			workers: newWorkers(d.opt.Concurrency)}
 		d.endpoints = append(d.endpoints, e)
 		var loops sync.WaitGroup
 		loops.Add(2)
@@ -160,6 +161,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			// ack taken is answered (the ack loop is waited for).
 			loops.Wait()
 			e.orgs.Wait()
+			e.workers.close()
 			close(e.acks)
 		}()
 	}
@@ -230,16 +232,38 @@ type endpoint struct {
 	wake       chan struct{} // the follower made events due, or a slot freed
 	slots      chan struct{} // orgs being delivered
 	acks       chan ackReq
-	orgs       sync.WaitGroup // the goroutines delivering orgs
+	orgs       sync.WaitGroup // the orgs' deliveries under way (see [endpoint.spawn])
+	workers    *workers
 	// directSince is the recordedAt (Unix ns) of the oldest event the
 	// follower is delivering itself, 0 when none.
 	directSince atomic.Int64
+	// starved: the last claim took as many orgs as it had slots for (or
+	// had none), so more may be due when a slot frees.
+	starved atomic.Bool
 }
 
 func (e *endpoint) signal() {
 	select {
 	case e.wake <- struct{}{}:
 	default:
+	}
+}
+
+// spawn runs an org's delivery on one of the endpoint's workers.
+func (e *endpoint) spawn(f func()) {
+	e.orgs.Add(1)
+	e.workers.Go(func() {
+		defer e.orgs.Done()
+		f()
+	})
+}
+
+// freed gives a slot back; it wakes the claimer only if its last claim
+// was short of slots (more may be due), not after every delivery.
+func (e *endpoint) freed() {
+	<-e.slots
+	if e.starved.Load() {
+		e.signal()
 	}
 }
 
@@ -280,8 +304,8 @@ func (e *endpoint) follow(ctx context.Context) {
 // claimGap is the shortest time between two claims of one endpoint.
 const claimGap = 20 * time.Millisecond
 
-// claim leases due orgs while slots are free and delivers each in a
-// goroutine of its own.
+// claim leases due orgs while slots are free and delivers each on a
+// worker of its own.
 func (e *endpoint) claim(ctx context.Context) {
 	tick := time.NewTicker(e.d.opt.Poll)
 	defer tick.Stop()
@@ -295,6 +319,7 @@ func (e *endpoint) claim(ctx context.Context) {
 		}
 		free := cap(e.slots) - len(e.slots)
 		if free == 0 {
+			e.starved.Store(true)
 			continue
 		}
 		// One claim serves many orgs: at most one every claimGap.
@@ -309,15 +334,13 @@ func (e *endpoint) claim(ctx context.Context) {
 			}
 			continue
 		}
+		e.starved.Store(len(leases) == free)
 		for _, l := range leases {
 			e.slots <- struct{}{}
-			e.orgs.Add(1)
-			go func() {
-				defer e.orgs.Done()
+			e.spawn(func() {
 				e.deliverOrg(ctx, l, nil)
-				<-e.slots
-				e.signal() // a free slot: claim again (at most every claimGap)
-			}()
+				e.freed() // claim again if short of slots (at most every claimGap)
+			})
 		}
 	}
 }
