@@ -523,28 +523,56 @@ func intern(m map[string]string, b []byte) string {
 }
 
 // fill writes the shard's rows of every projection but the links into
-// the aside tables, by COPY.
+// the aside tables, by COPY, each row made as COPY takes it: none is kept
+// (a status row's snapshot is most of its bytes), and the rows are made
+// while Postgres writes the ones sent before.
 func (s *Store) fill(ctx context.Context, sh *shard) error {
+	streams := make([]*folded, 0, len(sh.streams))
+	for _, f := range sh.streams {
+		streams = append(streams, f)
+	}
 	return s.withPgx(ctx, func(pc *pgx.Conn) error {
 		for _, p := range s.projections {
 			if _, links := p.(*LinksProjection); links {
 				continue
 			}
-			var rows [][]any
-			for _, f := range sh.streams {
-				r, err := p.rows(f.acc, f.updatedAt)
-				if err != nil {
-					return fmt.Errorf("rebuild %s: %w", p.Table(), err)
-				}
-				rows = append(rows, r...)
-			}
-			if err := copyRows(ctx, pc, aside(p), p.shape(), rows); err != nil {
-				return fmt.Errorf("rebuild %s: %w", p.Table(), err)
+			src := &foldedRows{p: p, streams: streams}
+			if _, err := pc.CopyFrom(ctx, pgx.Identifier{aside(p)}, p.shape().columns, src); err != nil {
+				return fmt.Errorf("rebuild %s: copy: %w", p.Table(), err)
 			}
 		}
 		return nil
 	})
 }
+
+// foldedRows is a [pgx.CopyFromSource] of a projection's rows for the
+// streams a shard folded.
+type foldedRows struct {
+	p       Projection
+	streams []*folded
+	rows    [][]any // the current stream's rows not yet taken
+	row     []any
+	err     error
+}
+
+func (r *foldedRows) Next() bool {
+	for len(r.rows) == 0 {
+		if len(r.streams) == 0 {
+			return false
+		}
+		f := r.streams[0]
+		r.streams = r.streams[1:]
+		if r.rows, r.err = r.p.rows(f.acc, f.updatedAt); r.err != nil {
+			return false
+		}
+	}
+	r.row, r.rows = r.rows[0], r.rows[1:]
+	return true
+}
+
+func (r *foldedRows) Values() ([]any, error) { return r.row, nil }
+
+func (r *foldedRows) Err() error { return r.err }
 
 // fillLinks writes every Stripe id with the first stream to name it in
 // the ledger, as the live appends did (the first link of an id wins).
