@@ -20,8 +20,8 @@ echo "== results (also in $dir/results.txt; everything the benchmarks printed in
 quiet() { scripts/stack.sh pg-checkpoint "$dir/pg"; }
 status=0
 {
-  # GOGC as `projections rebuild` sets it for itself.
-  GOGC=400 go test -run '^$' -bench 'Rebuild' -benchtime 1x -timeout 30m ./adapters/postgres/ 2>&1
+  # Go's default GOGC, as `projections rebuild` runs with.
+  go test -run '^$' -bench 'Rebuild' -benchtime 1x -timeout 30m ./adapters/postgres/ 2>&1
   quiet
   go test -run '^$' -bench 'Webhooks|History' -benchtime 1x -timeout 30m ./adapters/httpapi/ 2>&1
   quiet
