@@ -314,10 +314,20 @@ type claim struct {
 // needs, its data in the batch's one buffer.
 type replayEvent struct {
 	position, version  int64
-	stream, typ        string
+	stream             *replayStream
+	typ                string
 	schema             int
 	data               []byte
 	occurred, recorded time.Time
+}
+
+// replayStream is a stream as the replay's reader met it: its id, its
+// shard, and, set by that shard alone, its fold (so that a shard finds a
+// stream's account without a lookup per event).
+type replayStream struct {
+	id    string
+	shard int
+	f     *folded
 }
 
 // replayBatch is a shard's share of the ledger, handed over at a time:
@@ -385,10 +395,11 @@ func (sh *shard) fold(batch []replayEvent) error {
 		if err != nil {
 			return fmt.Errorf("event %d: %w", e.position, err)
 		}
-		f := sh.streams[e.stream]
+		f := e.stream.f
 		if f == nil {
-			f = &folded{acc: billing.NewAccount(e.stream)}
-			sh.streams[e.stream] = f
+			f = &folded{acc: billing.NewAccount(e.stream.id)}
+			e.stream.f = f
+			sh.streams[e.stream.id] = f
 		}
 		held := f.acc.StripeIDCount()
 		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.occurred})
@@ -398,13 +409,13 @@ func (sh *shard) fold(batch []replayEvent) error {
 			// claimed when the stream first named them.)
 			for _, id := range f.acc.StripeIDs() {
 				if _, claimed := sh.claims[id]; !claimed {
-					sh.claims[id] = claim{stream: e.stream, position: e.position}
+					sh.claims[id] = claim{stream: e.stream.id, position: e.position}
 				}
 			}
 		}
 		f.updatedAt = e.recorded
 		if sh.every > 0 {
-			row, err := f.segment.track(f.acc, e.stream, e.version, e.occurred, e.recorded, sh.every)
+			row, err := f.segment.track(f.acc, e.stream.id, e.version, e.occurred, e.recorded, sh.every)
 			if err != nil {
 				return fmt.Errorf("event %d: snapshot: %w", e.position, err)
 			}
@@ -422,9 +433,9 @@ const replayBatchSize = 512
 // scanBinary streams the ledger's columns the projections read through
 // pgx's extended protocol, every column in binary (integers and times as
 // they are stored: no text parsing), and hands each event to the shard of
-// its stream (by [streamHash]), in batches of replayBatchSize, taken from
-// free when one is there. Stream ids and types are interned (one string
-// per distinct value).
+// its stream (by [streamHash], once per stream), in batches of
+// replayBatchSize, taken from free when one is there. Each stream is one
+// [replayStream] and each type one string, however many events name them.
 func (s *Store) scanBinary(ctx context.Context, shards []chan<- *replayBatch, free <-chan *replayBatch, progress func(pos, n int64)) error {
 	return s.withPgx(ctx, func(pc *pgx.Conn) error {
 		rows, err := pc.Query(ctx, `SELECT position, stream_id, stream_version, type, schema_version, data::text, occurred_at, recorded_at
@@ -438,15 +449,15 @@ func (s *Store) scanBinary(ctx context.Context, shards []chan<- *replayBatch, fr
 			shards[i] <- parts[i]
 			parts[i] = nil
 		}
-		streams, types := map[string]string{}, map[string]string{}
+		streams, types := map[string]*replayStream{}, map[string]string{}
 		var n, pos int64
 		lastReport := time.Now()
 		for rows.Next() {
-			e, data, err := decodeReplayRow(rows.RawValues(), streams, types)
+			e, data, err := decodeReplayRow(rows.RawValues(), streams, types, len(shards))
 			if err != nil {
 				return fmt.Errorf("event after position %d: %w", pos, err)
 			}
-			i := int(streamHash(e.stream) % uint32(len(shards)))
+			i := e.stream.shard
 			p := parts[i]
 			if p == nil {
 				select {
@@ -492,13 +503,18 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 
 // decodeReplayRow decodes a row of scanBinary's query (every column in
 // binary): its data is returned apart, valid until the next row.
-func decodeReplayRow(vals [][]byte, streams, types map[string]string) (replayEvent, []byte, error) {
+func decodeReplayRow(vals [][]byte, streams map[string]*replayStream, types map[string]string, shards int) (replayEvent, []byte, error) {
 	var e replayEvent
 	if len(vals) != 8 || len(vals[0]) != 8 || len(vals[2]) != 8 || len(vals[4]) != 4 || len(vals[6]) != 8 || len(vals[7]) != 8 {
 		return e, nil, errors.New("unexpected row shape")
 	}
 	e.position = int64(binary.BigEndian.Uint64(vals[0]))
-	e.stream = intern(streams, vals[1])
+	e.stream = streams[string(vals[1])]
+	if e.stream == nil {
+		id := string(vals[1])
+		e.stream = &replayStream{id: id, shard: int(streamHash(id) % uint32(shards))}
+		streams[id] = e.stream
+	}
 	e.version = int64(binary.BigEndian.Uint64(vals[2]))
 	e.typ = intern(types, vals[3])
 	e.schema = int(int32(binary.BigEndian.Uint32(vals[4])))
