@@ -93,8 +93,8 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 		if err := <-errs; err != nil {
 			return stats, err
 		}
-		for stream, st := range sh.streams {
-			versions[stream] = st.acc.Version()
+		for _, f := range sh.streams {
+			versions[f.acc.OrgID()] = f.acc.Version()
 		}
 	}
 	if err := s.fillLinks(ctx, shards); err != nil {
@@ -286,7 +286,7 @@ func swap(ctx context.Context, tx bun.Tx, table, rebuilt string) error {
 
 // shard folds the streams that hash to it.
 type shard struct {
-	streams map[string]*folded
+	streams []*folded // in the order the shard met them
 	// claims are the Stripe ids the shard's streams named, each with the
 	// first stream to name it and the position where it did.
 	claims map[string]claim
@@ -350,7 +350,7 @@ func (s *Store) replay(ctx context.Context, progress func(pos, n int64)) ([]*sha
 	ins := make([]chan<- *replayBatch, len(shards))
 	free := make(chan *replayBatch, 8*len(shards))
 	for i := range shards {
-		sh := &shard{streams: map[string]*folded{}, claims: map[string]claim{}, in: make(chan *replayBatch, 4)}
+		sh := &shard{claims: map[string]claim{}, in: make(chan *replayBatch, 4)}
 		ins[i] = sh.in
 		if s.status != nil {
 			sh.every = s.status.every
@@ -399,7 +399,7 @@ func (sh *shard) fold(batch []replayEvent) error {
 		if f == nil {
 			f = &folded{acc: billing.NewAccount(e.stream.id)}
 			e.stream.f = f
-			sh.streams[e.stream.id] = f
+			sh.streams = append(sh.streams, f)
 		}
 		held := f.acc.StripeIDCount()
 		f.acc.Apply(billing.Event{Change: c, OccurredAt: e.occurred})
@@ -543,16 +543,12 @@ func intern(m map[string]string, b []byte) string {
 // (a status row's snapshot is most of its bytes), and the rows are made
 // while Postgres writes the ones sent before.
 func (s *Store) fill(ctx context.Context, sh *shard) error {
-	streams := make([]*folded, 0, len(sh.streams))
-	for _, f := range sh.streams {
-		streams = append(streams, f)
-	}
 	return s.withPgx(ctx, func(pc *pgx.Conn) error {
 		for _, p := range s.projections {
 			if _, links := p.(*LinksProjection); links {
 				continue
 			}
-			src := &foldedRows{p: p, streams: streams}
+			src := &foldedRows{p: p, streams: sh.streams}
 			if _, err := pc.CopyFrom(ctx, pgx.Identifier{aside(p)}, p.shape().columns, src); err != nil {
 				return fmt.Errorf("rebuild %s: copy: %w", p.Table(), err)
 			}
