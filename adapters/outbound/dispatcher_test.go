@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,10 +271,16 @@ func fast(endpoints ...string) outbound.Options {
 
 func start(t *testing.T, l *ledger, opt outbound.Options) *outbound.Dispatcher {
 	t.Helper()
+	return startOn(t, postgres.NewOutbound(l.db.DB), opt)
+}
+
+// startOn is start over the queue q.
+func startOn(t *testing.T, q ports.OutboundQueue, opt outbound.Options) *outbound.Dispatcher {
+	t.Helper()
 	if opt.Log == nil {
 		opt.Log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
-	d := outbound.New(postgres.NewOutbound(l.db.DB), opt)
+	d := outbound.New(q, opt)
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -535,6 +542,48 @@ func TestReplayOfAnOrgDeliveredDirectly(t *testing.T) {
 	defer r.mu.Unlock()
 	if got := fmt.Sprint(r.got["org_s"]); got != "[1 2 3 4 4]" {
 		t.Errorf("got %s, want [1 2 3 4 4]: the replay starts at version 4", got)
+	}
+}
+
+// claimCounter counts the claims a dispatcher makes.
+type claimCounter struct {
+	ports.OutboundQueue
+	claims atomic.Int64
+}
+
+func (q *claimCounter) Claim(ctx context.Context, endpoint, owner string, n int, lease time.Duration) ([]ports.OutboundLease, error) {
+	q.claims.Add(1)
+	return q.OutboundQueue.Claim(ctx, endpoint, owner, n, lease)
+}
+
+// TestDirectDeliveriesWakeNoClaims: orgs the follower delivers itself
+// free their slots one after another, with nothing due; the claimer is
+// not woken for each (it claimed after every one: ~20 claims here),
+// only by its poll.
+func TestDirectDeliveriesWakeNoClaims(t *testing.T) {
+	l := newLedger(t)
+	const orgs = 20
+	r := newReceiver(t, func(org string, v int64, attempt int) int {
+		var i int
+		_, _ = fmt.Sscanf(org, "org_w%d", &i)
+		time.Sleep(time.Duration(i) * 30 * time.Millisecond) // slots free 30 ms apart
+		return 200
+	})
+	opt := fast(r.URL)
+	opt.Poll, opt.DirectWait = time.Second, 10*time.Second
+	q := &claimCounter{OutboundQueue: postgres.NewOutbound(l.db.DB)}
+	startOn(t, q, opt)
+	want := map[string][]int64{}
+	for i := range orgs {
+		org := fmt.Sprintf("org_w%d", i)
+		want[org] = l.add(org, 1)
+	}
+	before, began := q.claims.Load(), time.Now()
+	eventually(t, patience, "every org delivered", func() bool { return r.has(want) })
+	claims, polls := q.claims.Load()-before, int64(time.Since(began)/opt.Poll)+1
+	r.check(t, want)
+	if claims > polls {
+		t.Errorf("%d claims while %d orgs were delivered directly in %v: at most %d (one a poll)", claims, orgs, time.Since(began).Round(time.Millisecond), polls)
 	}
 }
 
