@@ -258,6 +258,25 @@ func TestWebhookDuplicatesAppendOnce(t *testing.T) {
 	h.verifyLedger()
 }
 
+// A Stripe payload of a few KB is kept compressed in its inbox row: a
+// webhook writes no TOAST row (and no TOAST index entry).
+func TestWebhookPayloadsStayInTheirInboxRows(t *testing.T) {
+	h := newHarness(t)
+	l := newLifecycle(h, 1, time.Now().Add(-time.Hour))
+	for i, e := range l.events {
+		mustOK(t, h.deliver(e), fmt.Sprint("event ", i+1))
+	}
+	if n := h.count("SELECT count(*) FROM stripe_inbox WHERE octet_length(payload::text) > 2500"); n < 3 {
+		t.Fatalf("%d payloads over 2,500 bytes, want the lifecycle's three invoices", n)
+	}
+	if n := h.count("SELECT count(*) FROM stripe_inbox WHERE octet_length(payload::text) > 2500 AND pg_column_size(payload) >= octet_length(payload::text)"); n != 0 {
+		t.Errorf("%d payloads over 2,500 bytes kept uncompressed", n)
+	}
+	if n := h.count("SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'stripe_inbox'::regclass"); n != 0 {
+		t.Errorf("the inbox's TOAST table holds %d bytes, want none", n)
+	}
+}
+
 func TestWebhookEarlyInvoiceIsAppliedOnceCheckoutCompletes(t *testing.T) {
 	h := newHarness(t)
 	l := newLifecycle(h, 1, time.Now().Add(-time.Hour))
