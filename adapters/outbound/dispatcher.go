@@ -46,9 +46,15 @@ type Options struct {
 	// Lease is how long a claimed org stays this instance's without a
 	// renewal (default 20 s; at least twice Timeout).
 	Lease time.Duration
-	// Poll is how often the ledger and the due orgs are read when nothing
-	// wakes the dispatcher (default 50 ms).
+	// Poll is how often the ledger and the due orgs are read while there
+	// is work and nothing wakes the dispatcher (default 50 ms).
 	Poll time.Duration
+	// IdlePoll is the longest wait between two reads once they find
+	// nothing: each empty read doubles the wait, from Poll up to IdlePoll
+	// (default 1 s), and any work brings it back to Poll. An append of
+	// this instance's ([Dispatcher.Appended]) ends the follower's wait at
+	// once; the events of other instances wait at most IdlePoll.
+	IdlePoll time.Duration
 	// Backoff is the delay before attempt n+1 after n failed ones
 	// (default [Backoff]).
 	Backoff func(n int) time.Duration
@@ -89,6 +95,9 @@ type Dispatcher struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	endpoints []*endpoint
+	// appended has one channel per endpoint, made by New so that
+	// [Dispatcher.Appended] may be called before Start.
+	appended []chan struct{}
 }
 
 // New returns a dispatcher over q.
@@ -106,6 +115,10 @@ func New(q ports.OutboundQueue, opt Options) *Dispatcher {
 	if opt.Poll <= 0 {
 		opt.Poll = 50 * time.Millisecond
 	}
+	if opt.IdlePoll <= 0 {
+		opt.IdlePoll = time.Second
+	}
+	opt.IdlePoll = max(opt.IdlePoll, opt.Poll)
 	if opt.Backoff == nil {
 		opt.Backoff = Backoff
 	}
@@ -132,7 +145,23 @@ func New(q ports.OutboundQueue, opt Options) *Dispatcher {
 		tr.MaxIdleConnsPerHost = opt.Concurrency
 		opt.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	return &Dispatcher{q: q, opt: opt}
+	d := &Dispatcher{q: q, opt: opt}
+	for range opt.Endpoints {
+		d.appended = append(d.appended, make(chan struct{}, 1))
+	}
+	return d
+}
+
+// Appended tells the dispatcher that this instance appended events: a
+// follower waiting longer than Poll (it read nothing lately) reads the
+// ledger at once. It never blocks; call it after the append commits.
+func (d *Dispatcher) Appended() {
+	for _, c := range d.appended {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Start registers the endpoints (an unknown one starts at the ledger's
@@ -145,8 +174,8 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
-	for _, ep := range d.opt.Endpoints {
-		e := &endpoint{d: d, url: ep, label: Redacted(ep), wake: make(chan struct{}, 1),
+	for i, ep := range d.opt.Endpoints {
+		e := &endpoint{d: d, url: ep, label: Redacted(ep), wake: make(chan struct{}, 1), appended: d.appended[i],
 			slots: make(chan struct{}, d.opt.Concurrency), acks: make(chan ackReq, d.opt.Concurrency),
 			workers: newWorkers(d.opt.Concurrency)}
 		d.endpoints = append(d.endpoints, e)
@@ -230,6 +259,7 @@ type endpoint struct {
 	d          *Dispatcher
 	url, label string
 	wake       chan struct{} // the follower made events due, or a slot freed
+	appended   chan struct{} // this instance appended events (see [Dispatcher.Appended])
 	slots      chan struct{} // orgs being delivered
 	acks       chan ackReq
 	orgs       sync.WaitGroup // the orgs' deliveries under way (see [endpoint.spawn])
@@ -280,9 +310,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // follow moves the endpoint's cursor along the ledger, delivering the
-// events of orgs with nothing due itself (see [direct]).
+// events of orgs with nothing due itself (see [direct]). It reads again
+// at once after a full batch, after Poll while there are events, and
+// after ever longer waits (up to IdlePoll) while there are none.
 func (e *endpoint) follow(ctx context.Context) {
 	const batch = 1000
+	wait := e.d.opt.Poll
 	for ctx.Err() == nil {
 		b := e.newDirect()
 		res, err := e.d.q.Follow(ctx, e.url, e.d.opt.Owner, batch, e.d.opt.Lease, b.deliver)
@@ -295,43 +328,90 @@ func (e *endpoint) follow(ctx context.Context) {
 		if res.Due {
 			e.signal()
 		}
-		if res.Read < batch && !sleep(ctx, e.d.opt.Poll) {
+		switch {
+		case res.Read == batch:
+			wait = e.d.opt.Poll
+			continue
+		case res.Read == 0:
+			wait = e.d.idler(wait)
+		default:
+			wait = e.d.opt.Poll
+		}
+		if !e.pause(ctx, wait) {
 			return
 		}
 	}
+}
+
+// idler is the wait after an empty read that followed a wait of w.
+func (d *Dispatcher) idler(w time.Duration) time.Duration {
+	return min(2*w, d.opt.IdlePoll)
+}
+
+// pause is the follower's wait of d; one longer than Poll ends early when
+// this instance appends. False when ctx ended.
+func (e *endpoint) pause(ctx context.Context, d time.Duration) bool {
+	if d <= e.d.opt.Poll {
+		// Under load: an append per event would otherwise cut every wait
+		// short, and make a read of the ledger per event or so.
+		return sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-e.appended:
+	case <-t.C:
+	}
+	return true
 }
 
 // claimGap is the shortest time between two claims of one endpoint.
 const claimGap = 20 * time.Millisecond
 
 // claim leases due orgs while slots are free and delivers each on a
-// worker of its own.
+// worker of its own. Unwoken, it claims every Poll while claims find
+// orgs or slots are all taken, and after ever longer waits (up to
+// IdlePoll) while they find none.
 func (e *endpoint) claim(ctx context.Context) {
-	tick := time.NewTicker(e.d.opt.Poll)
-	defer tick.Stop()
+	wait := e.d.opt.Poll
+	t := time.NewTimer(wait)
+	defer t.Stop()
 	var last time.Time
 	for {
+		woken := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.wake:
-		case <-tick.C:
+			woken = true
+		case <-t.C:
 		}
 		free := cap(e.slots) - len(e.slots)
 		if free == 0 {
 			e.starved.Store(true)
+			wait = e.d.opt.Poll
+			t.Reset(wait)
 			continue
 		}
 		// One claim serves many orgs: at most one every claimGap.
-		if wait := claimGap - time.Since(last); wait > 0 && !sleep(ctx, wait) {
+		if gap := claimGap - time.Since(last); gap > 0 && !sleep(ctx, gap) {
 			return
 		}
 		last = time.Now()
 		leases, err := e.d.q.Claim(ctx, e.url, e.d.opt.Owner, free, e.d.opt.Lease)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			e.d.opt.Log.Warn("outbound: claiming orgs failed", zap.String("endpoint", e.url), zap.Error(err))
+			wait = e.d.opt.Poll
+		case len(leases) > 0 || woken:
+			wait = e.d.opt.Poll
+		default:
+			wait = e.d.idler(wait)
+		}
+		t.Reset(wait)
 		if err != nil {
-			if ctx.Err() == nil {
-				e.d.opt.Log.Warn("outbound: claiming orgs failed", zap.String("endpoint", e.url), zap.Error(err))
-			}
 			continue
 		}
 		e.starved.Store(len(leases) == free)

@@ -265,8 +265,8 @@ func (l *ledger) add(org string, n int) []int64 {
 
 // fast are options for tests: short polls, retries and leases.
 func fast(endpoints ...string) outbound.Options {
-	return outbound.Options{Endpoints: endpoints, Secret: secret, Poll: 20 * time.Millisecond, Timeout: time.Second,
-		Lease: 2 * time.Second, Backoff: func(n int) time.Duration { return 30 * time.Millisecond << min(n-1, 4) }}
+	return outbound.Options{Endpoints: endpoints, Secret: secret, Poll: 20 * time.Millisecond, IdlePoll: 200 * time.Millisecond,
+		Timeout: time.Second, Lease: 2 * time.Second, Backoff: func(n int) time.Duration { return 30 * time.Millisecond << min(n-1, 4) }}
 }
 
 func start(t *testing.T, l *ledger, opt outbound.Options) *outbound.Dispatcher {
@@ -548,7 +548,12 @@ func TestReplayOfAnOrgDeliveredDirectly(t *testing.T) {
 // claimCounter counts the claims a dispatcher makes.
 type claimCounter struct {
 	ports.OutboundQueue
-	claims atomic.Int64
+	claims, follows atomic.Int64
+}
+
+func (q *claimCounter) Follow(ctx context.Context, endpoint, owner string, limit int, lease time.Duration, deliver ports.DeliverFunc) (ports.OutboundFollowed, error) {
+	q.follows.Add(1)
+	return q.OutboundQueue.Follow(ctx, endpoint, owner, limit, lease, deliver)
 }
 
 func (q *claimCounter) Claim(ctx context.Context, endpoint, owner string, n int, lease time.Duration) ([]ports.OutboundLease, error) {
@@ -585,6 +590,54 @@ func TestDirectDeliveriesWakeNoClaims(t *testing.T) {
 	if claims > polls {
 		t.Errorf("%d claims while %d orgs were delivered directly in %v: at most %d (one a poll)", claims, orgs, time.Since(began).Round(time.Millisecond), polls)
 	}
+}
+
+// TestIdleDispatcherReadsLessOften: with nothing to do, the follower and
+// the claimer wait longer after each empty read, up to IdlePoll (every
+// Poll, they would each read ~75 times in 1.5 s here).
+func TestIdleDispatcherReadsLessOften(t *testing.T) {
+	l := newLedger(t)
+	r := newReceiver(t, func(string, int64, int) int { return 200 })
+	opt := fast(r.URL)
+	opt.IdlePoll = 400 * time.Millisecond
+	q := &claimCounter{OutboundQueue: postgres.NewOutbound(l.db.DB)}
+	startOn(t, q, opt)
+	time.Sleep(1500 * time.Millisecond)
+	// 20, 40, ..., 320 ms, then 400 ms: about 8 reads each.
+	if f, c := q.follows.Load(), q.claims.Load(); f > 15 || c > 15 {
+		t.Errorf("idle for 1.5 s: %d reads of the ledger and %d claims, want at most 15 each", f, c)
+	}
+	// Work brings the polls back: an org appended meanwhile is delivered.
+	want := map[string][]int64{"org_idle": l.add("org_idle", 3)}
+	eventually(t, patience, "the org delivered", func() bool { return r.has(want) })
+	r.check(t, want)
+}
+
+// TestAppendedWakesAnIdleFollower: a follower waiting long after empty
+// reads reads the ledger at once when this instance appends
+// (Dispatcher.Appended), instead of at the end of its wait.
+func TestAppendedWakesAnIdleFollower(t *testing.T) {
+	l := newLedger(t)
+	r := newReceiver(t, func(string, int64, int) int { return 200 })
+	opt := fast(r.URL)
+	opt.IdlePoll = time.Minute
+	q := &claimCounter{OutboundQueue: postgres.NewOutbound(l.db.DB)}
+	d := startOn(t, q, opt)
+	// Waits of 20, 40, ..., 1,280 ms end about 2.5 s in; the next is 2.56 s.
+	time.Sleep(3 * time.Second)
+	before := q.follows.Load()
+	time.Sleep(500 * time.Millisecond)
+	if n := q.follows.Load() - before; n != 0 {
+		t.Fatalf("%d reads of the ledger in 500 ms of an idle follower 3 s in, want none (it should be in a 2.56 s wait)", n)
+	}
+	want := map[string][]int64{"org_wake": l.add("org_wake", 1)}
+	appended := time.Now()
+	d.Appended()
+	eventually(t, patience, "the org delivered", func() bool { return r.has(want) })
+	if took := time.Since(appended); took > time.Second {
+		t.Errorf("delivered %v after Appended, want within 1 s (the wait had more than 1 s left)", took.Round(time.Millisecond))
+	}
+	r.check(t, want)
 }
 
 // TestTwoDispatchersOneDatabase: two instances on one database, a

@@ -147,6 +147,9 @@ func (s *Store) appendTry(ctx context.Context, req ports.AppendRequest, inbox *p
 		a.events[i].Position = positions[i]
 	}
 	s.remember(a.events)
+	if s.onAppend != nil {
+		s.onAppend()
+	}
 	return ports.AppendResult{Events: a.events}, a.after, nil
 }
 

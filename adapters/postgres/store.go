@@ -30,6 +30,7 @@ type Store struct {
 	seals      *lru.Cache[string, time.Time]
 	swap       swapPolicy
 	onConflict func()
+	onAppend   func()
 
 	// accounts remembers each stream's account after this store's last
 	// append to it. An account at a version is true forever, so a
@@ -64,6 +65,11 @@ func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
 // its stream and is tried again (a metric). Call it before the store is
 // used.
 func (s *Store) OnConflict(f func()) { s.onConflict = f }
+
+// OnAppend sets a function called after each append of events has
+// committed (the outbound dispatcher's wake-up); it must not block. Call
+// it before the store is used.
+func (s *Store) OnAppend(f func()) { s.onAppend = f }
 
 type eventRow struct {
 	bun.BaseModel `bun:"table:billing_events"`

@@ -33,11 +33,13 @@ func TestStoreContract(t *testing.T) {
 
 // An append in one round trip moves the stream's head only from the last
 // hash it holds: a wrong remembered hash is a conflict that writes
-// nothing, and the update's next attempt reads the true one.
+// nothing, and the update's next attempt reads the true one. OnAppend
+// hears of each committed append only.
 func TestOneRoundTripAppendChecksTheLastHash(t *testing.T) {
 	store, _, db := newStore(t)
-	var conflicts int
+	var conflicts, appends int
 	store.OnConflict(func() { conflicts++ })
+	store.OnAppend(func() { appends++ })
 	ctx := context.Background()
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	start := func(id string) ports.Update {
@@ -57,6 +59,12 @@ func TestOneRoundTripAppendChecksTheLastHash(t *testing.T) {
 	}
 	if again.Events[0].Position <= first.Events[0].Position {
 		t.Errorf("position %d after %d", again.Events[0].Position, first.Events[0].Position)
+	}
+	if dup, err := store.Update(ctx, start("cs_1")); err != nil || !dup.Duplicate {
+		t.Fatalf("the first update again: %+v, %v; want a duplicate", dup, err)
+	}
+	if appends != 2 {
+		t.Errorf("OnAppend called %d times for two appends, a conflict and a duplicate; want 2", appends)
 	}
 	var keys int
 	if err := db.DB.NewSelect().Table("billing_event_keys").ColumnExpr("count(*)").Scan(ctx, &keys); err != nil || keys != 2 {

@@ -27,7 +27,7 @@ func outboundPool() postgres.Options {
 
 // startOutbound runs the outbound dispatcher in serve when
 // OUTBOUND_WEBHOOK_URLS is set (after the migrations' start hook).
-func startOutbound(lc fx.Lifecycle, cfg Config, log *zap.Logger, m *metrics.Metrics) error {
+func startOutbound(lc fx.Lifecycle, cfg Config, log *zap.Logger, m *metrics.Metrics, store *postgres.Store) error {
 	if len(cfg.OutboundURLs) == 0 {
 		return nil
 	}
@@ -39,6 +39,8 @@ func startOutbound(lc fx.Lifecycle, cfg Config, log *zap.Logger, m *metrics.Metr
 	d := outbound.New(postgres.NewOutbound(db), outbound.Options{Endpoints: cfg.OutboundURLs, Secret: cfg.OutboundSecret,
 		Owner: host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		Log:   log, Metrics: m.Outbound(redactedAll(cfg.OutboundURLs))})
+	// This instance's appends wake an idle follower at once.
+	store.OnAppend(d.Appended)
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			if err := d.Start(ctx); err != nil {
