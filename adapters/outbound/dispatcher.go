@@ -403,7 +403,7 @@ func (e *endpoint) claim(ctx context.Context) {
 		leases, err := e.d.q.Claim(ctx, e.url, e.d.opt.Owner, free, e.d.opt.Lease)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			e.d.opt.Log.Warn("outbound: claiming orgs failed", zap.String("endpoint", e.url), zap.Error(err))
+			e.d.opt.Log.Warn("outbound: claiming orgs failed", zap.String("endpoint", e.label), zap.Error(err))
 			wait = e.d.opt.Poll
 		case len(leases) > 0 || woken:
 			wait = e.d.opt.Poll

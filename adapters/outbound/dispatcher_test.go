@@ -1,24 +1,25 @@
 package outbound_test
 
 import (
-	"slices"
-
-	"go.uber.org/zap"
-
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/safeclose/billing/adapters/metrics"
 	"github.com/safeclose/billing/adapters/outbound"
@@ -638,6 +639,37 @@ func TestAppendedWakesAnIdleFollower(t *testing.T) {
 		t.Errorf("delivered %v after Appended, want within 1 s (the wait had more than 1 s left)", took.Round(time.Millisecond))
 	}
 	r.check(t, want)
+}
+
+// failingQueue is a queue whose database is gone.
+type failingQueue struct{ ports.OutboundQueue }
+
+func (failingQueue) Follow(context.Context, string, string, int, time.Duration, ports.DeliverFunc) (ports.OutboundFollowed, error) {
+	return ports.OutboundFollowed{}, errors.New("connection refused")
+}
+
+func (failingQueue) Claim(context.Context, string, string, int, time.Duration) ([]ports.OutboundLease, error) {
+	return nil, errors.New("connection refused")
+}
+
+// TestLogsNeverNameTheEndpointsPassword: the warnings of a dispatcher
+// whose database fails name the endpoint without the password of its URL.
+func TestLogsNeverNameTheEndpointsPassword(t *testing.T) {
+	l := newLedger(t)
+	core, logs := observer.New(zap.WarnLevel)
+	opt := fast("http://hook:s3cret-pass@127.0.0.1:9/events")
+	opt.Log = zap.New(core)
+	startOn(t, failingQueue{postgres.NewOutbound(l.db.DB)}, opt)
+	eventually(t, patience, "a failed claim and a failed read logged", func() bool {
+		return logs.FilterMessage("outbound: claiming orgs failed").Len() > 0 && logs.FilterMessage("outbound: reading the ledger failed").Len() > 0
+	})
+	for _, e := range logs.All() {
+		for k, v := range e.ContextMap() {
+			if strings.Contains(fmt.Sprint(v), "s3cret-pass") {
+				t.Errorf("%q logs the endpoint's password in %s: %v", e.Message, k, v)
+			}
+		}
+	}
 }
 
 // TestTwoDispatchersOneDatabase: two instances on one database, a
