@@ -298,15 +298,19 @@ func (e *endpoint) freed() {
 }
 
 // sleep waits for d or ctx; false when ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
+func sleep(ctx context.Context, d time.Duration) bool { return sleepUnless(ctx, d, nil) }
+
+// sleepUnless is sleep that also ends when wake (nil: never) receives.
+func sleepUnless(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
+	case <-wake:
 	case <-t.C:
-		return true
 	}
+	return true
 }
 
 // follow moves the endpoint's cursor along the ledger, delivering the
@@ -356,15 +360,7 @@ func (e *endpoint) pause(ctx context.Context, d time.Duration) bool {
 		// short, and make a read of the ledger per event or so.
 		return sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-e.appended:
-	case <-t.C:
-	}
-	return true
+	return sleepUnless(ctx, d, e.appended)
 }
 
 // claimGap is the shortest time between two claims of one endpoint.
