@@ -275,6 +275,24 @@ func TestWebhookPayloadsStayInTheirInboxRows(t *testing.T) {
 	if n := h.count("SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'stripe_inbox'::regclass"); n != 0 {
 		t.Errorf("the inbox's TOAST table holds %d bytes, want none", n)
 	}
+	// A payload that no compression fits in a page still goes out of
+	// line, whole.
+	pad := make([]byte, 300<<10)
+	for i := range pad {
+		pad[i] = "0123456789abcdef"[rand.IntN(16)]
+	}
+	inv := h.factory.Invoice(stripe.SubscriptionSpec{OrgID: l.org, CustomerID: l.cus, SubscriptionID: l.sub, Tier: billing.TierPro},
+		stripe.InvoiceSpec{InvoiceID: "in_big", Amount: 4900, Paid: true})
+	inv["description"] = string(pad)
+	big := h.factory.Event("evt_big_invoice", "invoice.paid", time.Now(), inv)
+	mustOK(t, h.deliver(big), "a 300 KB invoice")
+	var kept string
+	if err := h.db.QueryRowContext(context.Background(), "SELECT payload::text FROM stripe_inbox WHERE id = 'evt_big_invoice'").Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept != string(big) {
+		t.Errorf("the 300 KB payload kept is %d bytes, not the %d delivered", len(kept), len(big))
+	}
 }
 
 func TestWebhookEarlyInvoiceIsAppliedOnceCheckoutCompletes(t *testing.T) {
