@@ -28,7 +28,7 @@ func TestStatusSnapshotIsEncodingJSONs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := rows[0][statusSnapshotColumn].(string); got != string(want) {
+		if got := rows[0][statusSnapshotColumn].(jsonText); string(got) != string(want) {
 			t.Fatalf("after %T:\nstored  %s\nencoding/json %s", c, got, want)
 		}
 	}

@@ -62,7 +62,7 @@ func (*StatusProjection) rows(acc *billing.Account, updatedAt time.Time) ([][]an
 	}
 	v := acc.View(updatedAt)
 	return [][]any{{v.OrgID, v.PlanTier, v.Status, nullable(v.CurrentPeriodEnd), v.CancelAtPeriodEnd,
-		nullable(v.StripeCustomerID), nullable(v.StripeSubscriptionID), v.LedgerVersion, v.UpdatedAt, string(snap),
+		nullable(v.StripeCustomerID), nullable(v.StripeSubscriptionID), v.LedgerVersion, v.UpdatedAt, jsonText(snap),
 		nullable(v.TrialEnd), nullable(v.PaymentActionURL)}}, nil
 }
 
