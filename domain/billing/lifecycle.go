@@ -89,7 +89,7 @@ func (AsyncPaymentFailed) EventType() string    { return TypeAsyncPaymentFailed 
 func objectPatch(o SubscriptionObject) patch {
 	p := subscriptionPatch(o.CustomerID, o.SubscriptionID, o.Status, o.Tier, o.CurrentPeriodEnd, o.CancelAtPeriodEnd)
 	if !o.TrialEnd.IsZero() {
-		p.trialEnd = ptr(o.TrialEnd.UTC())
+		p.trialEnd = some(o.TrialEnd.UTC())
 	}
 	return p.withItem(o.ItemID)
 }
@@ -100,14 +100,14 @@ func objectPatch(o SubscriptionObject) patch {
 // asynchronous payment leaves the status to the subscription's facts, with
 // trialing or incomplete shown until one arrives.
 func activationPatch(e PlanActivated) patch {
-	p := patch{customer: ptr(e.CustomerID), subscription: ptr(e.SubscriptionID), tier: ptr(e.Tier), selects: true}
+	p := patch{customer: some(e.CustomerID), subscription: some(e.SubscriptionID), tier: some(e.Tier), selects: true}
 	switch e.PaymentStatus {
 	case PaymentStatusNoPaymentRequired:
-		p.provisional = ptr(StatusTrialing)
+		p.provisional = some(StatusTrialing)
 	case PaymentStatusUnpaid:
-		p.provisional = ptr(StatusIncomplete)
+		p.provisional = some(StatusIncomplete)
 	default:
-		p.status, p.confirms = ptr(StatusActive), true
+		p.status, p.confirms = some(StatusActive), true
 	}
 	return p
 }
@@ -116,12 +116,12 @@ func activationPatch(e PlanActivated) patch {
 // (below any subscription fact of the same second); a failed one leaves
 // the status to the subscription's facts.
 func checkoutPaymentPatch(c CheckoutPayment, paid bool) patch {
-	p := patch{customer: ptr(c.CustomerID), subscription: ptr(c.SubscriptionID)}
+	p := patch{customer: some(c.CustomerID), subscription: some(c.SubscriptionID)}
 	if c.Tier != "" {
-		p.tier = ptr(c.Tier)
+		p.tier = some(c.Tier)
 	}
 	if paid {
-		p.status, p.confirms = ptr(StatusActive), true
+		p.status, p.confirms = some(StatusActive), true
 	}
 	return p
 }
@@ -175,35 +175,35 @@ func (d dunning) since() time.Time {
 // applyLifecycle folds what a fact adds beyond the registers of
 // [state.apply]: the trial's end, the payment action, the unpaid period.
 func (s *subscription) applyLifecycle(p patch, at time.Time) {
-	if p.trialEnd != nil {
-		s.TrialEnd.offer(*p.trialEnd, at, p.rank(), timeKey)
+	if p.trialEnd.ok {
+		s.TrialEnd.offer(p.trialEnd.v, at, p.rank(), timeKey)
 	}
-	if p.provisional != nil {
-		s.Provisional.offer(*p.provisional, at, 0, stringKey[Status])
+	if p.provisional.ok {
+		s.Provisional.offer(p.provisional.v, at, 0, stringKey[Status])
 	}
-	if p.actionURL != nil {
+	if p.actionURL.ok {
 		// A paid invoice of the same second clears the action: rank 1.
 		rank := 0
-		if *p.actionURL == "" {
+		if p.actionURL.v == "" {
 			rank = 1
 		}
-		s.ActionURL.offer(*p.actionURL, at, rank, stringKey[string])
+		s.ActionURL.offer(p.actionURL.v, at, rank, stringKey[string])
 	}
 	switch {
 	case p.failed:
 		s.Dunning.mark(at)
 	case p.paid:
 		s.Dunning.settle(at)
-	case p.status != nil && (*p.status == StatusPastDue || *p.status == StatusUnpaid):
+	case p.status.ok && (p.status.v == StatusPastDue || p.status.v == StatusUnpaid):
 		s.Dunning.mark(at)
-	case p.status != nil && (*p.status == StatusActive || *p.status == StatusTrialing):
+	case p.status.ok && (p.status.v == StatusActive || p.status.v == StatusTrialing):
 		s.Dunning.settle(at)
 	}
 }
 
 // trialed reports whether a fact shows a trial.
 func (p patch) trialed() bool {
-	return (p.status != nil && *p.status == StatusTrialing) || (p.provisional != nil && *p.provisional == StatusTrialing) || p.trialEnd != nil
+	return (p.status.ok && p.status.v == StatusTrialing) || (p.provisional.ok && p.provisional.v == StatusTrialing) || p.trialEnd.ok
 }
 
 // TrialUsed reports whether the organization ever had a trialing

@@ -5,15 +5,16 @@ import (
 	"time"
 )
 
-// patch is the part of the account state one Stripe fact sets.
+// patch is the part of the account state one Stripe fact sets; a part the
+// fact does not set is not ok.
 type patch struct {
-	customer          *string
-	subscription      *string
-	tier              *Tier
-	status            *Status
-	periodEnd         *time.Time
-	cancelAtPeriodEnd *bool
-	item              *string
+	customer          opt[string]
+	subscription      opt[string]
+	tier              opt[Tier]
+	status            opt[Status]
+	periodEnd         opt[time.Time]
+	cancelAtPeriodEnd opt[bool]
+	item              opt[string]
 	// selects: the fact makes its subscription the current one (a
 	// completed checkout, or reconcile's choice).
 	selects bool
@@ -26,13 +27,20 @@ type patch struct {
 	// asynchronous payment); actionURL, the invoice page where a payment
 	// waits for the customer ("" clears it); failed and paid, an invoice's
 	// outcome, which bounds the unpaid period.
-	trialEnd     *time.Time
-	provisional  *Status
-	actionURL    *string
+	trialEnd     opt[time.Time]
+	provisional  opt[Status]
+	actionURL    opt[string]
 	failed, paid bool
 }
 
-func ptr[T any](v T) *T { return &v }
+// opt is a value that may be unset: a patch's parts are values, not
+// pointers, so that reading a fact allocates nothing.
+type opt[T any] struct {
+	v  T
+	ok bool
+}
+
+func some[T any](v T) opt[T] { return opt[T]{v: v, ok: true} }
 
 // patchOf returns what a Stripe fact sets; ok is false for other events.
 func patchOf(c Change) (p patch, ok bool) {
@@ -55,19 +63,19 @@ func patchOf(c Change) (p patch, ok bool) {
 		return objectPatch(e.SubscriptionObject), true
 	case PaymentSucceeded:
 		p := invoicePatch(e.Invoice, StatusActive)
-		p.paid = p.subscription != nil
+		p.paid = p.subscription.ok
 		if p.paid {
-			p.actionURL = ptr("")
+			p.actionURL = some("")
 		}
 		return p, true
 	case PaymentFailed:
 		p := invoicePatch(e.Invoice, StatusPastDue)
-		p.failed = p.subscription != nil
+		p.failed = p.subscription.ok
 		return p, true
 	case PaymentActionRequired:
 		p := invoicePatch(e.Invoice, "")
-		if p.subscription != nil {
-			p.actionURL = ptr(e.HostedInvoiceURL)
+		if p.subscription.ok {
+			p.actionURL = some(e.HostedInvoiceURL)
 		}
 		return p, true
 	case AsyncPaymentSucceeded:
@@ -89,20 +97,20 @@ func patchOf(c Change) (p patch, ok bool) {
 // no longer cancels at period end. An unknown price leaves the tier as is.
 func subscriptionPatch(customer, sub string, st Status, tier Tier, periodEnd time.Time, cancel bool) patch {
 	p := patch{
-		customer:          ptr(customer),
-		subscription:      ptr(sub),
-		status:            ptr(st),
-		cancelAtPeriodEnd: ptr(cancel),
+		customer:          some(customer),
+		subscription:      some(sub),
+		status:            some(st),
+		cancelAtPeriodEnd: some(cancel),
 	}
 	if !periodEnd.IsZero() {
-		p.periodEnd = ptr(periodEnd.UTC())
+		p.periodEnd = some(periodEnd.UTC())
 	}
 	if tier != "" {
-		p.tier = ptr(tier)
+		p.tier = some(tier)
 	}
 	if st.Ended() {
-		p.tier = ptr(TierFree)
-		p.cancelAtPeriodEnd = ptr(false)
+		p.tier = some(TierFree)
+		p.cancelAtPeriodEnd = some(false)
 	}
 	return p
 }
@@ -110,7 +118,7 @@ func subscriptionPatch(customer, sub string, st Status, tier Tier, periodEnd tim
 // withItem sets the subscription's item when the fact names one.
 func (p patch) withItem(id string) patch {
 	if id != "" {
-		p.item = ptr(id)
+		p.item = some(id)
 	}
 	return p
 }
@@ -119,11 +127,11 @@ func (p patch) withItem(id string) patch {
 // (failed) its status (st, none when ""); an invoice outside any
 // subscription changes nothing.
 func invoicePatch(inv Invoice, st Status) patch {
-	p := patch{customer: ptr(inv.CustomerID)}
+	p := patch{customer: some(inv.CustomerID)}
 	if inv.SubscriptionID != "" {
-		p.subscription = ptr(inv.SubscriptionID)
+		p.subscription = some(inv.SubscriptionID)
 		if st != "" {
-			p.status, p.confirms = ptr(st), true
+			p.status, p.confirms = some(st), true
 		}
 	}
 	return p
@@ -134,7 +142,7 @@ func invoicePatch(inv Invoice, st Status) patch {
 // an invoice or a checkout before both.
 func (p patch) rank() int {
 	switch {
-	case p.status != nil && p.status.Ended():
+	case p.status.ok && p.status.v.Ended():
 		return 1
 	case p.confirms:
 		return -1
@@ -143,21 +151,21 @@ func (p patch) rank() int {
 }
 
 func (p patch) validate() error {
-	if p.customer == nil || *p.customer == "" {
+	if !p.customer.ok || p.customer.v == "" {
 		return fmt.Errorf("%w: no customer", ErrInvalidFact)
 	}
-	if p.subscription != nil && *p.subscription == "" {
+	if p.subscription.ok && p.subscription.v == "" {
 		return fmt.Errorf("%w: no subscription", ErrInvalidFact)
 	}
-	if p.tier != nil && *p.tier != TierFree && !p.tier.Paid() {
-		return fmt.Errorf("%w: %q", ErrInvalidTier, *p.tier)
+	if p.tier.ok && p.tier.v != TierFree && !p.tier.v.Paid() {
+		return fmt.Errorf("%w: %q", ErrInvalidTier, p.tier.v)
 	}
-	if p.status != nil {
-		if _, err := ParseStatus(string(*p.status)); err != nil || *p.status == StatusNone {
-			return fmt.Errorf("%w: status %q", ErrInvalidFact, *p.status)
+	if p.status.ok {
+		if _, err := ParseStatus(string(p.status.v)); err != nil || p.status.v == StatusNone {
+			return fmt.Errorf("%w: status %q", ErrInvalidFact, p.status.v)
 		}
 	}
-	if p.trialEnd != nil && (p.trialEnd.Year() < 1 || p.trialEnd.Year() > 9999) {
+	if p.trialEnd.ok && (p.trialEnd.v.Year() < 1 || p.trialEnd.v.Year() > 9999) {
 		return fmt.Errorf("%w: trial end outside the years 1 to 9999", ErrInvalidFact)
 	}
 	return nil

@@ -54,13 +54,13 @@ func (CancellationWithdrawn) EventType() string { return TypeCancellationWithdra
 // and cancel flag, and the status and period end when Stripe's answer
 // showed them.
 func answerPatch(a SubscriptionAnswer) patch {
-	p := patch{customer: ptr(a.CustomerID), subscription: ptr(a.SubscriptionID), tier: ptr(a.Tier),
-		cancelAtPeriodEnd: ptr(a.CancelAtPeriodEnd)}
+	p := patch{customer: some(a.CustomerID), subscription: some(a.SubscriptionID), tier: some(a.Tier),
+		cancelAtPeriodEnd: some(a.CancelAtPeriodEnd)}
 	if a.Status != "" {
-		p.status = ptr(a.Status)
+		p.status = some(a.Status)
 	}
 	if !a.CurrentPeriodEnd.IsZero() {
-		p.periodEnd = ptr(a.CurrentPeriodEnd.UTC())
+		p.periodEnd = some(a.CurrentPeriodEnd.UTC())
 	}
 	return p.withItem(a.ItemID)
 }

@@ -65,11 +65,11 @@ func (r *register[T]) offerEarliest(v T, at time.Time, key func(T) string) {
 // apply folds what a Stripe fact of time at sets.
 func (s *state) apply(p patch, at time.Time) {
 	rank := p.rank()
-	s.Customer.offer(*p.customer, at, rank, stringKey[string])
-	if p.subscription == nil {
+	s.Customer.offer(p.customer.v, at, rank, stringKey[string])
+	if !p.subscription.ok {
 		return // an invoice outside any subscription
 	}
-	id := *p.subscription
+	id := p.subscription.v
 	s.First.offerEarliest(id, at, stringKey[string])
 	if p.selects {
 		// Which of two checkouts of one second is current cannot be told
@@ -82,22 +82,22 @@ func (s *state) apply(p patch, at time.Time) {
 		s.Subs = map[string]subscription{}
 	}
 	sub := s.Subs[id]
-	sub.Customer.offer(*p.customer, at, rank, stringKey[string])
-	if p.tier != nil {
-		sub.Tier.offer(*p.tier, at, rank, stringKey[Tier])
+	sub.Customer.offer(p.customer.v, at, rank, stringKey[string])
+	if p.tier.ok {
+		sub.Tier.offer(p.tier.v, at, rank, stringKey[Tier])
 	}
-	if p.status != nil {
-		sub.Status.offer(*p.status, at, rank, stringKey[Status])
+	if p.status.ok {
+		sub.Status.offer(p.status.v, at, rank, stringKey[Status])
 	}
-	if p.periodEnd != nil {
-		sub.CurrentPeriodEnd.offer(*p.periodEnd, at, rank, timeKey)
+	if p.periodEnd.ok {
+		sub.CurrentPeriodEnd.offer(p.periodEnd.v, at, rank, timeKey)
 	}
-	if p.cancelAtPeriodEnd != nil {
-		sub.CancelAtPeriodEnd.offer(*p.cancelAtPeriodEnd, at, rank, boolKey)
+	if p.cancelAtPeriodEnd.ok {
+		sub.CancelAtPeriodEnd.offer(p.cancelAtPeriodEnd.v, at, rank, boolKey)
 	}
 	sub.applyLifecycle(p, at)
-	if p.item != nil {
-		sub.Item.offer(*p.item, at, rank, stringKey[string])
+	if p.item.ok {
+		sub.Item.offer(p.item.v, at, rank, stringKey[string])
 	}
 	s.Subs[id] = sub
 }
@@ -171,9 +171,9 @@ func (a *Account) holdStripeIDs(p patch) {
 	if a.stripeIDs == nil {
 		a.stripeIDs = map[string]bool{}
 	}
-	for _, id := range []*string{p.customer, p.subscription} {
-		if id != nil && *id != "" && !a.stripeIDs[*id] {
-			a.stripeIDs[*id] = true
+	for _, id := range [...]opt[string]{p.customer, p.subscription} {
+		if id.ok && id.v != "" && !a.stripeIDs[id.v] {
+			a.stripeIDs[id.v] = true
 		}
 	}
 }
@@ -195,13 +195,13 @@ func (s *state) knowsCustomer(id string) bool {
 // ledger knows: the customer of the subscription it names, or, for a
 // subscription not seen yet, every customer of the organization.
 func (s *state) customerMismatch(p patch) bool {
-	if p.subscription != nil {
-		if sub, ok := s.Subs[*p.subscription]; ok && sub.Customer.Value != "" {
-			return sub.Customer.Value != *p.customer
+	if p.subscription.ok {
+		if sub, ok := s.Subs[p.subscription.v]; ok && sub.Customer.Value != "" {
+			return sub.Customer.Value != p.customer.v
 		}
 	}
 	if s.Customer.Value == "" {
 		return false
 	}
-	return !s.knowsCustomer(*p.customer)
+	return !s.knowsCustomer(p.customer.v)
 }
