@@ -6,7 +6,8 @@
 -- ones too, for as long as a row is over 2 KB, which a compressed payload
 -- alone already is. Out of line, every webhook inserted TOAST rows and
 -- their index entries: a ninth of Postgres's CPU per webhook under load
--- (perf), and WAL records more.
+-- (perf), and WAL records more. Rows already written stay as they are (no
+-- rewrite): the setting applies to the rows written from now on.
 ALTER TABLE stripe_inbox
   ALTER COLUMN id SET STORAGE MAIN,
   ALTER COLUMN type SET STORAGE MAIN,
