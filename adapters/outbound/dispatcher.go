@@ -94,10 +94,7 @@ type Dispatcher struct {
 	opt       Options
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-	endpoints []*endpoint
-	// appended has one channel per endpoint, made by New so that
-	// [Dispatcher.Appended] may be called before Start.
-	appended []chan struct{}
+	endpoints []*endpoint // made by New, so that Appended may be called before Start
 }
 
 // New returns a dispatcher over q.
@@ -146,8 +143,11 @@ func New(q ports.OutboundQueue, opt Options) *Dispatcher {
 		opt.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	d := &Dispatcher{q: q, opt: opt}
-	for range opt.Endpoints {
-		d.appended = append(d.appended, make(chan struct{}, 1))
+	for _, ep := range opt.Endpoints {
+		d.endpoints = append(d.endpoints, &endpoint{d: d, url: ep, label: Redacted(ep),
+			wake: make(chan struct{}, 1), appended: make(chan struct{}, 1),
+			slots: make(chan struct{}, opt.Concurrency), acks: make(chan ackReq, opt.Concurrency),
+			workers: newWorkers(opt.Concurrency)})
 	}
 	return d
 }
@@ -156,9 +156,9 @@ func New(q ports.OutboundQueue, opt Options) *Dispatcher {
 // follower waiting longer than Poll (it read nothing lately) reads the
 // ledger at once. It never blocks; call it after the append commits.
 func (d *Dispatcher) Appended() {
-	for _, c := range d.appended {
+	for _, e := range d.endpoints {
 		select {
-		case c <- struct{}{}:
+		case e.appended <- struct{}{}:
 		default:
 		}
 	}
@@ -174,11 +174,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
-	for i, ep := range d.opt.Endpoints {
-		e := &endpoint{d: d, url: ep, label: Redacted(ep), wake: make(chan struct{}, 1), appended: d.appended[i],
-			slots: make(chan struct{}, d.opt.Concurrency), acks: make(chan ackReq, d.opt.Concurrency),
-			workers: newWorkers(d.opt.Concurrency)}
-		d.endpoints = append(d.endpoints, e)
+	for _, e := range d.endpoints {
 		var loops sync.WaitGroup
 		loops.Add(2)
 		d.wg.Add(3)
@@ -397,17 +393,16 @@ func (e *endpoint) claim(ctx context.Context) {
 		}
 		last = time.Now()
 		leases, err := e.d.q.Claim(ctx, e.url, e.d.opt.Owner, free, e.d.opt.Lease)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			e.d.opt.Log.Warn("outbound: claiming orgs failed", zap.String("endpoint", e.label), zap.Error(err))
+		if err != nil || len(leases) > 0 || woken {
 			wait = e.d.opt.Poll
-		case len(leases) > 0 || woken:
-			wait = e.d.opt.Poll
-		default:
+		} else {
 			wait = e.d.idler(wait)
 		}
 		t.Reset(wait)
 		if err != nil {
+			if ctx.Err() == nil {
+				e.d.opt.Log.Warn("outbound: claiming orgs failed", zap.String("endpoint", e.label), zap.Error(err))
+			}
 			continue
 		}
 		e.starved.Store(len(leases) == free)

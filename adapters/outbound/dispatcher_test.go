@@ -623,6 +623,11 @@ func TestAppendedWakesAnIdleFollower(t *testing.T) {
 	opt := fast(r.URL)
 	opt.IdlePoll = time.Minute
 	q := &claimCounter{OutboundQueue: postgres.NewOutbound(l.db.DB)}
+	// The store may report appends before the dispatcher starts: that
+	// never blocks.
+	unstarted := outbound.New(q, opt)
+	unstarted.Appended()
+	unstarted.Appended()
 	d := startOn(t, q, opt)
 	// Waits of 20, 40, ..., 1,280 ms end about 2.5 s in; the next is 2.56 s.
 	time.Sleep(3 * time.Second)
