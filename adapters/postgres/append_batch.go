@@ -123,7 +123,7 @@ func (s *Store) appendTry(ctx context.Context, req ports.AppendRequest, inbox *p
 			return ports.AppendResult{}, nil, fmt.Errorf("project %s: %w", p.Table(), err)
 		}
 	}
-	positions, err := s.run(ctx, b, returning)
+	positions, err := s.commit(ctx, req.StreamID, b, returning)
 	switch {
 	case uniqueViolation(err, "billing_event_keys_pkey"):
 		return ports.AppendResult{Duplicate: true}, nil, nil
@@ -271,12 +271,22 @@ func (s *Store) remember(stored []ports.StoredEvent) {
 // on the connection the first time, and returns the positions its
 // statement number returning returned.
 func (s *Store) run(ctx context.Context, b *batch, returning int) ([]int64, error) {
+	positions, err := s.runReturning(ctx, b, []int{returning})
+	if err != nil {
+		return nil, err
+	}
+	return positions[0], nil
+}
+
+// runReturning is [Store.run] for a batch whose statements numbered
+// returning (in increasing order) each return positions.
+func (s *Store) runReturning(ctx context.Context, b *batch, returning []int) ([][]int64, error) {
 	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	var positions []int64
+	positions := make([][]int64, len(returning))
 	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -315,16 +325,19 @@ func (s *Store) run(ctx context.Context, b *batch, returning int) ([]int64, erro
 		// the goroutine pgx starts per call to watch a cancellable context.
 		stop := watchContext(ctx, c.Conn().PgConn().Conn())
 		mrr := c.Conn().PgConn().ExecBatch(context.Background(), &pb)
-		for i := 0; mrr.NextResult(); i++ {
+		for i, r := 0, 0; mrr.NextResult(); i++ {
 			rr := mrr.ResultReader()
-			for i == returning && rr.NextRow() {
+			for r < len(returning) && i == returning[r] && rr.NextRow() {
 				p, err := strconv.ParseInt(string(rr.Values()[0]), 10, 64)
 				if err != nil {
 					_ = mrr.Close()
 					stop()
 					return err
 				}
-				positions = append(positions, p)
+				positions[r] = append(positions[r], p)
+			}
+			if r < len(returning) && i == returning[r] {
+				r++
 			}
 			_, _ = rr.Close() // an error is the batch's, from mrr.Close
 		}

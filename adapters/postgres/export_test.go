@@ -17,3 +17,22 @@ func SetSwapPolicy(s *Store, lockTimeout time.Duration, attempts int, pause time
 // SetSnapshotEvery changes how far apart p's periodic account snapshots
 // are (before the store using p appends).
 func SetSnapshotEvery(p *StatusProjection, every int64) { p.every = every }
+
+// HoldLane keeps the lane of stream's appends busy, as a round trip in
+// flight would: appends to its streams queue until release, which sends
+// them on as one group. Queued reports how many wait.
+func HoldLane(s *Store, stream string) (queued func() int, release func()) {
+	l := &s.lanes[streamHash(stream)%groupLanes]
+	l.mu.Lock()
+	l.busy = true
+	l.mu.Unlock()
+	queued = func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.queue)
+	}
+	return queued, l.handOn
+}
+
+// SameLane reports whether two streams' appends share a lane.
+func SameLane(a, b string) bool { return streamHash(a)%groupLanes == streamHash(b)%groupLanes }

@@ -42,6 +42,8 @@ type Store struct {
 	streams [256]sync.Mutex
 	// statements are the prepared statements' names, by SQL.
 	statements sync.Map
+	// lanes are where appends queue to be sent in groups (group_commit.go).
+	lanes [groupLanes]lane
 }
 
 var _ ports.EventStore = (*Store)(nil)
