@@ -16,11 +16,11 @@ import (
 )
 
 // laneStreams returns n stream ids whose appends share a lane.
-func laneStreams(prefix string, n int) []string {
+func laneStreams(store *postgres.Store, prefix string, n int) []string {
 	var out []string
 	for i := 0; len(out) < n; i++ {
 		id := fmt.Sprintf("%s%d", prefix, i)
-		if len(out) == 0 || postgres.SameLane(out[0], id) {
+		if len(out) == 0 || postgres.SameLane(store, out[0], id) {
 			out = append(out, id)
 		}
 	}
@@ -66,7 +66,7 @@ func transactions(t *testing.T, db *pgtest.DB, streams ...string) int {
 func TestWaitingAppendsCommitTogether(t *testing.T) {
 	store, status, db := newStore(t)
 	ctx := context.Background()
-	streams := laneStreams("org_g", 5)
+	streams := laneStreams(store, "org_g", 5)
 	results := make([]ports.AppendResult, len(streams))
 	errs := make([]error, len(streams))
 	var appends []func()
@@ -105,7 +105,7 @@ func TestAFailingAppendDoesNotSinkItsGroup(t *testing.T) {
 	ctx := context.Background()
 	var conflicts int
 	store.OnConflict(func() { conflicts++ })
-	s := laneStreams("org_f", 4)
+	s := laneStreams(store, "org_f", 4)
 	for _, stream := range s[:2] {
 		update(t, store, stream, "key_"+stream)
 	}
@@ -166,7 +166,7 @@ func update(t *testing.T, store *postgres.Store, stream, key string) {
 func TestAppendsOfOneStreamNeverShareAGroup(t *testing.T) {
 	store, _, db := newStore(t)
 	ctx := context.Background()
-	s := laneStreams("org_o", 2)
+	s := laneStreams(store, "org_o", 2)
 	var (
 		results [3]ports.AppendResult
 		errs    [3]error

@@ -43,7 +43,7 @@ type Store struct {
 	// statements are the prepared statements' names, by SQL.
 	statements sync.Map
 	// lanes are where appends queue to be sent in groups (group_commit.go).
-	lanes [groupLanes]lane
+	lanes []lane
 }
 
 var _ ports.EventStore = (*Store)(nil)
@@ -53,7 +53,8 @@ func NewStore(db *bun.DB, clock ports.Clock, projections []Projection) *Store {
 	heads, _ := lru.New[string, streamHead](headCacheSize)
 	accounts, _ := lru.New[string, *billing.Account](CachedAccounts)
 	seals, _ := lru.New[string, time.Time](headCacheSize)
-	s := &Store{db: db, clock: clock, projections: projections, heads: heads, seals: seals, accounts: accounts, swap: defaultSwapPolicy()}
+	s := &Store{db: db, clock: clock, projections: projections, heads: heads, seals: seals, accounts: accounts, swap: defaultSwapPolicy(),
+		lanes: make([]lane, groupLanes())}
 	for _, p := range projections {
 		if sp, ok := p.(*StatusProjection); ok {
 			sp.heads = heads // snapshot reads bring the head hash along
