@@ -6,16 +6,21 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/safeclose/billing/domain/billing"
@@ -280,6 +285,15 @@ func (s *Store) run(ctx context.Context, b *batch, returning int) ([]int64, erro
 
 // runReturning is [Store.run] for a batch whose statements numbered
 // returning (in increasing order) each return positions.
+//
+// The batch is written to the connection as the extended protocol's
+// messages, a Bind and an Execute per statement (its parameters in text
+// format, encoded straight into the message) and one Sync, from a buffer
+// kept for the next batch: pgx's own Batch grows a new buffer each time,
+// which was half of the bytes a webhook allocated. The answers are read
+// with pgconn's ReceiveMessage, up to the ReadyForQuery after the Sync.
+// Any failure to write or read leaves the connection in an unknown state:
+// database/sql then closes it (driver.ErrBadConn).
 func (s *Store) runReturning(ctx context.Context, b *batch, returning []int) ([][]int64, error) {
 	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
@@ -292,62 +306,122 @@ func (s *Store) runReturning(ctx context.Context, b *batch, returning []int) ([]
 		if !ok {
 			return fmt.Errorf("append: driver connection %T is not pgx", dc)
 		}
-		var pb pgconn.Batch
-		// The batch encodes each statement's parameters as it is added, so
-		// one buffer serves them all.
-		var (
-			params [][]byte
-			buf    = make([]byte, 0, 4096)
-		)
+		bufp := wireBuffers.Get().(*[]byte)
+		buf := (*bufp)[:0]
+		defer func() {
+			if cap(buf) <= maxKeptWireBuffer {
+				*bufp = buf[:0]
+				wireBuffers.Put(bufp)
+			}
+		}()
 		for _, st := range b.stmts {
 			name := s.statementName(st.sql)
 			if _, err := c.Conn().Prepare(ctx, name, st.sql); err != nil {
 				return err
 			}
-			params, buf = params[:0], buf[:0]
-			for _, a := range st.args {
-				start := len(buf)
-				null := false
-				if buf, null, err = appendTextParam(buf, a); err != nil {
-					return err
-				}
-				if null {
-					params = append(params, nil)
-				} else {
-					params = append(params, buf[start:len(buf):len(buf)])
-				}
+			if buf, err = appendBind(buf, name, st.args); err != nil {
+				return err
 			}
-			pb.ExecPrepared(name, params, nil, nil)
+			buf = append(buf, 'E', 0, 0, 0, 9, 0, 0, 0, 0, 0) // Execute the unnamed portal, every row
 		}
-		// ctx bounds the round trip as pgx's own context watching would
-		// (its default handler sets the connection's deadline when ctx is
-		// done, which fails the read and closes the connection), without
-		// the goroutine pgx starts per call to watch a cancellable context.
-		stop := watchContext(ctx, c.Conn().PgConn().Conn())
-		mrr := c.Conn().PgConn().ExecBatch(context.Background(), &pb)
-		for i, r := 0, 0; mrr.NextResult(); i++ {
-			rr := mrr.ResultReader()
-			for r < len(returning) && i == returning[r] && rr.NextRow() {
-				p, err := strconv.ParseInt(string(rr.Values()[0]), 10, 64)
-				if err != nil {
-					_ = mrr.Close()
-					stop()
-					return err
-				}
-				positions[r] = append(positions[r], p)
-			}
-			if r < len(returning) && i == returning[r] {
-				r++
-			}
-			_, _ = rr.Close() // an error is the batch's, from mrr.Close
+		buf = append(buf, 'S', 0, 0, 0, 4) // Sync
+		pg := c.Conn().PgConn()
+		if err := pg.SyncConn(ctx); err != nil {
+			return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
 		}
-		err := mrr.Close()
+		// ctx bounds the round trip as pgx's own context watching would,
+		// without the goroutine pgx starts per call to watch a
+		// cancellable context.
+		stop := watchContext(ctx, pg.Conn())
+		err := readBatch(pg, buf, returning, positions)
 		if stop() && err != nil && ctx.Err() != nil {
-			return fmt.Errorf("%w (%v)", ctx.Err(), err)
+			return fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		return err
 	})
 	return positions, err
+}
+
+// wireBuffers keep the batches' message buffers for the next ones; one
+// larger than maxKeptWireBuffer (a Stripe payload of hundreds of KB) is
+// left to the collector.
+var wireBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+const maxKeptWireBuffer = 256 << 10
+
+// readBatch writes the batch's messages and reads the answers up to the
+// ReadyForQuery that ends them: the positions of the statements numbered
+// returning, and the first error Postgres reported.
+func readBatch(pg *pgconn.PgConn, msgs []byte, returning []int, positions [][]int64) error {
+	if _, err := pg.Conn().Write(msgs); err != nil {
+		return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
+	}
+	var failed error
+	for stmt, r := 0, 0; ; {
+		msg, err := pg.ReceiveMessage(context.Background())
+		if err != nil {
+			return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.DataRow:
+			if r < len(returning) && stmt == returning[r] && failed == nil {
+				if len(m.Values) != 1 {
+					failed = fmt.Errorf("append: %d columns returned, want the position", len(m.Values))
+					continue
+				}
+				p, err := strconv.ParseInt(string(m.Values[0]), 10, 64)
+				if err != nil {
+					failed = err
+					continue
+				}
+				positions[r] = append(positions[r], p)
+			}
+		case *pgproto3.CommandComplete:
+			if r < len(returning) && stmt == returning[r] {
+				r++
+			}
+			stmt++
+		case *pgproto3.ErrorResponse:
+			if failed == nil {
+				failed = pgconn.ErrorResponseToPgError(m)
+			}
+		case *pgproto3.ReadyForQuery:
+			return failed
+		}
+	}
+}
+
+// appendBind appends a Bind message of the unnamed portal to the prepared
+// statement name, with args as parameters in text format (see
+// appendTextParam) and results in text format.
+func appendBind(buf []byte, name string, args []any) ([]byte, error) {
+	if len(args) > math.MaxUint16 {
+		return buf, fmt.Errorf("append: %d parameters in one statement", len(args))
+	}
+	start := len(buf)
+	buf = append(buf, 'B', 0, 0, 0, 0, 0) // length to come; the unnamed portal
+	buf = append(buf, name...)
+	buf = append(buf, 0, 0, 0) // end of the name; no parameter format codes: all text
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(args)))
+	for _, a := range args {
+		at := len(buf)
+		buf = append(buf, 0, 0, 0, 0)
+		var (
+			null bool
+			err  error
+		)
+		if buf, null, err = appendTextParam(buf, a); err != nil {
+			return buf, err
+		}
+		n := int32(len(buf) - at - 4)
+		if null {
+			n = -1
+		}
+		binary.BigEndian.PutUint32(buf[at:], uint32(n))
+	}
+	buf = append(buf, 0, 0) // no result format codes: all text
+	binary.BigEndian.PutUint32(buf[start+1:], uint32(len(buf)-start-1))
+	return buf, nil
 }
 
 // watchContext sets conn's deadline to now once ctx is done, until the

@@ -171,12 +171,35 @@ func TestAppendEndsWithItsContext(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	t0 := time.Now()
+	waiting := make(chan int, 1) // the backend of the append that waits for the lock
+	go func() {
+		pid := 0
+		for pid == 0 && time.Since(t0) < 5*time.Second {
+			_ = db.DB.DB.QueryRow("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()").Scan(&pid)
+		}
+		waiting <- pid
+	}()
 	_, err = store.Update(short, start("cs_2"))
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > 5*time.Second {
 		t.Fatalf("update held by a lock past its context: %v after %v; want the context's deadline", err, time.Since(t0))
 	}
+	held := <-waiting
+	if held == 0 {
+		t.Fatal("no backend seen waiting for the lock")
+	}
 	if err := lock.Rollback(); err != nil {
 		t.Fatal(err)
+	}
+	// The connection is in the middle of a round trip: it is closed, not
+	// given back to the pool, so its backend ends once the lock is gone.
+	for gone := false; !gone; {
+		if err := db.DB.DB.QueryRow("SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)", held).Scan(&gone); err != nil {
+			t.Fatal(err)
+		}
+		if !gone && time.Since(t0) > 10*time.Second {
+			t.Fatalf("backend %d of the timed-out append still there: its connection went back to the pool", held)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := store.Update(ctx, start("cs_3")); err != nil {
 		t.Fatalf("update after a timed-out one: %v", err)
