@@ -83,22 +83,22 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 	}
 	// Shards hold disjoint streams: they write in parallel. Stripe links
 	// are claimed across streams, so they are written once, in the order
-	// the ledger first named each id.
-	errs := make(chan error, len(shards))
+	// the ledger first named each id, beside the shards' tables.
+	errs := make(chan error, len(shards)+1)
 	for _, sh := range shards {
 		go func() { errs <- s.fill(ctx, sh) }()
 	}
+	go func() { errs <- s.fillLinks(ctx, shards) }()
 	versions := map[string]int64{}
 	for _, sh := range shards {
-		if err := <-errs; err != nil {
-			return stats, err
-		}
 		for _, f := range sh.streams {
 			versions[f.acc.OrgID()] = f.acc.Version()
 		}
 	}
-	if err := s.fillLinks(ctx, shards); err != nil {
-		return stats, err
+	for range len(shards) + 1 {
+		if err := <-errs; err != nil {
+			return stats, err
+		}
 	}
 	// Catch up once while writers still run, so that the locked catch-up
 	// below has little left to do.
