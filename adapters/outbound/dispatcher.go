@@ -138,8 +138,13 @@ func New(q ports.OutboundQueue, opt Options) *Dispatcher {
 		opt.Log = zap.NewNop()
 	}
 	if opt.Client == nil {
+		// Every connection an endpoint's deliveries opened stays for the
+		// next ones: net/http keeps 100 idle connections in all by
+		// default, so with more orgs in flight the rest were closed after
+		// each answer and dialled again.
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = opt.Concurrency
+		tr.MaxIdleConns = 0 // no bound but the endpoints'
 		opt.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	d := &Dispatcher{q: q, opt: opt}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -865,4 +866,51 @@ func TestRedirectsTimeoutsAndBodyLimit(t *testing.T) {
 		return n == 2
 	})
 	big.check(t, nil)
+}
+
+// TestConnectionsAreKeptForTheNextEvents: with more orgs in flight than
+// net/http keeps idle connections by default (100), every connection
+// opened for the first events still serves the next ones: none is closed
+// after its answer and dialled again.
+func TestConnectionsAreKeptForTheNextEvents(t *testing.T) {
+	const orgs = 150
+	l := newLedger(t)
+	r := &receiver{inflight: map[string]int{}, attempts: map[string][]time.Time{}, got: map[string][]int64{},
+		answer: func(string, int64, int) int { time.Sleep(300 * time.Millisecond); return 200 }}
+	var dialled atomic.Int64
+	r.Server = httptest.NewUnstartedServer(r)
+	r.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dialled.Add(1)
+		}
+	}
+	r.Start()
+	t.Cleanup(r.Close)
+	start(t, l, fast(r.URL))
+	want := map[string][]int64{}
+	var mu sync.Mutex
+	wave := func() {
+		var wg sync.WaitGroup
+		for i := range orgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				org := fmt.Sprintf("org_%d", i)
+				vs := l.add(org, 1)
+				mu.Lock()
+				want[org] = append(want[org], vs...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		eventually(t, patience, "every event delivered", func() bool { return r.has(want) })
+	}
+	wave()
+	first := dialled.Load()
+	wave()
+	wave()
+	r.check(t, want)
+	if n := dialled.Load(); n > first+orgs/10 {
+		t.Errorf("%d connections for the first %d events, %d more for the next %d: want them kept and used again", first, orgs, n-first, 2*orgs)
+	}
 }
