@@ -2,10 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Group commit. Appends of different streams that reach the store while
@@ -18,11 +22,15 @@ import (
 // queue; the one that finds the lane idle runs alone; when its round trip
 // ends it hands whatever queued meanwhile, as one group, to the first of
 // them, which runs it and hands on in turn. A group is all or nothing (the
-// batch's first error undoes it whole): when a group of several fails,
-// each of its appends runs again alone, as it would have without the
-// group, and gets its own answer (a duplicate key, a lost race, a
-// deadline). Appends of one stream never share a group, so that two
-// decisions on the same version cannot sink the others.
+// batch's first error undoes it whole): when Postgres refuses a group of
+// several, each of its appends runs again alone, as it would have without
+// the group, and gets its own answer (a duplicate key, a lost race). A
+// round trip that breaks off (the connection lost, the deadline passed)
+// may have committed: each append of the group then fails as a lone one
+// would, uncertain, and none runs again, which could append twice. The
+// round trip is bounded by the latest of the appends' deadlines, not by
+// the leader's cancellation. Appends of one stream never share a group,
+// so that two decisions on the same version cannot sink the others.
 
 // groupLanes is how many groups of one store may be in flight at once:
 // Postgres works on each in its own backend. Streams are spread over
@@ -50,6 +58,7 @@ type pending struct {
 	stream    string
 	b         *batch
 	returning int
+	deadline  time.Time // the append's context's, if any
 	positions []int64
 	err       error
 	// alone is set when the pending's group failed: it runs again alone.
@@ -65,6 +74,7 @@ type pending struct {
 func (s *Store) commit(ctx context.Context, stream string, b *batch, returning int) ([]int64, error) {
 	l := &s.lanes[streamHash(stream)%uint32(len(s.lanes))]
 	p := &pending{stream: stream, b: b, returning: returning, done: make(chan struct{})}
+	p.deadline, _ = ctx.Deadline()
 	l.mu.Lock()
 	if l.busy {
 		l.queue = append(l.queue, p)
@@ -139,7 +149,8 @@ func inGroup(group []*pending, stream string) bool {
 }
 
 // runGroup sends the group's batches as one, and gives each pending its
-// positions; when a group of several fails, each runs again alone. The
+// positions; when Postgres refuses a group of several, each runs again
+// alone (when the round trip itself fails, each gets its error). The
 // batches run in order of stream: every group takes its streams' rows in
 // one order, so groups of two instances may wait for each other but not
 // deadlock.
@@ -159,12 +170,40 @@ func (s *Store) runGroup(ctx context.Context, group []*pending) {
 		returning[i] = len(all.stmts) + p.returning
 		all.stmts = append(all.stmts, p.b.stmts...)
 	}
-	positions, err := s.runReturning(ctx, all, returning)
+	gctx, cancel := groupContext(ctx, group)
+	defer cancel()
+	positions, err := s.runReturning(gctx, all, returning)
+	var refused *pgconn.PgError
 	for i, p := range group {
-		if err != nil {
+		switch {
+		case errors.As(err, &refused):
+			// Postgres answered the Sync with an error: nothing committed.
 			p.alone = true
-			continue
+		case err != nil:
+			// The round trip broke off: the group may have committed, so
+			// running again could append twice. Each append fails as a
+			// lone one would have.
+			p.err = err
+		default:
+			p.positions = positions[i]
 		}
-		p.positions = positions[i]
 	}
+}
+
+// groupContext bounds a group's round trip by the latest deadline of its
+// appends, none when one of them has none, and not by the leader's
+// cancellation: one request given up must not fail, or leave uncertain,
+// the appends of the others.
+func groupContext(leader context.Context, group []*pending) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(leader)
+	var latest time.Time
+	for _, p := range group {
+		if p.deadline.IsZero() {
+			return ctx, func() {}
+		}
+		if p.deadline.After(latest) {
+			latest = p.deadline
+		}
+	}
+	return context.WithDeadline(ctx, latest)
 }

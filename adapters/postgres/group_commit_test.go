@@ -194,3 +194,78 @@ func TestAppendsOfOneStreamNeverShareAGroup(t *testing.T) {
 		t.Errorf("%s's append and the one of %s that won committed in %d transactions, want 1 (a group)", s[1], s[0], n)
 	}
 }
+
+// The request that leads a group gives up while the group waits in
+// Postgres: the group goes on (its round trip is not bound by the
+// leader's cancellation) and commits once, and each of the others gets
+// its events. Were the round trip cut, it could have committed all the
+// same, and appends run again would then conflict with themselves.
+func TestALeaderGivingUpDoesNotFailItsGroup(t *testing.T) {
+	store, _, db := newStore(t)
+	ctx := context.Background()
+	s := laneStreams(store, "org_l", 3)
+	if _, err := store.Append(ctx, ports.AppendRequest{StreamID: s[1], Events: []ports.NewEvent{portal(t, "bps_first", time.Now())}}); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback() }()
+	if _, err := lock.ExecContext(ctx, "SELECT 1 FROM billing_streams WHERE id = ? FOR UPDATE", s[1]); err != nil {
+		t.Fatal(err)
+	}
+	leader, giveUp := context.WithCancel(ctx)
+	defer giveUp()
+	var (
+		results [3]ports.AppendResult
+		errs    [3]error
+		wg      sync.WaitGroup
+	)
+	queued, release := postgres.HoldLane(store, s[0])
+	for i, stream := range s {
+		c, expected := ctx, int64(0)
+		switch i {
+		case 0:
+			c = leader
+		case 1:
+			expected = 1
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = store.Append(c, ports.AppendRequest{StreamID: stream, ExpectedVersion: expected,
+				Events: []ports.NewEvent{portal(t, fmt.Sprint("bps_", i), time.Now())}})
+		}()
+		for queued() < i+1 { // queued in order: the first leads
+			time.Sleep(time.Millisecond)
+		}
+	}
+	release()
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting := false; !waiting; time.Sleep(5 * time.Millisecond) {
+		if err := db.DB.DB.QueryRow("SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database())").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the group never waited for the lock")
+		}
+	}
+	giveUp()
+	time.Sleep(100 * time.Millisecond)
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i := 1; i < 3; i++ {
+		if errs[i] != nil || len(results[i].Events) != 1 {
+			t.Errorf("append to %s beside a leader that gave up: %+v, %v; want its event", s[i], results[i], errs[i])
+		}
+	}
+	if n := transactions(t, db, s...); n != 2 {
+		t.Errorf("%d transactions wrote the streams, want 2 (the first append of %s, then the group)", n, s[1])
+	}
+	if rep, err := application.VerifyLedger(ctx, store, ""); err != nil || rep.Break != nil || rep.Events != 4 {
+		t.Fatalf("ledger: %+v, %v; want 4 events intact", rep, err)
+	}
+}
