@@ -265,6 +265,27 @@ func (l *ledger) add(org string, n int) []int64 {
 	return out
 }
 
+// addConcurrently appends n events to each of orgs orgs (org_0, org_1,
+// …), the orgs at once, and adds their versions to want.
+func (l *ledger) addConcurrently(orgs, n int, want map[string][]int64) {
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for i := range orgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			org := fmt.Sprintf("org_%d", i)
+			vs := l.add(org, n)
+			mu.Lock()
+			want[org] = append(want[org], vs...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+}
+
 // fast are options for tests: short polls, retries and leases.
 func fast(endpoints ...string) outbound.Options {
 	return outbound.Options{Endpoints: endpoints, Secret: secret, Poll: 20 * time.Millisecond, IdlePoll: 200 * time.Millisecond,
@@ -310,20 +331,7 @@ func TestEveryEventInOrderToEveryEndpoint(t *testing.T) {
 	opt.Metrics = m.Outbound(opt.Endpoints)
 	start(t, l, opt)
 	want := map[string][]int64{"org_before": l.add("org_before", 3)}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			org := fmt.Sprintf("org_%d", i)
-			vs := l.add(org, 15)
-			mu.Lock()
-			want[org] = vs
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	l.addConcurrently(8, 15, want)
 	eventually(t, patience, "every event at both endpoints", func() bool { return a.has(want) && b.has(want) }, func() {
 		t.Logf("first endpoint got %v; second got %v; want %v", a.gotAll(), b.gotAll(), want)
 	})
@@ -888,21 +896,8 @@ func TestConnectionsAreKeptForTheNextEvents(t *testing.T) {
 	t.Cleanup(r.Close)
 	start(t, l, fast(r.URL))
 	want := map[string][]int64{}
-	var mu sync.Mutex
 	wave := func() {
-		var wg sync.WaitGroup
-		for i := range orgs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				org := fmt.Sprintf("org_%d", i)
-				vs := l.add(org, 1)
-				mu.Lock()
-				want[org] = append(want[org], vs...)
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+		l.addConcurrently(orgs, 1, want)
 		eventually(t, patience, "every event delivered", func() bool { return r.has(want) })
 	}
 	wave()
