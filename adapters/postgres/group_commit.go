@@ -95,13 +95,18 @@ func (s *Store) commit(ctx context.Context, stream string, b *batch, returning i
 }
 
 // lead runs group, hands the lane to the next group (or leaves it idle),
-// and lets the group's other appends go on. The caller is group[0].
+// and lets the group's other appends go on. The caller is group[0]. The
+// lane is handed on whatever happens, a panic too: a lane left busy would
+// hold every later append of its streams for ever (the others then find
+// no positions, an error).
 func (s *Store) lead(ctx context.Context, l *lane, group []*pending) {
+	defer func() {
+		l.handOn()
+		for _, p := range group[1:] {
+			close(p.done)
+		}
+	}()
 	s.runGroup(ctx, group)
-	l.handOn()
-	for _, p := range group[1:] {
-		close(p.done)
-	}
 }
 
 // handOn makes the appends queued on the lane the next group, led by its
