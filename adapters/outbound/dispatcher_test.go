@@ -50,8 +50,16 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T, answer func(org string, version int64, attempt int) int) *receiver {
+	r := newUnstartedReceiver(t, answer)
+	r.Start()
+	return r
+}
+
+// newUnstartedReceiver is newReceiver before its server starts (to set
+// its server's Config).
+func newUnstartedReceiver(t *testing.T, answer func(org string, version int64, attempt int) int) *receiver {
 	r := &receiver{inflight: map[string]int{}, attempts: map[string][]time.Time{}, got: map[string][]int64{}, answer: answer}
-	r.Server = httptest.NewServer(r)
+	r.Server = httptest.NewUnstartedServer(r)
 	t.Cleanup(r.Close)
 	return r
 }
@@ -888,23 +896,20 @@ func TestConnectionsAreKeptForTheNextEvents(t *testing.T) {
 		inFlight     atomic.Int64
 		mostInFlight atomic.Int64 // the most requests the receiver held at once
 	)
-	r := &receiver{inflight: map[string]int{}, attempts: map[string][]time.Time{}, got: map[string][]int64{},
-		answer: func(string, int64, int) int {
-			n := inFlight.Add(1)
-			defer inFlight.Add(-1)
-			for m := mostInFlight.Load(); n > m && !mostInFlight.CompareAndSwap(m, n); m = mostInFlight.Load() {
-			}
-			time.Sleep(500 * time.Millisecond) // long enough for every org's attempt to be under way at once
-			return 200
-		}}
-	r.Server = httptest.NewUnstartedServer(r)
+	r := newUnstartedReceiver(t, func(string, int64, int) int {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := mostInFlight.Load(); n > m && !mostInFlight.CompareAndSwap(m, n); m = mostInFlight.Load() {
+		}
+		time.Sleep(500 * time.Millisecond) // long enough for every org's attempt to be under way at once
+		return 200
+	})
 	r.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			dialled.Add(1)
 		}
 	}
 	r.Start()
-	t.Cleanup(r.Close)
 	start(t, l, fast(r.URL))
 	want := map[string][]int64{}
 	wave := func() {

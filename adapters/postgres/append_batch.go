@@ -333,7 +333,7 @@ func (s *Store) runReturning(ctx context.Context, b *batch, returning []int) ([]
 		// without the goroutine pgx starts per call to watch a
 		// cancellable context.
 		stop := watchContext(ctx, pg.Conn())
-		err := readBatch(pg, buf, returning, positions)
+		err := roundTrip(pg, buf, returning, positions)
 		if stop() && err != nil && ctx.Err() != nil {
 			return fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
@@ -349,10 +349,10 @@ var wireBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); retu
 
 const maxKeptWireBuffer = 256 << 10
 
-// readBatch writes the batch's messages and reads the answers up to the
+// roundTrip writes the batch's messages and reads the answers up to the
 // ReadyForQuery that ends them: the positions of the statements numbered
 // returning, and the first error Postgres reported.
-func readBatch(pg *pgconn.PgConn, msgs []byte, returning []int, positions [][]int64) error {
+func roundTrip(pg *pgconn.PgConn, msgs []byte, returning []int, positions [][]int64) error {
 	if _, err := pg.Conn().Write(msgs); err != nil {
 		return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
 	}

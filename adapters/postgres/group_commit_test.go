@@ -27,26 +27,45 @@ func laneStreams(store *postgres.Store, prefix string, n int) []string {
 	return out
 }
 
-// whileHeld runs each of appends in its own goroutine while their lane is
-// held, releases the lane once queued of them wait on it, and waits for
-// them all.
-func whileHeld(t *testing.T, store *postgres.Store, stream string, queued int, appends ...func()) {
+// queueOnHeldLane holds the lane of stream and starts appends, each in
+// its own goroutine, in order: each is queued on the lane before the next
+// starts, so the first leads the group that release sends on. wait waits
+// for them all.
+func queueOnHeldLane(t *testing.T, store *postgres.Store, stream string, appends ...func()) (release, wait func()) {
 	t.Helper()
-	waiting, release := postgres.HoldLane(store, stream)
+	queued, release := postgres.HoldLane(store, stream)
 	var wg sync.WaitGroup
-	for _, f := range appends {
+	deadline := time.Now().Add(10 * time.Second)
+	for i, f := range appends {
 		wg.Add(1)
 		go func() { defer wg.Done(); f() }()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for waiting() < queued {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d appends queued on the lane, want %d", waiting(), queued)
+		for queued() < i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d appends queued on the lane, want %d", queued(), i+1)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
+	return release, wg.Wait
+}
+
+// whileHeld queues appends on the held lane of stream (queueOnHeldLane),
+// sends them on as one group and waits for them.
+func whileHeld(t *testing.T, store *postgres.Store, stream string, appends ...func()) {
+	t.Helper()
+	release, wait := queueOnHeldLane(t, store, stream, appends...)
 	release()
-	wg.Wait()
+	wait()
+}
+
+// lockWaiter returns the backend of db's database that waits for a lock,
+// once one does (0 if none did within 10 s).
+func lockWaiter(db *pgtest.DB) int {
+	pid := 0
+	for deadline := time.Now().Add(10 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		_ = db.DB.DB.QueryRow("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()").Scan(&pid)
+	}
+	return pid
 }
 
 // transactions counts the transactions that wrote the streams' events.
@@ -76,7 +95,7 @@ func TestWaitingAppendsCommitTogether(t *testing.T) {
 				Events: []ports.NewEvent{portal(t, "bps_"+s, time.Now()), portal(t, "bps_2"+s, time.Now())}})
 		})
 	}
-	whileHeld(t, store, streams[0], len(streams), appends...)
+	whileHeld(t, store, streams[0], appends...)
 	for i, s := range streams {
 		if errs[i] != nil || len(results[i].Events) != 2 || results[i].Events[1].Version != 2 {
 			t.Fatalf("append to %s: %+v, %v", s, results[i], errs[i])
@@ -123,7 +142,7 @@ func TestAFailingAppendDoesNotSinkItsGroup(t *testing.T) {
 		}
 		appends = append(appends, func() { results[i], errs[i] = store.Update(ctx, checkout(stream, key)) })
 	}
-	whileHeld(t, store, s[0], len(s), appends...)
+	whileHeld(t, store, s[0], appends...)
 	for i := range s {
 		if errs[i] != nil {
 			t.Fatalf("update of %s: %v", s[i], errs[i])
@@ -177,7 +196,7 @@ func TestAppendsOfOneStreamNeverShareAGroup(t *testing.T) {
 				Events: []ports.NewEvent{portal(t, fmt.Sprint("bps_", i), time.Now())}})
 		}
 	}
-	whileHeld(t, store, s[0], 3, appendTo(0, s[0]), appendTo(1, s[0]), appendTo(2, s[1]))
+	whileHeld(t, store, s[0], appendTo(0, s[0]), appendTo(1, s[0]), appendTo(2, s[1]))
 	won := -1
 	for i := range 2 {
 		switch {
@@ -220,43 +239,32 @@ func TestALeaderGivingUpDoesNotFailItsGroup(t *testing.T) {
 	var (
 		results [3]ports.AppendResult
 		errs    [3]error
-		wg      sync.WaitGroup
 	)
-	queued, release := postgres.HoldLane(store, s[0])
+	var appends []func()
 	for i, stream := range s {
 		c, expected := ctx, int64(0)
 		switch i {
 		case 0:
-			c = leader
+			c = leader // queued first: it leads the group
 		case 1:
 			expected = 1
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		appends = append(appends, func() {
 			results[i], errs[i] = store.Append(c, ports.AppendRequest{StreamID: stream, ExpectedVersion: expected,
 				Events: []ports.NewEvent{portal(t, fmt.Sprint("bps_", i), time.Now())}})
-		}()
-		for queued() < i+1 { // queued in order: the first leads
-			time.Sleep(time.Millisecond)
-		}
+		})
 	}
+	release, wait := queueOnHeldLane(t, store, s[0], appends...)
 	release()
-	deadline := time.Now().Add(10 * time.Second)
-	for waiting := false; !waiting; time.Sleep(5 * time.Millisecond) {
-		if err := db.DB.DB.QueryRow("SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database())").Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the group never waited for the lock")
-		}
+	if lockWaiter(db) == 0 {
+		t.Fatal("the group never waited for the lock")
 	}
 	giveUp()
 	time.Sleep(100 * time.Millisecond)
 	if err := lock.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	wait()
 	for i := 1; i < 3; i++ {
 		if errs[i] != nil || len(results[i].Events) != 1 {
 			t.Errorf("append to %s beside a leader that gave up: %+v, %v; want its event", s[i], results[i], errs[i])

@@ -172,13 +172,7 @@ func TestAppendEndsWithItsContext(t *testing.T) {
 	defer cancel()
 	t0 := time.Now()
 	waiting := make(chan int, 1) // the backend of the append that waits for the lock
-	go func() {
-		pid := 0
-		for pid == 0 && time.Since(t0) < 5*time.Second {
-			_ = db.DB.DB.QueryRow("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()").Scan(&pid)
-		}
-		waiting <- pid
-	}()
+	go func() { waiting <- lockWaiter(db) }()
 	_, err = store.Update(short, start("cs_2"))
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > 5*time.Second {
 		t.Fatalf("update held by a lock past its context: %v after %v; want the context's deadline", err, time.Since(t0))
