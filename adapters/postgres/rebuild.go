@@ -56,19 +56,29 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 		return stats, nil
 	}
 	var last int64
-	if err := s.db.QueryRowContext(ctx, "SELECT coalesce(max(position), 0) FROM billing_events").Scan(&last); err != nil {
+	var err error
+	if err = s.db.QueryRowContext(ctx, "SELECT coalesce(max(position), 0) FROM billing_events").Scan(&last); err != nil {
 		return stats, fmt.Errorf("rebuild: %w", err)
 	}
 	for _, p := range s.projections {
 		if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS ?", bun.Ident(aside(p))); err != nil {
 			return stats, fmt.Errorf("rebuild %s: %w", p.Table(), err)
 		}
-		if _, err := s.db.ExecContext(ctx, "CREATE TABLE ? (LIKE ? INCLUDING ALL)", bun.Ident(aside(p)), bun.Ident(p.Table())); err != nil {
+		if _, err := s.db.ExecContext(ctx, "CREATE TABLE ? (LIKE ? INCLUDING ALL EXCLUDING INDEXES)", bun.Ident(aside(p)), bun.Ident(p.Table())); err != nil {
 			return stats, fmt.Errorf("rebuild %s: %w", p.Table(), err)
 		}
 		// Before the fill, so that it leaves the pages as full as the
 		// live table's fillfactor says.
 		if err := copyStorageParameters(ctx, s.db, p.Table(), aside(p)); err != nil {
+			return stats, fmt.Errorf("rebuild %s: %w", p.Table(), err)
+		}
+	}
+	// The aside tables' indexes are made after their fill, each in one
+	// sorted pass, instead of taking the rows one at a time in random
+	// order as COPY writes them.
+	indexes := make([][]asideIndex, len(s.projections))
+	for i, p := range s.projections {
+		if indexes[i], err = asideIndexes(ctx, s.db, p); err != nil {
 			return stats, fmt.Errorf("rebuild %s: %w", p.Table(), err)
 		}
 	}
@@ -100,6 +110,9 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 			return stats, err
 		}
 	}
+	if err := s.makeIndexes(ctx, indexes); err != nil {
+		return stats, fmt.Errorf("rebuild: %w", err)
+	}
 	// Catch up once while writers still run, so that the locked catch-up
 	// below has little left to do.
 	moved, err := s.movedStreams(ctx, s.db, versions)
@@ -111,7 +124,7 @@ func (s *Store) Rebuild(ctx context.Context, progress func(position, last int64)
 	}
 	stats.Streams = len(versions)
 	for attempt := 1; ; attempt++ {
-		caught, err := s.swapIn(ctx, versions)
+		caught, err := s.swapIn(ctx, versions, indexes)
 		if err == nil {
 			stats.CaughtUp += caught
 			if s.status == nil {
@@ -155,7 +168,7 @@ var errLockTimeout = errors.New("lock not granted")
 // place. It returns how many streams it refolded. It fails with
 // errLockTimeout, having done nothing, when the lock is not granted within
 // the policy's lock timeout.
-func (s *Store) swapIn(ctx context.Context, versions map[string]int64) (int, error) {
+func (s *Store) swapIn(ctx context.Context, versions map[string]int64, indexes [][]asideIndex) (int, error) {
 	var caught int
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		tables := make([]bun.Ident, len(s.projections))
@@ -190,8 +203,8 @@ func (s *Store) swapIn(ctx context.Context, versions map[string]int64) (int, err
 				return err
 			}
 		}
-		for _, p := range s.projections {
-			if err := swap(ctx, tx, p.Table(), aside(p)); err != nil {
+		for i, p := range s.projections {
+			if err := swap(ctx, tx, p.Table(), aside(p), indexes[i]); err != nil {
 				return err
 			}
 		}
@@ -201,6 +214,84 @@ func (s *Store) swapIn(ctx context.Context, versions map[string]int64) (int, err
 }
 
 func aside(p Projection) string { return p.Table() + "_rebuild" }
+
+// asideIndex is an index of a live projection table, to be made on its
+// aside table once filled, under a temporary name that the swap changes
+// to the live one's.
+type asideIndex struct {
+	name, temp string
+	make       string // the statement that makes it on the aside table
+}
+
+// asideIndexes reads the indexes and index-backed constraints (primary
+// keys, unique and exclusion constraints) of p's live table, with what
+// makes each on the aside table: Postgres's own definition of it, named
+// apart.
+func asideIndexes(ctx context.Context, db bun.IDB, p Projection) ([]asideIndex, error) {
+	var rows []struct {
+		Name       string `bun:"name"`
+		Temp       string `bun:"temp"`
+		Constraint string `bun:"constraint_def"`
+		Index      string `bun:"index_def"`
+		Prefix     string `bun:"prefix"`
+	}
+	err := db.NewRaw(`SELECT x.relname AS name, 'rebuild_' || x.oid AS temp,
+			coalesce(pg_get_constraintdef(c.oid), '') AS constraint_def, pg_get_indexdef(x.oid) AS index_def,
+			format('CREATE %sINDEX %I ON %I.%I ', CASE WHEN i.indisunique THEN 'UNIQUE ' END, x.relname, n.nspname, t.relname) AS prefix
+		FROM pg_index i
+		JOIN pg_class x ON x.oid = i.indexrelid
+		JOIN pg_class t ON t.oid = i.indrelid
+		JOIN pg_namespace n ON n.oid = t.relnamespace
+		LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')
+		WHERE i.indrelid = to_regclass(?)
+		ORDER BY x.relname`, regclass(p.Table())).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("read indexes: %w", err)
+	}
+	out := make([]asideIndex, len(rows))
+	for i, r := range rows {
+		ix := asideIndex{name: r.Name, temp: r.Temp}
+		table, temp := pgx.Identifier{aside(p)}.Sanitize(), pgx.Identifier{r.Temp}.Sanitize()
+		switch rest, ok := strings.CutPrefix(r.Index, r.Prefix); {
+		case r.Constraint != "":
+			ix.make = fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, temp, r.Constraint)
+		case ok:
+			unique := ""
+			if strings.HasPrefix(r.Prefix, "CREATE UNIQUE") {
+				unique = "UNIQUE "
+			}
+			ix.make = fmt.Sprintf("CREATE %sINDEX %s ON %s %s", unique, temp, table, rest)
+		default:
+			return nil, fmt.Errorf("index %s: a definition not of the form %q: %s", r.Name, r.Prefix, r.Index)
+		}
+		out[i] = ix
+	}
+	return out, nil
+}
+
+// makeIndexes makes the aside tables' indexes, one connection per table.
+func (s *Store) makeIndexes(ctx context.Context, indexes [][]asideIndex) error {
+	errs := make(chan error, len(indexes))
+	for _, ixs := range indexes {
+		go func() {
+			for _, ix := range ixs {
+				// database/sql's own: bun would read a ? in it as a placeholder.
+				if _, err := s.db.DB.ExecContext(ctx, ix.make); err != nil {
+					errs <- fmt.Errorf("index %s: %w", ix.name, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range indexes {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
 // movedStreams lists the streams whose committed version differs from the
 // one the replay folded: appended to (or created) during the replay.
@@ -261,14 +352,10 @@ func (s *Store) catchUp(ctx context.Context, tx bun.IDB, streams []string, versi
 	return nil
 }
 
-// swap replaces table by its rebuilt copy and gives the copy's indexes the
-// live table's names. Readers blocked on the old table go on with the new.
-func swap(ctx context.Context, tx bun.Tx, table, rebuilt string) error {
-	var indexes []string
-	if err := tx.NewRaw("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?", rebuilt).
-		Scan(ctx, &indexes); err != nil {
-		return err
-	}
+// swap replaces table by its rebuilt copy and gives the copy's indexes
+// (and the constraints they back) the live table's names. Readers blocked
+// on the old table go on with the new.
+func swap(ctx context.Context, tx bun.Tx, table, rebuilt string, indexes []asideIndex) error {
 	if _, err := tx.ExecContext(ctx, "DROP TABLE ?", bun.Ident(table)); err != nil {
 		return err
 	}
@@ -276,8 +363,7 @@ func swap(ctx context.Context, tx bun.Tx, table, rebuilt string) error {
 		return err
 	}
 	for _, ix := range indexes {
-		name := strings.Replace(ix, rebuilt, table, 1)
-		if _, err := tx.ExecContext(ctx, "ALTER INDEX ? RENAME TO ?", bun.Ident(ix), bun.Ident(name)); err != nil {
+		if _, err := tx.ExecContext(ctx, "ALTER INDEX ? RENAME TO ?", bun.Ident(ix.temp), bun.Ident(ix.name)); err != nil {
 			return err
 		}
 	}

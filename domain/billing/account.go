@@ -22,7 +22,7 @@ type Account struct {
 	// checkouts are the checkout sessions started or completed, by session
 	// id, and lastCheckout the tier of the last one started: a completed
 	// checkout whose metadata lost its tier takes it from here.
-	checkouts    map[string]checkout
+	checkouts    map[string]*checkout
 	lastCheckout Tier
 	trialUsed    bool // a fact showed a trial
 }
@@ -38,7 +38,12 @@ func (a *Account) OrgID() string { return a.orgID }
 func (a *Account) Version() int64 { return a.version }
 
 // current returns what the facts of the current subscription set.
-func (a *Account) current() subscription { return a.state.Subs[a.state.currentID()] }
+func (a *Account) current() subscription {
+	if sub := a.state.Subs[a.state.currentID()]; sub != nil {
+		return *sub
+	}
+	return subscription{}
+}
 
 // Tier returns the plan tier in force: the current subscription's.
 func (a *Account) Tier() Tier {
@@ -108,7 +113,7 @@ func (a *Account) ReadAt(now time.Time) time.Time {
 // can say which came last. It returns the subscription to fetch.
 func (a *Account) NeedsSync() (subscriptionID string, ok bool) {
 	id := a.state.currentID()
-	if id == "" || !a.state.Subs[id].conflicted() {
+	if sub := a.state.Subs[id]; sub == nil || !sub.conflicted() {
 		return "", false
 	}
 	return id, true
@@ -198,7 +203,7 @@ func (a *Account) RecordStripeFact(c Change, at time.Time) (Event, error) {
 		return Event{}, fmt.Errorf("%w: no Stripe time", ErrInvalidFact)
 	}
 	if pa, isActivation := c.(PlanActivated); isActivation && !pa.Tier.Paid() {
-		pa.Tier = a.checkouts[pa.CheckoutSessionID].Tier
+		pa.Tier = a.checkout(pa.CheckoutSessionID).Tier
 		if pa.Tier == "" {
 			pa.Tier = a.lastCheckout
 		}

@@ -86,38 +86,58 @@ func (a *Account) RepeatedCheckoutKey(tier Tier, userID string, now time.Time, w
 	for _, c := range a.checkouts {
 		if c.open(now) && c.Tier == tier && c.RequestedBy == userID && c.IdempotencyKey != "" &&
 			now.Sub(c.StartedAt) <= window && c.StartedAt.After(best.StartedAt) {
-			best = c
+			best = *c
 		}
 	}
 	return best.IdempotencyKey, best.IdempotencyKey != ""
 }
 
+// checkout is what the ledger knows of session id (nothing: the zero
+// checkout).
+func (a *Account) checkout(id string) checkout {
+	if c := a.checkouts[id]; c != nil {
+		return *c
+	}
+	return checkout{}
+}
+
+// checkoutToFold is session id's checkout, made if new, for a fact to
+// update in place.
+func (a *Account) checkoutToFold(id string) *checkout {
+	c := a.checkouts[id]
+	if c == nil {
+		if a.checkouts == nil {
+			a.checkouts = map[string]*checkout{}
+		}
+		c = &checkout{}
+		a.checkouts[id] = c
+	}
+	return c
+}
+
 // applyCheckout folds a started or completed checkout.
 func (a *Account) applyCheckout(e Event) {
-	if a.checkouts == nil {
-		a.checkouts = map[string]checkout{}
-	}
 	switch c := e.Change.(type) {
 	case CheckoutStarted:
-		ck := a.checkouts[c.CheckoutSessionID]
+		ck := a.checkoutToFold(c.CheckoutSessionID)
 		ck.Tier, ck.RequestedBy, ck.IdempotencyKey = c.Tier, c.RequestedBy, c.IdempotencyKey
 		if ck.StartedAt.IsZero() || e.OccurredAt.Before(ck.StartedAt) {
 			ck.StartedAt = e.OccurredAt
 		}
-		a.checkouts[c.CheckoutSessionID] = ck.compact()
+		*ck = ck.compact()
 		a.lastCheckout = c.Tier
 		for _, id := range c.Supersedes {
-			old := a.checkouts[id]
+			old := a.checkoutToFold(id)
 			old.Superseded = true
-			a.checkouts[id] = old.compact()
+			*old = old.compact()
 		}
 	case PlanActivated:
-		ck := a.checkouts[c.CheckoutSessionID]
+		ck := a.checkoutToFold(c.CheckoutSessionID)
 		ck.Completed = true
-		a.checkouts[c.CheckoutSessionID] = ck.compact()
+		*ck = ck.compact()
 	case CheckoutExpired:
-		ck := a.checkouts[c.CheckoutSessionID]
+		ck := a.checkoutToFold(c.CheckoutSessionID)
 		ck.Expired = true
-		a.checkouts[c.CheckoutSessionID] = ck.compact()
+		*ck = ck.compact()
 	}
 }

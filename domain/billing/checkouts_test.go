@@ -156,10 +156,10 @@ func TestClosedCheckoutsKeepOnlyTheirTier(t *testing.T) {
 		ev(CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_2", RequestedBy: "u1", IdempotencyKey: "k2", Supersedes: []string{"cs_1"}}, 2)}
 	for _, order := range [][]int{{0, 1}, {1, 0}} {
 		acc := Fold("org_1", []Event{events[order[0]], events[order[1]]})
-		if got, want := acc.checkouts["cs_1"], (checkout{Tier: TierStarter, Superseded: true}); got != want {
+		if got, want := acc.checkout("cs_1"), (checkout{Tier: TierStarter, Superseded: true}); got != want {
 			t.Errorf("order %v: superseded cs_1 is %+v, want %+v", order, got, want)
 		}
-		if got := acc.checkouts["cs_2"]; got.IdempotencyKey != "k2" || got.StartedAt.IsZero() || got.RequestedBy != "u1" {
+		if got := acc.checkout("cs_2"); got.IdempotencyKey != "k2" || got.StartedAt.IsZero() || got.RequestedBy != "u1" {
 			t.Errorf("order %v: open cs_2 lost what a repeated request needs: %+v", order, got)
 		}
 		ev, err := acc.RecordStripeFact(PlanActivated{CheckoutSessionID: "cs_1", CustomerID: "cus_1", SubscriptionID: "sub_1"}, at(3))

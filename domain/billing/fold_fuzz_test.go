@@ -80,7 +80,7 @@ func FuzzFoldIsOrderIndependent(f *testing.F) {
 			t.Fatal("order changed the trial, the unpaid period or the payment action")
 		}
 		for id, c := range want.checkouts {
-			if got.checkouts[id].Completed != c.Completed || got.checkouts[id].Expired != c.Expired {
+			if got.checkout(id).Completed != c.Completed || got.checkout(id).Expired != c.Expired {
 				t.Fatalf("order changed whether checkout %s completed", id)
 			}
 		}

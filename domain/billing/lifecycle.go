@@ -241,7 +241,7 @@ func (a *Account) UnpaidSince() time.Time {
 }
 
 // CheckoutExpired reports whether Stripe expired the checkout session.
-func (a *Account) CheckoutExpired(sessionID string) bool { return a.checkouts[sessionID].Expired }
+func (a *Account) CheckoutExpired(sessionID string) bool { return a.checkout(sessionID).Expired }
 
 // recordCheckoutExpired validates a checkout.session.expired.
 func recordCheckoutExpired(c CheckoutExpired, at time.Time) (Event, error) {

@@ -21,19 +21,19 @@ var ErrSnapshotFormat = errors.New("account snapshot of another format")
 // snapshot is the serialized form of an Account, kept beside read models so
 // that they can fold new events without reading the whole stream.
 type snapshot struct {
-	Format       int                 `json:"format"`
-	OrgID        string              `json:"orgId"`
-	Version      int64               `json:"version"`
-	LastAt       time.Time           `json:"lastAt"`
-	LastFactAt   time.Time           `json:"lastFactAt"`
-	State        state               `json:"state"`
-	StripeIDs    map[string]bool     `json:"stripeIds,omitempty"`
-	Name         string              `json:"name,omitempty"`
-	CreatedAt    time.Time           `json:"createdAt"`
-	Members      map[string]Member   `json:"members,omitempty"`
-	Checkouts    map[string]checkout `json:"checkouts,omitempty"`
-	LastCheckout Tier                `json:"lastCheckout,omitempty"`
-	TrialUsed    bool                `json:"trialUsed,omitempty"`
+	Format       int                  `json:"format"`
+	OrgID        string               `json:"orgId"`
+	Version      int64                `json:"version"`
+	LastAt       time.Time            `json:"lastAt"`
+	LastFactAt   time.Time            `json:"lastFactAt"`
+	State        state                `json:"state"`
+	StripeIDs    map[string]bool      `json:"stripeIds,omitempty"`
+	Name         string               `json:"name,omitempty"`
+	CreatedAt    time.Time            `json:"createdAt"`
+	Members      map[string]Member    `json:"members,omitempty"`
+	Checkouts    map[string]*checkout `json:"checkouts,omitempty"`
+	LastCheckout Tier                 `json:"lastCheckout,omitempty"`
+	TrialUsed    bool                 `json:"trialUsed,omitempty"`
 }
 
 // MarshalSnapshot returns the account's full state, registers' Stripe times
@@ -65,8 +65,8 @@ func RestoreAccount(data []byte) (*Account, error) {
 // Clone returns a copy of the account that folds on independently of it.
 func (a *Account) Clone() *Account {
 	c := *a
-	c.checkouts = maps.Clone(a.checkouts)
-	c.state.Subs = maps.Clone(a.state.Subs)
+	c.checkouts = cloneValues(a.checkouts)
+	c.state.Subs = cloneValues(a.state.Subs)
 	c.stripeIDs = maps.Clone(a.stripeIDs)
 	if a.members != nil {
 		c.members = make(map[string]Member, len(a.members))
@@ -76,4 +76,17 @@ func (a *Account) Clone() *Account {
 		}
 	}
 	return &c
+}
+
+// cloneValues copies m and the values its pointers point to.
+func cloneValues[V any](m map[string]*V) map[string]*V {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]*V, len(m))
+	for k, v := range m {
+		copied := *v
+		c[k] = &copied
+	}
+	return c
 }

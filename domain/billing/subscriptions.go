@@ -25,7 +25,7 @@ type subscription struct {
 	Item register[string] `json:"item,omitzero"`
 }
 
-func (s subscription) conflicted() bool {
+func (s *subscription) conflicted() bool {
 	return s.Customer.Conflict || s.Tier.Conflict || s.Status.Conflict || s.CurrentPeriodEnd.Conflict || s.CancelAtPeriodEnd.Conflict || s.TrialEnd.Conflict
 }
 
@@ -48,10 +48,10 @@ func (s subscription) status() Status {
 // first subscription a fact names. Both are registers too, so the fold
 // stays independent of delivery order.
 type state struct {
-	Current  register[string]        `json:"current"`
-	First    register[string]        `json:"first"`
-	Customer register[string]        `json:"customer"` // the newest customer named, for an org without subscription
-	Subs     map[string]subscription `json:"subs,omitempty"`
+	Current  register[string]         `json:"current"`
+	First    register[string]         `json:"first"`
+	Customer register[string]         `json:"customer"`       // the newest customer named, for an org without subscription
+	Subs     map[string]*subscription `json:"subs,omitempty"` // by pointer: a fact updates its subscription in place
 }
 
 // offerEarliest keeps the value of the earliest time (the smaller value on
@@ -78,10 +78,14 @@ func (s *state) apply(p patch, at time.Time) {
 		s.Current.offer(id, at, 0, stringKey[string])
 		s.Current.Conflict = false
 	}
-	if s.Subs == nil {
-		s.Subs = map[string]subscription{}
-	}
 	sub := s.Subs[id]
+	if sub == nil {
+		if s.Subs == nil {
+			s.Subs = map[string]*subscription{}
+		}
+		sub = &subscription{}
+		s.Subs[id] = sub
+	}
 	sub.Customer.offer(p.customer.v, at, rank, stringKey[string])
 	if p.tier.ok {
 		sub.Tier.offer(p.tier.v, at, rank, stringKey[Tier])
@@ -99,7 +103,6 @@ func (s *state) apply(p patch, at time.Time) {
 	if p.item.ok {
 		sub.Item.offer(p.item.v, at, rank, stringKey[string])
 	}
-	s.Subs[id] = sub
 }
 
 // currentID is the current subscription's id, or "".
