@@ -233,10 +233,11 @@ func asideIndexes(ctx context.Context, db bun.IDB, p Projection) ([]asideIndex, 
 		Temp       string `bun:"temp"`
 		Constraint string `bun:"constraint_def"`
 		Index      string `bun:"index_def"`
-		Prefix     string `bun:"prefix"`
+		Prefix     string `bun:"prefix"` // of Index, up to the columns
+		Unique     bool   `bun:"unique"`
 	}
 	err := db.NewRaw(`SELECT x.relname AS name, 'rebuild_' || x.oid AS temp,
-			coalesce(pg_get_constraintdef(c.oid), '') AS constraint_def, pg_get_indexdef(x.oid) AS index_def,
+			coalesce(pg_get_constraintdef(c.oid), '') AS constraint_def, pg_get_indexdef(x.oid) AS index_def, i.indisunique AS unique,
 			format('CREATE %sINDEX %I ON %I.%I ', CASE WHEN i.indisunique THEN 'UNIQUE ' END, x.relname, n.nspname, t.relname) AS prefix
 		FROM pg_index i
 		JOIN pg_class x ON x.oid = i.indexrelid
@@ -257,7 +258,7 @@ func asideIndexes(ctx context.Context, db bun.IDB, p Projection) ([]asideIndex, 
 			ix.make = fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, temp, r.Constraint)
 		case ok:
 			unique := ""
-			if strings.HasPrefix(r.Prefix, "CREATE UNIQUE") {
+			if r.Unique {
 				unique = "UNIQUE "
 			}
 			ix.make = fmt.Sprintf("CREATE %sINDEX %s ON %s %s", unique, temp, table, rest)

@@ -103,16 +103,20 @@ func (a *Account) checkout(id string) checkout {
 
 // checkoutToFold is session id's checkout, made if new, for a fact to
 // update in place.
-func (a *Account) checkoutToFold(id string) *checkout {
-	c := a.checkouts[id]
-	if c == nil {
-		if a.checkouts == nil {
-			a.checkouts = map[string]*checkout{}
+func (a *Account) checkoutToFold(id string) *checkout { return entry(&a.checkouts, id) }
+
+// entry returns m's value for key, made (and m with it, if nil) when m
+// has none.
+func entry[V any](m *map[string]*V, key string) *V {
+	v := (*m)[key]
+	if v == nil {
+		if *m == nil {
+			*m = map[string]*V{}
 		}
-		c = &checkout{}
-		a.checkouts[id] = c
+		v = new(V)
+		(*m)[key] = v
 	}
-	return c
+	return v
 }
 
 // applyCheckout folds a started or completed checkout.

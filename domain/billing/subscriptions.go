@@ -78,14 +78,7 @@ func (s *state) apply(p patch, at time.Time) {
 		s.Current.offer(id, at, 0, stringKey[string])
 		s.Current.Conflict = false
 	}
-	sub := s.Subs[id]
-	if sub == nil {
-		if s.Subs == nil {
-			s.Subs = map[string]*subscription{}
-		}
-		sub = &subscription{}
-		s.Subs[id] = sub
-	}
+	sub := entry(&s.Subs, id)
 	sub.Customer.offer(p.customer.v, at, rank, stringKey[string])
 	if p.tier.ok {
 		sub.Tier.offer(p.tier.v, at, rank, stringKey[Tier])
