@@ -172,11 +172,3 @@ func (v *jsonValidator) plainString() (string, bool) {
 	}
 	return "", false
 }
-
-// plainJSONString returns the content of b, one JSON string of printable
-// ASCII without escapes.
-func plainJSONString(b []byte) (string, bool) {
-	v := jsonValidator{b: b}
-	s, ok := v.plainString()
-	return s, ok && v.i == len(b)
-}

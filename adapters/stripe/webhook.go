@@ -361,13 +361,11 @@ type expandable struct{ ID string }
 
 func (e *expandable) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
-		// An id is plain ASCII: its bytes are the string (the decoder
-		// hands over one whole JSON value, here a string).
-		if id, ok := plainJSONString(b); ok {
-			e.ID = id
-			return nil
-		}
-		return gojson.Unmarshal(b, &e.ID)
+		// The id as stripe-go reads it: the string's bytes as sent,
+		// escapes and all (the decoder hands over one whole JSON value,
+		// here a string).
+		e.ID, _ = stripego.ParseID(b)
+		return nil
 	}
 	var o *struct {
 		ID string `json:"id"`
