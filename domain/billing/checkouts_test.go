@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -101,6 +102,27 @@ func TestSnapshotOfAnotherFormatIsRefused(t *testing.T) {
 	old := []byte(`{"orgId":"org_1","version":3,"state":{"customer":{"v":"cus_1"}}}`)
 	if _, err := RestoreAccount(old); !errors.Is(err, ErrSnapshotFormat) {
 		t.Errorf("format 1 snapshot: %v, want ErrSnapshotFormat", err)
+	}
+}
+
+// A damaged snapshot (a null subscription or checkout, which
+// MarshalSnapshot never writes) is refused, not restored half.
+func TestSnapshotWithANullEntryIsRefused(t *testing.T) {
+	data, err := Fold("org_1", []Event{ev(CheckoutStarted{Tier: TierPro, CheckoutSessionID: "cs_1"}, 1), ev(activated(TierPro), 10)}).MarshalSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RestoreAccount(data); err != nil {
+		t.Fatalf("the snapshot itself: %v", err)
+	}
+	for _, damage := range [][2]string{{`"sub_1":{`, `"sub_1":null,"sub_x":{`}, {`"cs_1":{`, `"cs_1":null,"cs_x":{`}} {
+		damaged := strings.Replace(string(data), damage[0], damage[1], 1)
+		if damaged == string(data) {
+			t.Fatalf("%s not in the snapshot: %s", damage[0], data)
+		}
+		if _, err := RestoreAccount([]byte(damaged)); err == nil {
+			t.Errorf("restored a snapshot with %s", damage[1])
+		}
 	}
 }
 

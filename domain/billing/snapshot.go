@@ -58,6 +58,10 @@ func RestoreAccount(data []byte) (*Account, error) {
 	if s.Format != snapshotFormat {
 		return nil, fmt.Errorf("restore account snapshot: %w (%d, want %d)", ErrSnapshotFormat, s.Format, snapshotFormat)
 	}
+	// MarshalSnapshot writes no null subscription or checkout: one is damage.
+	if hasNil(s.State.Subs) || hasNil(s.Checkouts) {
+		return nil, errors.New("restore account snapshot: a null subscription or checkout")
+	}
 	return &Account{orgID: s.OrgID, version: s.Version, lastAt: s.LastAt, lastFactAt: s.LastFactAt, state: s.State, stripeIDs: s.StripeIDs, name: s.Name, createdAt: s.CreatedAt,
 		members: s.Members, checkouts: s.Checkouts, lastCheckout: s.LastCheckout, trialUsed: s.TrialUsed}, nil
 }
@@ -89,4 +93,14 @@ func cloneValues[V any](m map[string]*V) map[string]*V {
 		c[k] = &copied
 	}
 	return c
+}
+
+// hasNil reports whether m holds a nil value.
+func hasNil[V any](m map[string]*V) bool {
+	for _, v := range m {
+		if v == nil {
+			return true
+		}
+	}
+	return false
 }
