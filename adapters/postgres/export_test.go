@@ -22,7 +22,7 @@ func SetSnapshotEvery(p *StatusProjection, every int64) { p.every = every }
 // flight would: appends to its streams queue until release, which sends
 // them on as one group. Queued reports how many wait.
 func HoldLane(s *Store, stream string) (queued func() int, release func()) {
-	l := &s.lanes[streamHash(stream)%uint32(len(s.lanes))]
+	l := s.laneOf(stream)
 	l.mu.Lock()
 	l.busy = true
 	l.mu.Unlock()
@@ -35,7 +35,4 @@ func HoldLane(s *Store, stream string) (queued func() int, release func()) {
 }
 
 // SameLane reports whether two streams' appends share a lane of s.
-func SameLane(s *Store, a, b string) bool {
-	n := uint32(len(s.lanes))
-	return streamHash(a)%n == streamHash(b)%n
-}
+func SameLane(s *Store, a, b string) bool { return s.laneOf(a) == s.laneOf(b) }

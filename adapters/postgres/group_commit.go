@@ -72,7 +72,7 @@ type pending struct {
 // some are waiting, and returns the positions its statement number
 // returning returned (see [Store.run]).
 func (s *Store) commit(ctx context.Context, stream string, b *batch, returning int) ([]int64, error) {
-	l := &s.lanes[streamHash(stream)%uint32(len(s.lanes))]
+	l := s.laneOf(stream)
 	p := &pending{stream: stream, b: b, returning: returning, done: make(chan struct{})}
 	p.deadline, _ = ctx.Deadline()
 	l.mu.Lock()
@@ -92,6 +92,11 @@ func (s *Store) commit(ctx context.Context, stream string, b *batch, returning i
 		return s.run(ctx, b, returning)
 	}
 	return p.positions, p.err
+}
+
+// laneOf is the lane of stream's appends: one stream always has the same.
+func (s *Store) laneOf(stream string) *lane {
+	return &s.lanes[streamHash(stream)%uint32(len(s.lanes))]
 }
 
 // lead runs group, hands the lane to the next group (or leaves it idle),

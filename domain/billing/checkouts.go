@@ -101,10 +101,6 @@ func (a *Account) checkout(id string) checkout {
 	return checkout{}
 }
 
-// checkoutToFold is session id's checkout, made if new, for a fact to
-// update in place.
-func (a *Account) checkoutToFold(id string) *checkout { return entry(&a.checkouts, id) }
-
 // entry returns m's value for key, made (and m with it, if nil) when m
 // has none.
 func entry[V any](m *map[string]*V, key string) *V {
@@ -123,7 +119,7 @@ func entry[V any](m *map[string]*V, key string) *V {
 func (a *Account) applyCheckout(e Event) {
 	switch c := e.Change.(type) {
 	case CheckoutStarted:
-		ck := a.checkoutToFold(c.CheckoutSessionID)
+		ck := entry(&a.checkouts, c.CheckoutSessionID)
 		ck.Tier, ck.RequestedBy, ck.IdempotencyKey = c.Tier, c.RequestedBy, c.IdempotencyKey
 		if ck.StartedAt.IsZero() || e.OccurredAt.Before(ck.StartedAt) {
 			ck.StartedAt = e.OccurredAt
@@ -131,16 +127,16 @@ func (a *Account) applyCheckout(e Event) {
 		*ck = ck.compact()
 		a.lastCheckout = c.Tier
 		for _, id := range c.Supersedes {
-			old := a.checkoutToFold(id)
+			old := entry(&a.checkouts, id)
 			old.Superseded = true
 			*old = old.compact()
 		}
 	case PlanActivated:
-		ck := a.checkoutToFold(c.CheckoutSessionID)
+		ck := entry(&a.checkouts, c.CheckoutSessionID)
 		ck.Completed = true
 		*ck = ck.compact()
 	case CheckoutExpired:
-		ck := a.checkoutToFold(c.CheckoutSessionID)
+		ck := entry(&a.checkouts, c.CheckoutSessionID)
 		ck.Expired = true
 		*ck = ck.compact()
 	}
